@@ -1,0 +1,38 @@
+"""stackae: stacked sparse autoencoders, greedily pretrained and fine-tuned by backprop.
+
+One row per sample everywhere: ``X`` has shape ``(n_samples, n_features)`` and a
+layer's weights ``W`` shape ``(n_in, n_out)``, so ``Z = X @ W + b``.
+"""
+
+__version__ = "0.1.0"
+
+from ._params import init_theta, n_params, pack, unpack
+from ._rowblocks import get_num_threads, set_num_threads
+from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
+from .gradcheck import check_gradient, numerical_gradient, relative_difference
+from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
+
+__all__ = [
+    "__version__",
+    "SparseAutoencoder",
+    "SoftmaxRegression",
+    "StackedAutoencoderClassifier",
+    "sparse_autoencoder_cost",
+    "softmax_cost",
+    "stack_cost",
+    "check_gradient",
+    "numerical_gradient",
+    "relative_difference",
+    "init_theta",
+    "n_params",
+    "pack",
+    "unpack",
+    "get_num_threads",
+    "set_num_threads",
+    "StackaeError",
+    "DataError",
+    "ModelFileError",
+    "NonFiniteError",
+    "CollapsedFeaturesWarning",
+]

@@ -1,0 +1,551 @@
+"""scikit-learn estimators: they validate input and wire the objectives to an optimizer.
+
+* :class:`SparseAutoencoder` - one sparse autoencoder layer (a transformer);
+* :class:`SoftmaxRegression` - multinomial logistic regression (a classifier);
+* :class:`StackedAutoencoderClassifier` - greedy layer-wise pretraining, a softmax on
+  top, then fine-tuning of the whole stack by backpropagation (UFLDL's recipe).
+
+References
+----------
+UFLDL Tutorial, "Stacked Autoencoders" and "Fine-tuning Stacked AEs",
+http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from functools import partial
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._params import init_theta, pack, unpack
+from .exceptions import CollapsedFeaturesWarning
+from .objectives import feedforward, softmax_cost, softmax_probabilities, sparse_autoencoder_cost, stack_cost
+from .optim import OptimizeResult, lbfgs
+
+__all__ = ["SparseAutoencoder", "SoftmaxRegression", "StackedAutoencoderClassifier"]
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+# ------------------------------------------------------------------ parameter checks
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"'{name}' must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_float(name: str, value, low: float, high: float = np.inf, *, open_low: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (value < high)
+    if not ok:
+        bound = f"in ({low}, {high})" if np.isfinite(high) else (f"> {low}" if open_low else f">= {low}")
+        raise ValueError(f"'{name}' must be a number {bound}, got {value!r}.")
+    return float(value)
+
+
+def _check_hidden_sizes(value) -> tuple[int, ...]:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        sizes = None
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
+        raise ValueError(f"'hidden_layer_sizes' must be a non-empty sequence of positive integers, got {value!r}.")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_autoencoder_params(est, prefix: str = "") -> None:
+    _check_float(f"{prefix}alpha", est.alpha, 0.0)
+    _check_float("sparsity_target", est.sparsity_target, 0.0, 1.0, open_low=True)
+    _check_float("sparsity_weight", est.sparsity_weight, 0.0)
+    _check_float("tol", est.tol, 0.0)
+
+
+# -------------------------------------------------------------------- training stages
+def _warn_not_converged(result: OptimizeResult, stage: str, param: str, max_iter: int) -> None:
+    if not result.converged and not result.interrupted:
+        warnings.warn(
+            f"Stage '{stage}' reached {param}={max_iter} iterations without converging; "
+            f"increase '{param}' for a closer fit.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_if_collapsed(H: np.ndarray, stage: str) -> None:
+    spread = float(H.std(axis=0).max()) if H.shape[0] > 1 else np.inf
+    if spread < 1e-3:
+        warnings.warn(
+            f"Stage '{stage}': every hidden unit outputs nearly the same value for every "
+            f"sample (largest standard deviation {spread:.2g}), so the features carry no "
+            "information. Try a smaller 'alpha' (e.g. 1e-4) or 'sparsity_weight'.",
+            CollapsedFeaturesWarning,
+            stacklevel=3,
+        )
+
+
+def pretrain_layer(X, n_hidden, *, alpha, sparsity_target, sparsity_weight, max_iter, tol, rng, stage, verbose):
+    """Train one sparse autoencoder on ``X`` by L-BFGS; return the optimizer's result."""
+    n = X.shape[1]
+    theta0 = init_theta((n, n_hidden, n), rng)
+    fun = partial(
+        sparse_autoencoder_cost,
+        X=X,
+        n_hidden=n_hidden,
+        alpha=alpha,
+        sparsity_target=sparsity_target,
+        sparsity_weight=sparsity_weight,
+    )
+    return lbfgs(fun, theta0, max_iter=max_iter, tol=tol, stage=stage, verbose=verbose)
+
+
+def train_softmax(X, y_index, n_classes, *, alpha, max_iter, tol, rng, stage, verbose):
+    """Train softmax regression on ``X`` by L-BFGS, from UFLDL's ``0.005 * randn`` start."""
+    n = X.shape[1]
+    theta0 = np.zeros(n * n_classes + n_classes)
+    theta0[: n * n_classes] = 0.005 * rng.standard_normal(n * n_classes)
+    return lbfgs(
+        lambda t: softmax_cost(t, X, y_index, n_classes, alpha=alpha),
+        theta0,
+        max_iter=max_iter,
+        tol=tol,
+        stage=stage,
+        verbose=verbose,
+    )
+
+
+def _encode_labels(est, y):
+    check_classification_targets(y)
+    classes, y_index = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"{type(est).__name__} needs samples of at least 2 classes, got only class {classes[0]!r}.")
+    return classes, y_index.astype(np.intp)
+
+
+# ------------------------------------------------------------------------ estimators
+class SparseAutoencoder(TransformerMixin, BaseEstimator):
+    r"""Sparse autoencoder with sigmoid hidden and output units, trained by L-BFGS.
+
+    Minimises :func:`stackae.objectives.sparse_autoencoder_cost`; ``transform`` returns
+    the hidden activations ``f(X W1 + b1)``.
+
+    Parameters
+    ----------
+    n_hidden : int, default=200
+        Hidden units.
+    alpha : float, default=3e-3
+        Weight decay :math:`\lambda`.
+    sparsity_target : float, default=0.1
+        Target mean activation :math:`\rho`, in (0, 1).
+    sparsity_weight : float, default=3.0
+        Weight :math:`\beta` of the sparsity penalty.
+    max_iter : int, default=400
+        L-BFGS iterations.
+    tol : float, default=1e-6
+        Stop when no gradient component exceeds ``tol``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights.
+    verbose : int, default=0
+        Progress on stderr when > 0.
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``[W1 (n_features, n_hidden), W2 (n_hidden, n_features)]``.
+    intercepts_ : list of ndarray
+        ``[b1 (n_hidden,), b2 (n_features,)]``.
+    n_iter_ : int
+    loss_ : float
+        Final cost.
+    loss_curve_ : list of float
+        Cost after each iteration.
+    n_features_in_ : int
+
+    References
+    ----------
+    UFLDL Tutorial, "Autoencoders and Sparsity", http://ufldl.stanford.edu/wiki/
+    """
+
+    def __init__(
+        self,
+        n_hidden=200,
+        *,
+        alpha=3e-3,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        max_iter=400,
+        tol=1e-6,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_hidden = n_hidden
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Train on ``X`` of shape (n_samples, n_features); ``y`` is ignored."""
+        n_hidden = _check_int("n_hidden", self.n_hidden, 1)
+        max_iter = _check_int("max_iter", self.max_iter, 0)
+        _check_autoencoder_params(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES)
+        stage = "sparse autoencoder"
+        result = pretrain_layer(
+            X,
+            n_hidden,
+            alpha=self.alpha,
+            sparsity_target=self.sparsity_target,
+            sparsity_weight=self.sparsity_weight,
+            max_iter=max_iter,
+            tol=self.tol,
+            rng=check_random_state(self.random_state),
+            stage=stage,
+            verbose=self.verbose > 0,
+        )
+        _warn_not_converged(result, stage, "max_iter", max_iter)
+        weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], n_hidden, X.shape[1]))
+        self.coefs_, self.intercepts_ = list(weights), list(biases)
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.cost
+        self.loss_curve_ = result.loss_curve
+        _warn_if_collapsed(self._encode(X), stage)
+        return self
+
+    def _encode(self, X):
+        return feedforward(X, self.coefs_[:1], self.intercepts_[:1])
+
+    def transform(self, X):
+        """Hidden activations ``f(X W1 + b1)``, shape (n_samples, n_hidden)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return self._encode(X)
+
+    def inverse_transform(self, H):
+        """Reconstruction ``f(H W2 + b2)`` from hidden activations, shape (n_samples, n_features)."""
+        check_is_fitted(self)
+        H = np.asarray(H, dtype=self.coefs_[1].dtype)
+        return feedforward(H, self.coefs_[1:], self.intercepts_[1:])
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    r"""Softmax (multinomial logistic) regression trained by L-BFGS.
+
+    Minimises :func:`stackae.objectives.softmax_cost`.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-4
+        Weight decay :math:`\lambda` on the weights (not the intercepts).
+    max_iter : int, default=400
+    tol : float, default=1e-6
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights (``0.005 * randn``, as UFLDL).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of one ndarray of shape (n_features, n_classes)
+    intercepts_ : list of one ndarray of shape (n_classes,)
+    n_iter_ : int
+    loss_ : float
+    loss_curve_ : list of float
+    n_features_in_ : int
+
+    References
+    ----------
+    UFLDL Tutorial, "Softmax Regression", http://ufldl.stanford.edu/wiki/
+    """
+
+    def __init__(self, *, alpha=1e-4, max_iter=400, tol=1e-6, random_state=None, verbose=0):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``."""
+        _check_float("alpha", self.alpha, 0.0)
+        _check_float("tol", self.tol, 0.0)
+        max_iter = _check_int("max_iter", self.max_iter, 0)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
+        self.classes_, y_index = _encode_labels(self, y)
+        stage = "softmax"
+        result = train_softmax(
+            X,
+            y_index,
+            self.classes_.size,
+            alpha=self.alpha,
+            max_iter=max_iter,
+            tol=self.tol,
+            rng=check_random_state(self.random_state),
+            stage=stage,
+            verbose=self.verbose > 0,
+        )
+        _warn_not_converged(result, stage, "max_iter", max_iter)
+        weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], self.classes_.size))
+        self.coefs_, self.intercepts_ = list(weights), list(biases)
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.cost
+        self.loss_curve_ = result.loss_curve
+        return self
+
+    def decision_function(self, X):
+        """Class scores ``X Theta + c``, shape (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return X @ self.coefs_[0] + self.intercepts_[0]
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        return softmax_probabilities(self.decision_function(X))
+
+    def predict(self, X):
+        """Most probable class of each sample."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
+    r"""Stacked sparse autoencoders + softmax, fine-tuned by backpropagation.
+
+    Training runs UFLDL's three steps, each by L-BFGS:
+
+    1. greedy layer-wise pretraining: a sparse autoencoder on ``X``, another on the
+       first one's hidden activations, and so on (one per entry of
+       ``hidden_layer_sizes``);
+    2. a softmax classifier on the last layer's features;
+    3. fine-tuning: all layers and the softmax as one network, every weight optimised
+       at once on :func:`stackae.objectives.stack_cost`.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(200, 200)
+    alpha : float, default=3e-3
+        Weight decay of the autoencoders during pretraining.
+    sparsity_target : float, default=0.1
+    sparsity_weight : float, default=3.0
+    softmax_alpha : float, default=1e-4
+        Weight decay in the softmax step and in fine-tuning (on ``Theta`` only, or on
+        every weight matrix with ``finetune_decay="all"``).
+    pretrain_max_iter, softmax_max_iter, finetune_max_iter : int, default=400
+        L-BFGS iterations of each step; ``finetune_max_iter=0`` keeps the pretrained
+        network as it is.
+    finetune_decay : {"softmax", "all"}, default="softmax"
+        Which weights carry decay while fine-tuning (UFLDL: the softmax only).
+    tol : float, default=1e-6
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        Progress of every stage on stderr when > 0.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted with the same architecture,
+        ``fit`` skips pretraining and the softmax step and fine-tunes the current
+        weights.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        ``[W1, ..., WL, Theta]``, ``W_l`` of shape ``(n_{l-1}, n_l)``.
+    intercepts_ : list of ndarray
+        ``[b1, ..., bL, c]``.
+    pretrained_coefs_, pretrained_intercepts_ : list of ndarray
+        The same, before fine-tuning (see ``predict(X, pretrained=True)``).
+    stage_costs_ : dict
+        Final cost of each stage: ``"pretrain layer 1"``, ..., ``"softmax"``,
+        ``"finetune"``.
+    n_iter_ : dict
+        Iterations run in each stage.
+    loss_curve_ : dict of list of float
+        Cost after each iteration, per stage.
+    stage_seconds_ : dict
+        Wall time of each stage.
+    n_features_in_ : int
+
+    References
+    ----------
+    UFLDL Tutorial, "Fine-tuning Stacked AEs",
+    http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(200, 200),
+        *,
+        alpha=3e-3,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        softmax_alpha=1e-4,
+        pretrain_max_iter=400,
+        softmax_max_iter=400,
+        finetune_max_iter=400,
+        finetune_decay="softmax",
+        tol=1e-6,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.softmax_alpha = softmax_alpha
+        self.pretrain_max_iter = pretrain_max_iter
+        self.softmax_max_iter = softmax_max_iter
+        self.finetune_max_iter = finetune_max_iter
+        self.finetune_decay = finetune_decay
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ---------------------------------------------------------------- training
+    def _check_params(self):
+        hidden = _check_hidden_sizes(self.hidden_layer_sizes)
+        _check_autoencoder_params(self)
+        _check_float("softmax_alpha", self.softmax_alpha, 0.0)
+        for name in ("pretrain_max_iter", "softmax_max_iter", "finetune_max_iter"):
+            _check_int(name, getattr(self, name), 0)
+        if self.finetune_decay not in ("softmax", "all"):
+            raise ValueError(f"'finetune_decay' must be 'softmax' or 'all', got {self.finetune_decay!r}.")
+        return hidden
+
+    def _record(self, stage: str, result: OptimizeResult) -> None:
+        self.stage_costs_[stage] = result.cost
+        self.n_iter_[stage] = result.n_iter
+        self.loss_curve_[stage] = result.loss_curve
+        self.stage_seconds_[stage] = result.seconds
+
+    def _can_warm_start(self, hidden, n_features, classes) -> bool:
+        if not (self.warm_start and hasattr(self, "coefs_")):
+            return False
+        sizes = tuple(W.shape[1] for W in self.coefs_[:-1])
+        return sizes == hidden and self.coefs_[0].shape[0] == n_features and np.array_equal(self.classes_, classes)
+
+    def fit(self, X, y):
+        """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features)."""
+        hidden = self._check_params()
+        verbose = self.verbose > 0
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not self.warm_start or not hasattr(self, "coefs_"))
+        classes, y_index = _encode_labels(self, y)
+        sizes = (X.shape[1], *hidden, classes.size)
+        rng = check_random_state(self.random_state)
+
+        if self._can_warm_start(hidden, X.shape[1], classes):
+            theta = pack(self.coefs_, self.intercepts_, dtype=np.float64)
+        else:
+            self.classes_ = classes
+            self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
+            weights, biases = [], []
+            features = X
+            for layer, n_hidden in enumerate(hidden, start=1):
+                stage = f"pretrain layer {layer}"
+                result = pretrain_layer(
+                    features,
+                    n_hidden,
+                    alpha=self.alpha,
+                    sparsity_target=self.sparsity_target,
+                    sparsity_weight=self.sparsity_weight,
+                    max_iter=self.pretrain_max_iter,
+                    tol=self.tol,
+                    rng=rng,
+                    stage=stage,
+                    verbose=verbose,
+                )
+                _warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
+                self._record(stage, result)
+                (W1, _), (b1, _) = unpack(
+                    result.theta.astype(X.dtype), (features.shape[1], n_hidden, features.shape[1])
+                )
+                weights.append(W1)
+                biases.append(b1)
+                features = feedforward(features, [W1], [b1])
+                _warn_if_collapsed(features, stage)
+            result = train_softmax(
+                features,
+                y_index,
+                classes.size,
+                alpha=self.softmax_alpha,
+                max_iter=self.softmax_max_iter,
+                tol=self.tol,
+                rng=rng,
+                stage="softmax",
+                verbose=verbose,
+            )
+            _warn_not_converged(result, "softmax", "softmax_max_iter", self.softmax_max_iter)
+            self._record("softmax", result)
+            (Theta,), (c,) = unpack(result.theta.astype(X.dtype), (features.shape[1], classes.size))
+            weights.append(Theta)
+            biases.append(c)
+            theta = pack(weights, biases, dtype=np.float64)
+            self.pretrained_coefs_ = [W.copy() for W in weights]
+            self.pretrained_intercepts_ = [b.copy() for b in biases]
+
+        result = lbfgs(
+            partial(
+                stack_cost,
+                X=X,
+                y=y_index,
+                hidden_layer_sizes=hidden,
+                n_classes=classes.size,
+                alpha=self.softmax_alpha,
+                decay=self.finetune_decay,
+            ),
+            theta,
+            max_iter=self.finetune_max_iter,
+            tol=self.tol,
+            stage="finetune",
+            verbose=verbose,
+        )
+        _warn_not_converged(result, "finetune", "finetune_max_iter", self.finetune_max_iter)
+        self._record("finetune", result)
+        weights, biases = unpack(result.theta.astype(X.dtype), sizes)
+        self.coefs_, self.intercepts_ = [W.copy() for W in weights], [b.copy() for b in biases]
+        return self
+
+    # -------------------------------------------------------------- inference
+    def _weights(self, pretrained: bool):
+        check_is_fitted(self)
+        if pretrained:
+            if not hasattr(self, "pretrained_coefs_"):
+                raise ValueError("This model holds no pretrained weights (it was warm-started).")
+            return self.pretrained_coefs_, self.pretrained_intercepts_
+        return self.coefs_, self.intercepts_
+
+    def decision_function(self, X, *, pretrained=False):
+        """Softmax scores ``A_L Theta + c``, shape (n_samples, n_classes)."""
+        weights, biases = self._weights(pretrained)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return feedforward(X, weights[:-1], biases[:-1]) @ weights[-1] + biases[-1]
+
+    def predict_proba(self, X, *, pretrained=False):
+        """Class probabilities, shape (n_samples, n_classes); ``pretrained=True`` uses the
+        network as it was before fine-tuning."""
+        return softmax_probabilities(self.decision_function(X, pretrained=pretrained))
+
+    def predict(self, X, *, pretrained=False):
+        """Most probable class of each sample."""
+        return self.classes_[np.argmax(self.decision_function(X, pretrained=pretrained), axis=1)]
+
+    def transform(self, X, layer=None):
+        """Activations of hidden layer ``layer`` (1..L; default the last), shape (n_samples, n_layer)."""
+        check_is_fitted(self)
+        n_layers = len(self.coefs_) - 1
+        layer = n_layers if layer is None else layer
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= layer <= n_layers:
+            raise ValueError(f"'layer' must be an integer in 1..{n_layers}, got {layer!r}.")
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return feedforward(X, self.coefs_[:layer], self.intercepts_[:layer])

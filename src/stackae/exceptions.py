@@ -1,0 +1,41 @@
+"""The errors stackae raises on purpose; the command line turns each into one line."""
+
+from __future__ import annotations
+
+__all__ = ["StackaeError", "DataError", "ModelFileError", "NonFiniteError", "CollapsedFeaturesWarning"]
+
+
+class StackaeError(Exception):
+    """Base class of stackae's own errors."""
+
+
+class DataError(StackaeError, ValueError):
+    """Input data that cannot be used: wrong format, corrupt, inconsistent, non-finite."""
+
+
+class ModelFileError(StackaeError, ValueError):
+    """A model or checkpoint file that cannot be loaded."""
+
+
+class NonFiniteError(StackaeError, FloatingPointError):
+    """Training produced a NaN or infinite cost or gradient.
+
+    Attributes
+    ----------
+    stage : str
+        The training stage, e.g. ``"pretrain layer 2"``.
+    iteration : int
+        Iterations completed in that stage before the failure.
+    theta : ndarray
+        The last finite parameters of that stage.
+    """
+
+    def __init__(self, message: str, *, stage: str, iteration: int, theta=None):
+        super().__init__(message)
+        self.stage = stage
+        self.iteration = iteration
+        self.theta = theta
+
+
+class CollapsedFeaturesWarning(UserWarning):
+    """A layer's features are (nearly) the same for every sample."""
