@@ -127,7 +127,8 @@ def _encode_labels(est, y):
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        raise ValueError(f"{type(est).__name__} needs samples of at least 2 classes, got only class {classes[0]!r}.")
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise ValueError(f"{type(est).__name__} needs samples of at least 2 classes, got only class {only!r}.")
     return classes, y_index.astype(np.intp)
 
 
