@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import MNIST_DIR
 from stackae import CollapsedFeaturesWarning, SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
-from stackae.datasets import load_digits_split
+from stackae.datasets import load_digits_split, load_mnist
 
 # The CLI's preset for the digits (see stackae.cli.DATASET_PRESETS).
 DIGITS_PARAMS = {"hidden_layer_sizes": (64, 32), "alpha": 1e-4, "random_state": 0}
@@ -154,3 +155,13 @@ def test_single_class_is_refused():
         ValueError, match=r"^StackedAutoencoderClassifier needs samples of at least 2 classes, got only class 1\.$"
     ):
         StackedAutoencoderClassifier((3,)).fit(np.random.rand(10, 3), np.ones(10, dtype=int))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
+def test_ufldl_protocol_on_full_mnist():
+    """UFLDL's exercise: 784-200-200-10, 400 L-BFGS iterations a stage (about 10 minutes)."""
+    data = load_mnist(MNIST_DIR, dtype=np.float32)
+    clf = _fit_quietly(StackedAutoencoderClassifier((200, 200), random_state=0), data.X_train, data.y_train)
+    assert np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test) >= 0.87
+    assert clf.score(data.X_test, data.y_test) >= 0.976

@@ -73,26 +73,60 @@ def _estimator_from_args(args, preset: dict) -> StackedAutoencoderClassifier:
     return StackedAutoencoderClassifier(**params)
 
 
-def _load_data(spec: str, dtype):
-    from .datasets import load_digits_split, load_mnist
+def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_data=True) -> None:
+    parser.add_argument(
+        "--data",
+        default=default,
+        required=default is None,
+        help="'digits' (embedded 8x8 digits), a folder of MNIST-format IDX files (MNIST, Fashion-MNIST), "
+        "'IMAGES_IDX,LABELS_IDX', or an .npz (arrays X, y) or .csv file",
+    )
+    if test_data:
+        parser.add_argument(
+            "--test-data", help="held-out samples in any --data form (default: the data's own test part or a split)"
+        )
+        parser.add_argument("--test-size", type=float, default=0.2, help="fraction held out when splitting (0.2)")
+    parser.add_argument(
+        "--label-column",
+        help="CSV label column, a header name or 0-based index (default: a "
+        "column named label/y/target/class, else the first)",
+    )
+    parser.add_argument(
+        "--scale",
+        default="auto",
+        help="divide .npz/.csv values by this ('auto': 255 for 0..255 integer pixels, else 1; 'none': 1)",
+    )
 
-    if spec == "digits":
-        return load_digits_split(dtype=dtype)
-    return load_mnist(spec, dtype=dtype)
+
+def _scale_arg(value: str):
+    if value in ("auto", "none"):
+        return "auto" if value == "auto" else 1.0
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"'--scale' must be 'auto', 'none' or a number, got {value!r}.") from None
 
 
 def cmd_train(args) -> int:
+    from .datasets import load_dataset
+    from .io import save_model
+
     dtype = np.dtype(args.dtype).type
-    data = _load_data(args.data, dtype)
+    data = load_dataset(
+        args.data,
+        args.test_data,
+        label_column=args.label_column,
+        scale=_scale_arg(args.scale),
+        test_size=args.test_size,
+        dtype=dtype,
+    )
     clf = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {}))
-    out = sys.stdout
     shown = {k: v for k, v in clf.get_params().items() if k not in ("verbose", "warm_start")}
     print(
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
-        f"{data.X_train.shape[1]} features, {args.dtype})",
-        file=out,
+        f"{data.X_train.shape[1]} features, {args.dtype})"
     )
-    print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()), file=out)
+    print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
     start = time.perf_counter()
     with warnings.catch_warnings():
         if args.quiet:
@@ -101,9 +135,139 @@ def cmd_train(args) -> int:
     elapsed = time.perf_counter() - start
     before = float(np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test))
     after = float(clf.score(data.X_test, data.y_test))
-    print(f"test accuracy before fine-tuning: {100 * before:.2f}%", file=out)
-    print(f"test accuracy after fine-tuning:  {100 * after:.2f}%", file=out)
-    print(f"training time: {elapsed:.1f} s", file=out)
+    print(f"test accuracy before fine-tuning: {100 * before:.2f}%")
+    print(f"test accuracy after fine-tuning:  {100 * after:.2f}%")
+    print(f"training time: {elapsed:.1f} s")
+    if args.out:
+        metadata = {
+            "data": data.name,
+            "image_shape": list(data.image_shape) if data.image_shape else None,
+            "input_scale": data.input_scale,
+            "dtype": args.dtype,
+            "test_accuracy_before_finetuning": before,
+            "test_accuracy": after,
+        }
+        save_model(clf, args.out, metadata=metadata)
+        print(f"model saved to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    from .datasets import load_samples
+    from .io import load_model
+
+    model = load_model(args.model)
+    scale = _scale_arg(args.scale)
+    if scale == "auto":
+        scale = model.metadata_.get("input_scale", "auto")
+    X, y, _, _ = load_samples(args.data, label_column=args.label_column, scale=scale)
+    _check_features(model, X, args.data)
+    predicted = model.predict(X)
+    y = y.astype(model.classes_.dtype) if model.classes_.dtype.kind in "iu" and y.dtype.kind in "iu" else y
+    print(f"samples: {X.shape[0]}")
+    print(f"accuracy: {100 * np.mean(predicted == y):.2f}%")
+    print()
+    labels = model.classes_
+    print(classification_report(y, predicted, labels=labels, digits=4, zero_division=0))
+    matrix = confusion_matrix(y, predicted, labels=labels)
+    names = [str(c) for c in labels]
+    width = max(6, *(len(n) for n in names), len(str(matrix.max())))
+    print("confusion matrix (rows: true class, columns: predicted)")
+    print(" " * width + " " + " ".join(n.rjust(width) for n in names))
+    for name, row in zip(names, matrix):
+        print(name.rjust(width) + " " + " ".join(str(v).rjust(width) for v in row))
+    return 0
+
+
+def _check_features(model, X, source) -> None:
+    if X.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"'{source}' has {X.shape[1]} features per sample but the model expects {model.n_features_in_}."
+        )
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
+
+
+def cmd_predict(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .datasets import guess_input_scale, load_csv, load_images, load_npz
+    from .io import load_model
+
+    model = load_model(args.model)
+    inputs = [Path(p) for p in args.input]
+    if all(p.suffix.lower() in _IMAGE_SUFFIXES for p in inputs):
+        shape = model.metadata_.get("image_shape")
+        if not shape or len(shape) != 2:
+            raise ValueError(
+                f"The model in '{args.model}' was not trained on images, so it cannot classify image files."
+            )
+        X = load_images(inputs, tuple(shape), invert=args.invert)
+        names = [str(p) for p in inputs]
+    elif len(inputs) == 1 and inputs[0].suffix.lower() in (".npz", ".csv"):
+        path = inputs[0]
+        if path.suffix.lower() == ".npz":
+            X, _ = load_npz(path)
+        else:
+            X, _ = load_csv(path, args.label_column, require_labels=False)
+            if args.label_column is None and X.shape[1] == model.n_features_in_ + 1:
+                X, _ = load_csv(path, 0)  # a label column first, as in MNIST CSVs
+        scale = _scale_arg(args.scale)
+        if scale == "auto":  # raw integer pixels get the training data's scaling
+            raw = guess_input_scale(X) != 1.0
+            scale = (model.metadata_.get("input_scale") or 255.0) if raw else 1.0
+        X = np.asarray(X, dtype=np.float64) / float(scale)
+        names = [str(i) for i in range(X.shape[0])]
+    else:
+        raise ValueError("INPUT must be one .npz or .csv file, or image files (PNG, JPEG, ...).")
+    _check_features(model, X, args.input[0])
+    proba = model.predict_proba(X)
+    labels = model.classes_[np.argmax(proba, axis=1)]
+    confidence = proba.max(axis=1)
+    rows = [
+        {"input": n, "label": lab.item() if hasattr(lab, "item") else lab, "probability": round(float(c), 6)}
+        for n, lab, c in zip(names, labels, confidence)
+    ]
+    if args.format == "json":
+        text = json.dumps(rows, indent=1) + "\n"
+    else:
+        text = "input,label,probability\n" + "".join(f"{r['input']},{r['label']},{r['probability']}\n" for r in rows)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from pathlib import Path
+
+    from .datasets import _square_shape
+    from .io import load_model
+    from .viz import save_filter_grid, save_learning_curves
+
+    model = load_model(args.model)
+    W = model.coefs_[0]
+    shape = model.metadata_.get("image_shape") or _square_shape(W.shape[0])
+    if not shape or len(shape) != 2 or shape[0] * shape[1] != W.shape[0]:
+        raise ValueError(
+            f"The model's input has {W.shape[0]} features, which is not an image (not a square "
+            "and no image shape recorded), so its filters cannot be drawn."
+        )
+    width, height = save_filter_grid(W, tuple(shape), args.out)
+    print(f"first-layer filters ({W.shape[1]} units, {shape[0]}x{shape[1]}) saved to {args.out} ({width}x{height})")
+    curves = getattr(model, "loss_curve_", None)
+    if curves:
+        if not isinstance(curves, dict):
+            curves = {"training": curves}
+        out = Path(args.out)
+        curves_path = args.curves or out.with_name(out.stem + "-curves.png")
+        save_learning_curves(curves, curves_path)
+        print(f"learning curves of {len(curves)} stages saved to {curves_path}")
     return 0
 
 
@@ -155,15 +319,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="pretrain, train the softmax, fine-tune; print test accuracy")
-    train.add_argument(
-        "--data",
-        default="digits",
-        help="'digits' (embedded 8x8 digits, the default) or a folder of MNIST-format IDX files",
-    )
+    _add_data_options(train, default="digits")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    train.add_argument("--out", help="save the trained model to this .npz file")
     train.add_argument("--quiet", action="store_true", help="no progress lines, no warnings")
     _add_hyperparameter_options(train)
     train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="accuracy, per-class precision/recall, confusion matrix")
+    evaluate.add_argument("model", help="a model file saved by 'stackae train --out'")
+    _add_data_options(evaluate, test_data=False)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="labels for an .npz/.csv of samples or for image files")
+    predict.add_argument("model")
+    predict.add_argument("input", nargs="+", help="one .npz/.csv file, or image files (PNG, JPEG, ...)")
+    predict.add_argument("--format", choices=["csv", "json"], default="csv")
+    predict.add_argument("--out", help="write here instead of standard output")
+    predict.add_argument("--invert", action="store_true", help="images are dark on light: invert them")
+    predict.add_argument("--label-column", help="a CSV column to ignore (the labels)")
+    predict.add_argument("--scale", default="auto", help="divide .npz/.csv values by this (default: as in training)")
+    predict.set_defaults(func=cmd_predict)
+
+    show = sub.add_parser("show", help="picture of the first layer's filters and the learning curves")
+    show.add_argument("model")
+    show.add_argument("--out", required=True, help="PNG file for the filters")
+    show.add_argument("--curves", help="PNG file for the learning curves (default: OUT-curves.png)")
+    show.set_defaults(func=cmd_show)
 
     gradcheck = sub.add_parser("gradcheck", help="check every objective's gradient by central differences")
     gradcheck.add_argument("--samples", type=int, default=10)

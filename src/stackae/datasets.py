@@ -16,7 +16,18 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["Dataset", "load_idx", "load_mnist", "load_digits_split"]
+__all__ = [
+    "Dataset",
+    "load_idx",
+    "load_idx_pair",
+    "load_mnist",
+    "load_digits_split",
+    "load_npz",
+    "load_csv",
+    "load_images",
+    "load_dataset",
+    "load_samples",
+]
 
 # IDX type codes -> big-endian NumPy dtypes (http://yann.lecun.com/exdb/mnist/).
 _IDX_TYPES = {
@@ -39,6 +50,7 @@ class Dataset:
     y_test: np.ndarray
     image_shape: tuple[int, ...] | None
     name: str
+    input_scale: float = 1.0  # raw values were divided by this
 
 
 def _read_bytes(path) -> bytes:
@@ -163,7 +175,7 @@ def load_mnist(folder, dtype=np.float64) -> Dataset:
     )
     if shape != test_shape:
         raise DataError(f"Training images are {shape} but test images are {test_shape} in '{folder}'.")
-    return Dataset(X_train, y_train, X_test, y_test, shape, os.fspath(folder))
+    return Dataset(X_train, y_train, X_test, y_test, shape, os.fspath(folder), 255.0)
 
 
 def load_digits_split(dtype=np.float64, test_size: float = 0.3, random_state: int = 0) -> Dataset:
@@ -177,4 +189,240 @@ def load_digits_split(dtype=np.float64, test_size: float = 0.3, random_state: in
     X_train, X_test, y_train, y_test = train_test_split(
         X, digits.target, test_size=test_size, random_state=random_state, stratify=digits.target
     )
-    return Dataset(X_train, y_train, X_test, y_test, (8, 8), "digits")
+    return Dataset(X_train, y_train, X_test, y_test, (8, 8), "digits", 16.0)
+
+
+# ------------------------------------------------------------------ users' own files
+_LABEL_NAMES = ("label", "labels", "y", "target", "class")
+
+
+def load_npz(path):
+    """``X`` (and ``y`` if present) from an ``.npz`` file; object arrays are refused.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,) or None
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: '{path}'.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "X" not in npz.files:
+                raise DataError(f"'{path}' holds no array named 'X' (it holds {', '.join(npz.files) or 'nothing'}).")
+            X = npz["X"]
+            y = npz["y"] if "y" in npz.files else None
+    except DataError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise DataError(
+                f"'{path}' holds object arrays, which stackae refuses to load; save plain numeric arrays."
+            ) from None
+        raise DataError(f"'{path}' cannot be read as .npz: {exc}.") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"'{path}' is not a readable .npz file ({exc}).") from None
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"'{path}': 'X' must be numeric, got dtype {X.dtype}.")
+    if y is not None and y.shape[0] != X.shape[0]:
+        raise DataError(f"'{path}' holds {X.shape[0]} samples in 'X' but {y.shape[0]} labels in 'y'.")
+    return X, y
+
+
+def load_csv(path, label_column=None, *, require_labels: bool = True):
+    """Samples from a ``.csv`` with an optional header row.
+
+    The label column is ``label_column`` (a header name or a 0-based index); without
+    it, a column named label/labels/y/target/class, else the first column. With
+    ``require_labels=False`` and no named label column, every column is a feature.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,) or None
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: '{path}'.")
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        rows = [(i, row) for i, row in enumerate(csv.reader(fh), start=1) if row]
+    if not rows:
+        raise DataError(f"'{path}' is empty.")
+
+    def numeric(cell):
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
+    header = None
+    if not all(numeric(c) for c in rows[0][1]):
+        header = [c.strip() for c in rows[0][1]]
+        rows = rows[1:]
+    if not rows:
+        raise DataError(f"'{path}' has a header but no samples.")
+    width = len(header) if header else len(rows[0][1])
+    column = None
+    if label_column is not None:
+        if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
+            if not header or label_column not in header:
+                raise DataError(f"'{path}' has no column named '{label_column}'.")
+            column = header.index(label_column)
+        else:
+            column = int(label_column)
+            if not -width <= column < width:
+                raise DataError(f"'{path}' has {width} columns; label column {column} does not exist.")
+            column %= width
+    elif header and any(h.lower() in _LABEL_NAMES for h in header):
+        column = next(i for i, h in enumerate(header) if h.lower() in _LABEL_NAMES)
+    elif require_labels:
+        column = 0
+    X = np.empty((len(rows), width - (column is not None)), dtype=np.float64)
+    labels = []
+    for r, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise DataError(f"'{path}' line {line}: expected {width} fields, got {len(row)}.")
+        features = row if column is None else row[:column] + row[column + 1 :]
+        for j, cell in enumerate(features):
+            try:
+                X[r, j] = float(cell)
+            except ValueError:
+                what = "a missing value" if not cell.strip() else f"non-numeric value {cell.strip()!r}"
+                raise DataError(f"'{path}' line {line}: {what} in a feature column.") from None
+        if column is not None:
+            labels.append(row[column].strip())
+    y = None
+    if column is not None:
+        y = np.array(labels)
+        if all(numeric(v) and float(v).is_integer() for v in labels):
+            y = y.astype(np.float64).astype(np.int64)
+    return X, y
+
+
+def guess_input_scale(X: np.ndarray) -> float:
+    """255 for integer pixel values in 0..255 (with some above 1), else 1."""
+    if X.size and np.issubdtype(X.dtype, np.number):
+        top = float(np.max(X))
+        if 1.0 < top <= 255.0 and float(np.min(X)) >= 0.0 and np.all(np.mod(X, 1) == 0):
+            return 255.0
+    return 1.0
+
+
+def load_images(paths, image_shape: tuple[int, int], *, invert: bool = False) -> np.ndarray:
+    """Grey-level images (PNG, JPEG, ...) resized to ``image_shape`` (height, width) and
+    scaled to [0, 1], one flattened image per row. ``invert`` turns dark-on-light
+    drawings into MNIST's light-on-dark."""
+    from PIL import Image, UnidentifiedImageError
+
+    rows = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise FileNotFoundError(f"No such file: '{p}'.")
+        try:
+            with Image.open(p) as im:
+                grey = im.convert("L").resize((image_shape[1], image_shape[0]), Image.Resampling.LANCZOS)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"'{p}' is not an image stackae can read ({exc}).") from None
+        pixels = np.asarray(grey, dtype=np.float64) / 255.0
+        rows.append((1.0 - pixels if invert else pixels).ravel())
+    return np.vstack(rows)
+
+
+# ------------------------------------------------------------- one name for any source
+def _square_shape(n_features: int):
+    side = int(round(np.sqrt(n_features)))
+    return (side, side) if side * side == n_features else None
+
+
+def load_samples(spec, *, label_column=None, scale="auto", dtype=np.float64, split: str = "test"):
+    """Labelled samples from any source the command line accepts, for evaluation.
+
+    ``spec``: ``"digits"`` (its held-out split), an MNIST-format folder (its ``split``
+    files, ``"test"`` or ``"train"``), ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv``
+    file (all its samples).
+
+    Returns
+    -------
+    X, y, image_shape, input_scale
+    """
+    spec = os.fspath(spec)
+    if spec == "digits":
+        d = load_digits_split(dtype=dtype)
+        return (
+            (d.X_test, d.y_test) + (d.image_shape, d.input_scale)
+            if split == "test"
+            else (d.X_train, d.y_train, d.image_shape, d.input_scale)
+        )
+    if "," in spec:
+        images, labels = spec.split(",", 1)
+        X, y, shape = load_idx_pair(images, labels, dtype)
+        return X, y, shape, 255.0
+    path = Path(spec)
+    if path.is_dir():
+        d = load_mnist(path, dtype=dtype)
+        return (
+            (d.X_test, d.y_test, d.image_shape, 255.0)
+            if split == "test"
+            else (d.X_train, d.y_train, d.image_shape, 255.0)
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        X, y = load_npz(path)
+        if y is None:
+            raise DataError(f"'{path}' holds no labels: add an array named 'y'.")
+    elif suffix == ".csv":
+        X, y = load_csv(path, label_column)
+    elif not path.exists():
+        raise FileNotFoundError(f"No such file or folder: '{path}'.")
+    else:
+        raise DataError(
+            f"'{path}': unknown data format; give 'digits', a folder of MNIST-format IDX files, "
+            "'IMAGES_IDX,LABELS_IDX', or an .npz (arrays X and y) or .csv file."
+        )
+    factor = guess_input_scale(X) if scale == "auto" else float(scale)
+    X = X.astype(dtype)
+    if factor != 1.0:
+        X /= dtype(factor)
+    if not np.all(np.isfinite(X)):
+        raise DataError(f"'{path}' holds NaN or infinite values; remove or impute them first.")
+    return X, y, _square_shape(X.shape[1]), factor
+
+
+def load_dataset(
+    spec, test_spec=None, *, label_column=None, scale="auto", test_size=0.2, random_state=0, dtype=np.float64
+) -> Dataset:
+    """A train/test pair from any source (see :func:`load_samples`).
+
+    Sources without their own test part (``.npz``, ``.csv``, an IDX pair) are split,
+    stratified, keeping ``test_size`` for testing, unless ``test_spec`` names the test
+    samples.
+    """
+    spec = os.fspath(spec)
+    if spec == "digits" and test_spec is None:
+        return load_digits_split(dtype=dtype)
+    if Path(spec).is_dir() and test_spec is None:
+        return load_mnist(spec, dtype=dtype)
+    X, y, shape, factor = load_samples(spec, label_column=label_column, scale=scale, dtype=dtype, split="train")
+    if test_spec is not None:
+        X_test, y_test, test_shape, _ = load_samples(
+            test_spec, label_column=label_column, scale=factor, dtype=dtype, split="test"
+        )
+        if X_test.shape[1] != X.shape[1]:
+            raise DataError(f"Training samples have {X.shape[1]} features but test samples have {X_test.shape[1]}.")
+        return Dataset(X, y, X_test, y_test, shape, spec, factor)
+    from sklearn.model_selection import train_test_split
+
+    _, counts = np.unique(y, return_counts=True)
+    stratify = y if counts.min() >= 2 else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=random_state, stratify=stratify
+    )
+    return Dataset(X_train, y_train, X_test, y_test, shape, spec, factor)

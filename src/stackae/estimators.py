@@ -128,8 +128,34 @@ def _encode_labels(est, y):
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.size < 2:
         only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
-        raise ValueError(f"{type(est).__name__} needs samples of at least 2 classes, got only class {only!r}.")
+        raise ValueError(
+            f"{type(est).__name__} needs samples of at least 2 classes, got 1 class ({only!r}); "
+            "add samples of the other classes."
+        )
     return classes, y_index.astype(np.intp)
+
+
+class _SoftmaxOutputMixin:
+    """Predictions of a model whose last layer is a softmax over ``classes_``.
+
+    Subclasses provide ``_scores(X, pretrained)``: the softmax's input, shape
+    (n_samples, n_classes).
+    """
+
+    def decision_function(self, X, *, pretrained=False):
+        """Class scores, shape (n_samples, n_classes); for two classes, as scikit-learn
+        expects, the log-odds of ``classes_[1]``, shape (n_samples,)."""
+        S = self._scores(X, pretrained)
+        return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
+
+    def predict_proba(self, X, *, pretrained=False):
+        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        return softmax_probabilities(self._scores(X, pretrained))
+
+    def predict(self, X, *, pretrained=False):
+        """Most probable class of each sample."""
+        scores = self._scores(X, pretrained)
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 # ------------------------------------------------------------------------ estimators
@@ -241,7 +267,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         return feedforward(H, self.coefs_[1:], self.intercepts_[1:])
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
     r"""Softmax (multinomial logistic) regression trained by L-BFGS.
 
     Minimises :func:`stackae.objectives.softmax_cost`.
@@ -305,22 +331,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = result.loss_curve
         return self
 
-    def decision_function(self, X):
-        """Class scores ``X Theta + c``, shape (n_samples, n_classes)."""
+    def _scores(self, X, pretrained=False):
+        if pretrained:
+            raise ValueError("SoftmaxRegression has no pretraining; call it without 'pretrained'.")
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return X @ self.coefs_[0] + self.intercepts_[0]
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
-        return softmax_probabilities(self.decision_function(X))
-
-    def predict(self, X):
-        """Most probable class of each sample."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        return X @ self.coefs_[0] + self.intercepts_[0]  # (m, n) @ (n, k) -> (m, k)
 
 
-class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
+class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     r"""Stacked sparse autoencoders + softmax, fine-tuned by backpropagation.
 
     Training runs UFLDL's three steps, each by L-BFGS:
@@ -526,20 +545,10 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             return self.pretrained_coefs_, self.pretrained_intercepts_
         return self.coefs_, self.intercepts_
 
-    def decision_function(self, X, *, pretrained=False):
-        """Softmax scores ``A_L Theta + c``, shape (n_samples, n_classes)."""
+    def _scores(self, X, pretrained=False):
         weights, biases = self._weights(pretrained)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return feedforward(X, weights[:-1], biases[:-1]) @ weights[-1] + biases[-1]
-
-    def predict_proba(self, X, *, pretrained=False):
-        """Class probabilities, shape (n_samples, n_classes); ``pretrained=True`` uses the
-        network as it was before fine-tuning."""
-        return softmax_probabilities(self.decision_function(X, pretrained=pretrained))
-
-    def predict(self, X, *, pretrained=False):
-        """Most probable class of each sample."""
-        return self.classes_[np.argmax(self.decision_function(X, pretrained=pretrained), axis=1)]
+        return feedforward(X, weights[:-1], biases[:-1]) @ weights[-1] + biases[-1]  # (m, n_L) @ (n_L, k)
 
     def transform(self, X, layer=None):
         """Activations of hidden layer ``layer`` (1..L; default the last), shape (n_samples, n_layer)."""

@@ -1,0 +1,184 @@
+"""Model files: one ``.npz`` of arrays (read with ``allow_pickle=False``) holding a JSON
+metadata record: format and stackae versions, estimator and hyperparameters, class
+labels, data shape and training history.
+
+Saving is atomic: the file is written beside its destination and renamed over it, so
+a crash never leaves a half-written model in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from .exceptions import ModelFileError
+
+__all__ = ["save_model", "load_model", "FORMAT_VERSION"]
+
+FORMAT_NAME = "stackae-model"
+FORMAT_VERSION = 1
+_ESTIMATORS = {cls.__name__: cls for cls in (SparseAutoencoder, SoftmaxRegression, StackedAutoencoderClassifier)}
+_HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.random.RandomState | np.random.Generator):
+        return None
+    return value
+
+
+def atomic_write(path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it
+    over ``path`` (atomic on POSIX and Windows)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No such folder: '{folder}'.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(estimator, path, *, metadata: dict | None = None) -> None:
+    """Save a fitted stackae estimator to ``path`` (``.npz``).
+
+    Parameters
+    ----------
+    estimator : SparseAutoencoder, SoftmaxRegression or StackedAutoencoderClassifier
+    path : path-like
+    metadata : dict, optional
+        Extra JSON-serialisable facts about the data, e.g. ``{"image_shape": [28, 28],
+        "input_scale": 255}``; kept in the file and returned by :func:`load_model` as
+        ``estimator.metadata_``.
+    """
+    name = type(estimator).__name__
+    if name not in _ESTIMATORS or not hasattr(estimator, "coefs_"):
+        raise ValueError(f"Only fitted stackae estimators can be saved, got {name}.")
+    arrays = {}
+    for prefix, attr in (
+        ("coef", "coefs_"),
+        ("intercept", "intercepts_"),
+        ("pretrained_coef", "pretrained_coefs_"),
+        ("pretrained_intercept", "pretrained_intercepts_"),
+    ):
+        for i, a in enumerate(getattr(estimator, attr, [])):
+            arrays[f"{prefix}_{i}"] = np.asarray(a)
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        if classes.dtype == object:
+            classes = classes.astype(str)
+        arrays["classes"] = classes
+    record = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "stackae_version": __version__,
+        "estimator": name,
+        "params": _jsonable(estimator.get_params()),
+        "n_features_in": int(estimator.n_features_in_),
+        "n_layers": len(estimator.coefs_),
+        "history": {
+            attr.rstrip("_"): _jsonable(getattr(estimator, attr)) for attr in _HISTORY if hasattr(estimator, attr)
+        },
+        "metadata": _jsonable({**getattr(estimator, "metadata_", {}), **(metadata or {})}),
+    }
+    arrays["metadata"] = np.array(json.dumps(record))
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+
+def _fail(path, why: str):
+    raise ModelFileError(f"'{path}' is not a usable stackae model: {why}.")
+
+
+def load_model(path):
+    """Load an estimator saved by :func:`save_model`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelFileError
+        The file is truncated, corrupted, not a stackae model, or from a newer format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such model file: '{path}'.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, EOFError) as exc:
+        _fail(path, f"not a complete .npz archive ({exc}); it may be truncated or another kind of file")
+    except ValueError as exc:
+        _fail(path, f"it holds data that cannot be read safely ({exc})")
+    except OSError as exc:
+        _fail(path, f"it cannot be read ({exc})")
+    if "metadata" not in arrays:
+        _fail(path, "it has no stackae metadata (was it written by another program?)")
+    try:
+        record = json.loads(str(arrays.pop("metadata")))
+    except (json.JSONDecodeError, TypeError) as exc:
+        _fail(path, f"its metadata is corrupted ({exc})")
+    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+        _fail(path, "it has no stackae metadata (was it written by another program?)")
+    version = record.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"'{path}' was written in model format {version!r} by stackae "
+            f"{record.get('stackae_version')}; this stackae ({__version__}) reads format "
+            f"{FORMAT_VERSION} and older. Upgrade stackae to load it."
+        )
+    try:
+        return _rebuild(record, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(path, f"its contents are inconsistent ({exc})")
+
+
+def _rebuild(record: dict, arrays: dict):
+    cls = _ESTIMATORS[record["estimator"]]
+    params = dict(record["params"])
+    if "hidden_layer_sizes" in params:
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls(**params)
+    n_layers = int(record["n_layers"])
+    est.coefs_ = [arrays[f"coef_{i}"] for i in range(n_layers)]
+    est.intercepts_ = [arrays[f"intercept_{i}"] for i in range(n_layers)]
+    if "pretrained_coef_0" in arrays:
+        est.pretrained_coefs_ = [arrays[f"pretrained_coef_{i}"] for i in range(n_layers)]
+        est.pretrained_intercepts_ = [arrays[f"pretrained_intercept_{i}"] for i in range(n_layers)]
+    for i, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+        if W.ndim != 2 or b.shape != (W.shape[1],) or (i and W.shape[0] != est.coefs_[i - 1].shape[1]):
+            raise ValueError(f"layer {i + 1} has weights {W.shape} and biases {b.shape}")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise ValueError(f"layer {i + 1} holds non-finite weights")
+    est.n_features_in_ = int(record["n_features_in"])
+    if est.coefs_[0].shape[0] != est.n_features_in_:
+        raise ValueError(f"first layer expects {est.coefs_[0].shape[0]} features, metadata says {est.n_features_in_}")
+    if "classes" in arrays:
+        est.classes_ = arrays["classes"]
+        if est.classes_.shape != (est.coefs_[-1].shape[1],):
+            raise ValueError(f"{est.classes_.shape[0]} class labels for {est.coefs_[-1].shape[1]} outputs")
+    for key, value in record.get("history", {}).items():
+        setattr(est, key + "_", value)
+    est.metadata_ = dict(record.get("metadata") or {})
+    est.metadata_["stackae_version"] = record.get("stackae_version")
+    return est

@@ -1,0 +1,82 @@
+"""Pictures: first-layer filters as a grid (UFLDL's display_network) and learning curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import DataError
+
+__all__ = ["filter_grid", "save_filter_grid", "save_learning_curves"]
+
+
+def filter_grid(W: np.ndarray, image_shape: tuple[int, int], *, border: int = 1) -> np.ndarray:
+    """Tile the columns of ``W`` (one per hidden unit) as images, as UFLDL's display_network.
+
+    Each filter ``W[:, j]`` of length ``height * width`` is reshaped row-major to
+    ``image_shape``, divided by its largest absolute value (so 0 is mid-grey) and placed
+    in a grid of ``ceil(sqrt(n_hidden))`` columns, tiles separated by ``border`` pixels.
+
+    Returns
+    -------
+    ndarray of float in [-1, 1], shape (rows*(h+border)+border, cols*(w+border)+border)
+    """
+    h, w = image_shape
+    n_in, n_hidden = W.shape
+    if h * w != n_in:
+        raise DataError(f"Filters of {n_in} inputs cannot be shown as {h}x{w} images.")
+    cols = int(np.ceil(np.sqrt(n_hidden)))
+    rows = int(np.ceil(n_hidden / cols))
+    grid = -np.ones((rows * (h + border) + border, cols * (w + border) + border))
+    for j in range(n_hidden):
+        tile = W[:, j].reshape(h, w)
+        peak = np.max(np.abs(tile))
+        r, c = divmod(j, cols)
+        top, left = border + r * (h + border), border + c * (w + border)
+        grid[top : top + h, left : left + w] = tile / peak if peak > 0 else tile
+    return grid
+
+
+def save_filter_grid(W: np.ndarray, image_shape: tuple[int, int], path, *, zoom: int | None = None) -> tuple[int, int]:
+    """Write the filter grid as a grey PNG, each pixel enlarged ``zoom`` times (by default
+    enough to make the picture at least 400 pixels wide). Returns (width, height)."""
+    from PIL import Image
+
+    from .io import atomic_write
+
+    grid = filter_grid(W, image_shape)
+    if zoom is None:
+        zoom = max(1, int(np.ceil(400 / grid.shape[1])))
+    pixels = np.round((grid + 1.0) * 127.5).astype(np.uint8)
+    image = Image.fromarray(pixels, mode="L").resize(
+        (grid.shape[1] * zoom, grid.shape[0] * zoom), Image.Resampling.NEAREST
+    )
+    atomic_write(path, lambda fh: image.save(fh, format="PNG"))
+    return image.size
+
+
+def save_learning_curves(curves: dict, path) -> None:
+    """Plot the cost after each iteration of every stage (one panel per stage) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_write
+
+    stages = [(name, curve) for name, curve in curves.items() if curve]
+    if not stages:
+        raise DataError("The model holds no learning curves to plot.")
+    fig, axes = plt.subplots(1, len(stages), figsize=(3.2 * len(stages), 3.0), squeeze=False)
+    for ax, (name, curve) in zip(axes[0], stages):
+        ax.plot(np.arange(1, len(curve) + 1), curve, lw=1.2)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("iteration")
+        if min(curve) > 0:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("cost")
+    fig.tight_layout()
+    atomic_write(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)
