@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+
+import numpy as np
+import pytest
 
 from conftest import make_mnist_folder
 from stackae.cli import main
@@ -67,7 +71,7 @@ def test_gradcheck_command():
 def test_missing_data_folder_is_one_line_error(tmp_path):
     proc = run_cli("train", "--data", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 1
-    assert proc.stderr == f"Error: No such folder: '{tmp_path / 'nowhere'}'.\n"
+    assert proc.stderr == f"Error: No such file or folder: '{tmp_path / 'nowhere'}'.\n"
     assert "Traceback" not in proc.stderr
 
 
@@ -75,3 +79,149 @@ def test_bad_hyperparameter_is_one_line_error():
     proc = run_cli("train", "--sparsity-target", "1.5", check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["Error: 'sparsity_target' must be a number in (0.0, 1.0), got 1.5."]
+
+
+def test_round_trip_train_save_evaluate_predict_show(tmp_path):
+    from PIL import Image
+
+    model = tmp_path / "model.npz"
+    run_cli("train", "--quiet", "--random-state", "0", "--out", str(model))
+    assert model.is_file()
+
+    proc = run_cli("evaluate", str(model), "--data", "digits")
+    accuracy = float(re.search(r"^accuracy: ([\d.]+)%$", proc.stdout, re.M).group(1))
+    assert accuracy >= 97.0
+    assert "precision" in proc.stdout and "recall" in proc.stdout
+    matrix = proc.stdout.split("confusion matrix (rows: true class, columns: predicted)\n")[1].splitlines()
+    assert len(matrix) == 11  # a header row and one row per class
+    assert sum(int(v) for row in matrix[1:] for v in row.split()[1:]) == 540
+
+    # predict on an .npz of raw digits (pixel values 0..16, scaled as in training)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(tmp_path / "samples.npz", X=digits.data[:50])
+    proc = run_cli("predict", str(model), str(tmp_path / "samples.npz"), "--format", "json")
+    rows = json.loads(proc.stdout)
+    assert len(rows) == 50
+    assert np.mean([r["label"] == t for r, t in zip(rows, digits.target[:50])]) >= 0.9
+
+    # the same samples as a CSV with the label first
+    csv_path = tmp_path / "samples.csv"
+    np.savetxt(csv_path, np.column_stack([digits.target[:50], digits.data[:50]]), delimiter=",", fmt="%d")
+    proc = run_cli("predict", str(model), str(csv_path))
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "input,label,probability" and len(lines) == 51
+    assert [int(line.split(",")[1]) for line in lines[1:]] == [r["label"] for r in rows]
+
+    # PNG images, resized to 8x8 and scaled to [0, 1]
+    for i in range(3):
+        pixels = (digits.images[i] * 255 / 16).astype(np.uint8)
+        Image.fromarray(pixels).resize((32, 32), Image.Resampling.NEAREST).save(tmp_path / f"d{i}.png")
+    proc = run_cli("predict", str(model), *(str(tmp_path / f"d{i}.png") for i in range(3)))
+    assert [int(line.split(",")[1]) for line in proc.stdout.splitlines()[1:]] == [0, 1, 2]
+
+    picture = tmp_path / "filters.png"
+    proc = run_cli("show", str(model), "--out", str(picture))
+    with Image.open(picture) as im:
+        # 64 filters of 8x8 in an 8x8 grid with 1-pixel borders: 73 pixels, zoomed 6x
+        assert im.size == (73 * 6, 73 * 6)
+    with Image.open(tmp_path / "filters-curves.png") as im:
+        assert im.size[0] > im.size[1] > 100
+
+
+def test_show_refuses_a_model_whose_input_is_not_an_image(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "table.npz"
+    np.savez(data, X=rng.random((60, 7)), y=np.arange(60) % 2)
+    model = tmp_path / "m.npz"
+    run_cli(
+        "train",
+        "--data",
+        str(data),
+        "--hidden",
+        "3",
+        "--pretrain-max-iter",
+        "5",
+        "--softmax-max-iter",
+        "5",
+        "--finetune-max-iter",
+        "5",
+        "--quiet",
+        "--out",
+        str(model),
+    )
+    proc = run_cli("show", str(model), "--out", str(tmp_path / "f.png"), check=False)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "Error: The model's input has 7 features, which is not an image (not a square and no image shape "
+        "recorded), so its filters cannot be drawn.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda d: (d / "x.csv").write_text("label,a,b\n1,2,3\n0,,4\n"),
+            "Error: '{d}/x.csv' line 3: a missing value in a feature column.\n",
+        ),
+        (
+            lambda d: (d / "x.csv").write_text("1,2,3\n0,abc,4\n"),
+            "Error: '{d}/x.csv' line 2: non-numeric value 'abc' in a feature column.\n",
+        ),
+        (
+            lambda d: np.savez(d / "x.npz", X=np.array([[1.0, np.nan], [0, 1]]), y=np.array([0, 1])),
+            "Error: '{d}/x.npz' holds NaN or infinite values; remove or impute them first.\n",
+        ),
+        (
+            lambda d: np.savez(d / "x.npz", X=np.zeros((4, 2)), y=np.zeros(4, dtype=int)),
+            "Error: StackedAutoencoderClassifier needs samples of at least 2 classes, got 1 class (0); "
+            "add samples of the other classes.\n",
+        ),
+        (
+            lambda d: np.savez(d / "x.npz", X=np.zeros((4, 2)), y=np.zeros(3, dtype=int)),
+            "Error: '{d}/x.npz' holds 4 samples in 'X' but 3 labels in 'y'.\n",
+        ),
+        (
+            lambda d: np.savez(d / "x.npz", X=np.array([[1, "a"]], dtype=object), y=np.zeros(1)),
+            "Error: '{d}/x.npz' holds object arrays, which stackae refuses to load; save plain numeric arrays.\n",
+        ),
+        (
+            lambda d: (d / "x.idx").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01a"),
+            "Error: '{d}/x.idx' is not an IDX file: wrong magic number 01020801 (expected 0000 then a type code "
+            "and the number of dimensions).\n",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_error(tmp_path, make, message):
+    make(tmp_path)
+    name = next(p.name for p in tmp_path.iterdir())
+    spec = str(tmp_path / name)
+    if name.endswith(".idx"):
+        spec = f"{spec},{spec}"
+    proc = run_cli(
+        "train",
+        "--data",
+        spec,
+        "--hidden",
+        "2",
+        "--quiet",
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == message.format(d=tmp_path)
+
+
+def test_bad_hidden_sizes_and_foreign_model_file(tmp_path):
+    proc = run_cli("train", "--hidden", "0", "5", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: 'hidden_layer_sizes' must be a non-empty sequence of positive integers")
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    proc = run_cli("evaluate", str(tmp_path / "other.npz"), "--data", "digits", check=False)
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.startswith("Error: '")
+        and "is not a usable stackae model: it has no stackae metadata" in proc.stderr
+    )
+    assert proc.stderr.count("\n") == 1

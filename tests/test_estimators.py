@@ -152,7 +152,9 @@ def test_parameter_errors(params, message):
 
 def test_single_class_is_refused():
     with pytest.raises(
-        ValueError, match=r"^StackedAutoencoderClassifier needs samples of at least 2 classes, got only class 1\.$"
+        ValueError,
+        match=r"^StackedAutoencoderClassifier needs samples of at least 2 classes, got 1 class \(1\); "
+        r"add samples of the other classes\.$",
     ):
         StackedAutoencoderClassifier((3,)).fit(np.random.rand(10, 3), np.ones(10, dtype=int))
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+import pytest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from stackae import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from stackae.datasets import load_digits_split
+
+# No check is skipped by us. scikit-learn itself skips its array-API checks unless
+# SCIPY_ARRAY_API=1 is set (stackae's objectives are NumPy-only for now), and its
+# pandas checks when pandas is missing (pandas is in the dev extras).
 
 # Small, quick settings: the checks fit hundreds of times on tiny data.
 ESTIMATORS = [
@@ -26,3 +36,43 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_pipeline_and_grid_search_with_string_labels():
+    data = load_digits_split()
+    names = np.array([f"digit-{i}" for i in range(10)])
+    pipe = make_pipeline(
+        MinMaxScaler(),
+        StackedAutoencoderClassifier(
+            (16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, finetune_max_iter=40, random_state=0
+        ),
+    )
+    search = GridSearchCV(pipe, {"stackedautoencoderclassifier__sparsity_target": [0.05, 0.2]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(data.X_train, names[data.y_train])
+    assert search.best_params_["stackedautoencoderclassifier__sparsity_target"] in (0.05, 0.2)
+    assert search.score(data.X_test, names[data.y_test]) >= 0.9
+    assert set(search.predict(data.X_test[:20])) <= set(names)
+
+
+def test_sparse_autoencoder_features_in_a_pipeline():
+    data = load_digits_split()
+    pipe = make_pipeline(
+        SparseAutoencoder(32, alpha=1e-4, max_iter=60, random_state=0), SoftmaxRegression(random_state=0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(data.X_train, data.y_train)
+    assert pipe.score(data.X_test, data.y_test) >= 0.85
+
+
+@pytest.mark.parametrize("layer", [0, 3, 1.5])
+def test_transform_layer_must_exist(layer):
+    data = load_digits_split()
+    clf = StackedAutoencoderClassifier((4, 3), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(data.X_train[:50], data.y_train[:50])
+    with pytest.raises(ValueError, match=rf"^'layer' must be an integer in 1\.\.2, got {layer!r}\.$"):
+        clf.transform(data.X_test, layer=layer)

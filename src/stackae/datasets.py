@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,8 +208,10 @@ def load_npz(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: '{path}'.")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"'{path}' is not an .npz archive; it may be truncated or another kind of file.")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             if "X" not in npz.files:
                 raise DataError(f"'{path}' holds no array named 'X' (it holds {', '.join(npz.files) or 'nothing'}).")
             X = npz["X"]

@@ -123,8 +123,10 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such model file: '{path}'.")
+    if not zipfile.is_zipfile(path):
+        _fail(path, "not a complete .npz archive; it may be truncated or another kind of file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, EOFError) as exc:
         _fail(path, f"not a complete .npz archive ({exc}); it may be truncated or another kind of file")

@@ -1,0 +1,140 @@
+"""Model files: round trips, atomic saving, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from stackae import ModelFileError, SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from stackae.datasets import load_digits_split
+from stackae.io import FORMAT_VERSION, load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    data = load_digits_split()
+    clf = StackedAutoencoderClassifier(
+        (12, 6), alpha=1e-4, pretrain_max_iter=15, softmax_max_iter=15, finetune_max_iter=15, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(data.X_train, np.array(list("abcdefghij"))[data.y_train])
+    return clf, data
+
+
+def test_round_trip_keeps_predictions_and_history(tmp_path, small_model):
+    clf, data = small_model
+    path = tmp_path / "model.npz"
+    save_model(clf, path, metadata={"image_shape": [8, 8]})
+    loaded = load_model(path)
+    assert type(loaded) is StackedAutoencoderClassifier
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.predict(data.X_test), clf.predict(data.X_test))
+    np.testing.assert_array_equal(
+        loaded.predict(data.X_test, pretrained=True), clf.predict(data.X_test, pretrained=True)
+    )
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.loss_curve_ == clf.loss_curve_
+    assert loaded.n_iter_ == clf.n_iter_
+    assert loaded.metadata_["image_shape"] == [8, 8]
+    with np.load(path, allow_pickle=False) as npz:
+        record = json.loads(str(npz["metadata"]))
+    assert record["format_version"] == FORMAT_VERSION and record["stackae_version"]
+
+
+@pytest.mark.parametrize("cls", [SparseAutoencoder, SoftmaxRegression])
+def test_round_trip_of_the_building_blocks(tmp_path, cls):
+    data = load_digits_split()
+    est = cls(max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(data.X_train, data.y_train)
+    save_model(est, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    method = "transform" if cls is SparseAutoencoder else "predict_proba"
+    np.testing.assert_array_equal(getattr(loaded, method)(data.X_test), getattr(est, method)(data.X_test))
+
+
+def test_saving_is_atomic(tmp_path, small_model, monkeypatch):
+    clf, _ = small_model
+    path = tmp_path / "model.npz"
+    save_model(clf, path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(clf, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary left behind
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^No such model file: '.*none\.npz'\.$"):
+        load_model(tmp_path / "none.npz")
+
+
+def test_truncated_file(tmp_path, small_model):
+    path = tmp_path / "model.npz"
+    save_model(small_model[0], path)
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(
+        ModelFileError, match=r"is not a usable stackae model: not a complete \.npz archive; it may be truncated"
+    ):
+        load_model(path)
+
+
+def test_file_from_another_program(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, weights=np.zeros(3))
+    with pytest.raises(
+        ModelFileError, match=r"is not a usable stackae model: it has no stackae metadata \(was it written by another"
+    ):
+        load_model(path)
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(ModelFileError, match=r"is not a usable stackae model"):
+        load_model(text)
+
+
+def test_newer_format_is_refused(tmp_path, small_model):
+    path = tmp_path / "model.npz"
+    save_model(small_model[0], path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    record = json.loads(str(arrays["metadata"]))
+    record["format_version"] = FORMAT_VERSION + 1
+    arrays["metadata"] = np.array(json.dumps(record))
+    np.savez(path, **arrays)
+    with pytest.raises(
+        ModelFileError, match=r"was written in model format 2 by stackae .*Upgrade stackae to load it\.$"
+    ):
+        load_model(path)
+
+
+def test_corrupted_weights_are_detected(tmp_path, small_model):
+    path = tmp_path / "model.npz"
+    save_model(small_model[0], path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["coef_1"] = arrays["coef_1"][:3]
+    np.savez(path, **arrays)
+    with pytest.raises(ModelFileError, match=r"its contents are inconsistent \(layer 2 has weights \(3, 6\)"):
+        load_model(path)
+
+
+def test_corrupted_archive_member(tmp_path, small_model):
+    path = tmp_path / "model.npz"
+    save_model(small_model[0], path)
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    members["metadata.npy"] = members["metadata.npy"][:-40]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    with pytest.raises(ModelFileError, match=r"is not a usable stackae model"):
+        load_model(path)

@@ -1,0 +1,81 @@
+"""The optimizer: convergence on a known problem, Ctrl-C keeps the best weights,
+non-finite values stop training with a clear error."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import rosen, rosen_der
+from sklearn.exceptions import ConvergenceWarning
+
+from stackae import NonFiniteError, StackedAutoencoderClassifier
+from stackae import estimators as estimators_module
+from stackae.datasets import load_digits_split
+from stackae.optim import lbfgs
+
+
+def quadratic(theta):
+    target = np.arange(theta.size, dtype=float)
+    return float(np.sum((theta - target) ** 2)), 2 * (theta - target)
+
+
+def test_lbfgs_minimises_a_quadratic():
+    result = lbfgs(quadratic, np.zeros(5), max_iter=50, tol=1e-10)
+    np.testing.assert_allclose(result.theta, np.arange(5), atol=1e-8)
+    assert result.converged and not result.interrupted
+    assert result.loss_curve[-1] == pytest.approx(result.cost)
+
+
+def test_ctrl_c_keeps_the_best_weights_so_far():
+    calls = []
+
+    def rosenbrock(theta):
+        return float(rosen(theta)), rosen_der(theta)
+
+    def interrupted_after_some_calls(theta):
+        calls.append(1)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        return rosenbrock(theta)
+
+    result = lbfgs(interrupted_after_some_calls, np.zeros(6), max_iter=500)
+    assert result.interrupted and not result.converged
+    assert result.n_iter >= 1
+    assert result.cost == pytest.approx(rosenbrock(result.theta)[0])
+    assert result.cost == min(result.loss_curve)
+    assert result.cost < rosenbrock(np.zeros(6))[0]
+
+
+def test_non_finite_cost_names_stage_and_iteration():
+    def blows_up(theta):
+        cost, grad = quadratic(theta)
+        return (np.nan, grad) if np.abs(theta).max() > 1.0 else (cost, grad)
+
+    with pytest.raises(
+        NonFiniteError, match=r"^Training stage 'demo' produced a non-finite cost at iteration 2\. Try"
+    ) as info:
+        lbfgs(blows_up, np.zeros(5), max_iter=50, stage="demo")
+    assert info.value.stage == "demo"
+    assert np.all(np.isfinite(info.value.theta))
+
+
+def test_ctrl_c_during_finetuning_returns_a_usable_model(monkeypatch):
+    data = load_digits_split()
+    real_stack_cost = estimators_module.stack_cost
+    calls = []
+
+    def stack_cost_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return real_stack_cost(*args, **kwargs)
+
+    monkeypatch.setattr(estimators_module, "stack_cost", stack_cost_interrupted)
+    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(data.X_train, data.y_train)
+    assert 1 <= clf.n_iter_["finetune"] < 10
+    assert clf.score(data.X_test, data.y_test) >= 0.8
