@@ -23,6 +23,7 @@ class Progress:
         isatty = getattr(self.stream, "isatty", None)
         self.interactive = bool(isatty and isatty())
         self._last_draw = 0.0
+        self._last_line = -1  # iteration of the last line written (non-interactive)
 
     @property
     def elapsed(self) -> float:
@@ -46,9 +47,10 @@ class Progress:
         elif iteration % self.every == 0:
             self.stream.write(self._line(iteration, cost, unit) + "\n")
             self.stream.flush()
+            self._last_line = iteration
 
     def close(self, iteration: int, cost: float, note: str = "", unit: str = "iter") -> None:
-        if not self.enabled:
+        if not self.enabled or (not self.interactive and not note and iteration == self._last_line):
             return
         end = f"  {note}" if note else ""
         prefix = "\r" if self.interactive else ""

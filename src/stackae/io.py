@@ -48,6 +48,9 @@ def atomic_write(path, write) -> None:
     if not folder.is_dir():
         raise FileNotFoundError(f"No such folder: '{folder}'.")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

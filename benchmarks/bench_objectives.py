@@ -1,0 +1,245 @@
+"""One cost-and-gradient evaluation on the 60,000 MNIST training images, against baselines.
+
+Measures, in one run: this machine's matrix-product peak (a large ``A @ B`` in float64
+and float32); then the median time of one evaluation of ``sparse_autoencoder_cost``
+(784-200-784, 94.1 GFLOP of products) and ``stack_cost`` (784-200-200-10, 52.8 GFLOP)
+in float64 and float32, by stackae, by straightforward NumPy (whole-batch expressions,
+as most people write them) and by PyTorch autograd on the CPU (same thread count,
+if torch is installed: ``pip install torch==2.13.0``). Peak memory is measured with
+tracemalloc for the NumPy implementations, as a ratio to the arrays that must exist
+(data, activations, parameters and gradient).
+
+    python benchmarks/bench_objectives.py [--mnist DIR] [--repeats 5] [--samples 60000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+from _common import DEFAULT_MNIST, machine_description, print_table
+
+from stackae import get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
+from stackae.datasets import load_mnist
+
+AE_SIZES = (784, 200, 784)
+STACK_SIZES = (784, 200, 200, 10)
+PARAMS = dict(alpha=3e-3, sparsity_target=0.1, sparsity_weight=3.0)
+
+
+def flops_ae(m):
+    n, h, _ = AE_SIZES
+    return 5 * 2 * m * n * h  # XW1, HW2, H^T D3, D3 W2^T, X^T D2
+
+
+def flops_stack(m):
+    n0, n1, n2, k = STACK_SIZES
+    forward = 2 * m * (n0 * n1 + n1 * n2 + n2 * k)
+    backward = 2 * m * (n2 * k + n1 * n2 + n1 * n2 + n0 * n1)  # grads and deltas (no delta for X)
+    return forward + backward
+
+
+# ------------------------------------------------------------ straightforward NumPy
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def naive_ae(theta, X, h, alpha, sparsity_target, sparsity_weight):
+    m, n = X.shape
+    (W1, W2), (b1, b2) = unpack(theta.astype(X.dtype), (n, h, n))
+    H = _sig(X @ W1 + b1)
+    Xhat = _sig(H @ W2 + b2)
+    rho_hat = H.mean(axis=0)
+    rho = sparsity_target
+    cost = (
+        0.5 * np.sum((Xhat - X) ** 2) / m
+        + 0.5 * alpha * (np.sum(W1**2) + np.sum(W2**2))
+        + sparsity_weight * np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    )
+    D3 = (Xhat - X) * Xhat * (1 - Xhat) / m
+    D2 = (D3 @ W2.T + sparsity_weight / m * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))) * H * (1 - H)
+    grad = np.concatenate(
+        [(X.T @ D2 + alpha * W1).ravel(), (H.T @ D3 + alpha * W2).ravel(), D2.sum(0), D3.sum(0)]
+    )
+    return float(cost), grad
+
+
+def naive_stack(theta, X, y, hidden, k, alpha):
+    m = X.shape[0]
+    weights, biases = unpack(theta.astype(X.dtype), (X.shape[1], *hidden, k))
+    A = [X]
+    for W, b in zip(weights[:-1], biases[:-1]):
+        A.append(_sig(A[-1] @ W + b))
+    S = A[-1] @ weights[-1] + biases[-1]
+    S = S - S.max(axis=1, keepdims=True)
+    P = np.exp(S)
+    P /= P.sum(axis=1, keepdims=True)
+    Y = np.eye(k, dtype=X.dtype)[y]
+    cost = -np.sum(Y * np.log(P)) / m + 0.5 * alpha * np.sum(weights[-1] ** 2)
+    D = (P - Y) / m
+    gW = [None] * len(weights)
+    gb = [None] * len(weights)
+    gW[-1], gb[-1] = A[-1].T @ D + alpha * weights[-1], D.sum(0)
+    for layer in range(len(hidden) - 1, -1, -1):
+        D = (D @ weights[layer + 1].T) * A[layer + 1] * (1 - A[layer + 1])
+        gW[layer], gb[layer] = A[layer].T @ D, D.sum(0)
+    return float(cost), np.concatenate([g.ravel() for g in gW] + [g.ravel() for g in gb])
+
+
+# ----------------------------------------------------------------- PyTorch autograd
+def torch_functions(X, y, dtype):
+    import torch
+
+    torch.set_num_threads(get_num_threads())
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y.astype(np.int64))
+
+    def ae(theta):
+        t = torch.tensor(theta, dtype=tdtype, requires_grad=True)
+        n, h = 784, 200
+        W1 = t[: n * h].view(n, h)
+        W2 = t[n * h : 2 * n * h].view(h, n)
+        b1 = t[2 * n * h : 2 * n * h + h]
+        b2 = t[2 * n * h + h :]
+        H = torch.sigmoid(Xt @ W1 + b1)
+        Xhat = torch.sigmoid(H @ W2 + b2)
+        rho, rho_hat = 0.1, H.mean(0)
+        cost = (
+            0.5 * ((Xhat - Xt) ** 2).sum() / Xt.shape[0]
+            + 1.5e-3 * ((W1**2).sum() + (W2**2).sum())
+            + 3.0 * (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+        )
+        cost.backward()
+        return float(cost), t.grad.numpy()
+
+    def stack(theta):
+        t = torch.tensor(theta, dtype=tdtype, requires_grad=True)
+        sizes = STACK_SIZES
+        offset, weights = 0, []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            weights.append(t[offset : offset + a * b].view(a, b))
+            offset += a * b
+        biases = []
+        for b in sizes[1:]:
+            biases.append(t[offset : offset + b])
+            offset += b
+        A = Xt
+        for W, b in zip(weights[:-1], biases[:-1]):
+            A = torch.sigmoid(A @ W + b)
+        S = A @ weights[-1] + biases[-1]
+        cost = torch.nn.functional.cross_entropy(S, yt) + 0.5e-4 * (weights[-1] ** 2).sum()
+        cost.backward()
+        return float(cost), t.grad.numpy()
+
+    return ae, stack
+
+
+# ---------------------------------------------------------------------- measuring
+def median_seconds(fun, repeats):
+    fun()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fun()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def peak_bytes(fun):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fun()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def matmul_peak(dtype, size=4000, repeats=3):
+    rng = np.random.default_rng(0)
+    A = rng.random((size, size)).astype(dtype)
+    B = rng.random((size, size)).astype(dtype)
+    seconds = median_seconds(lambda: A @ B, repeats)
+    return 2 * size**3 / seconds / 1e9
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist", default=DEFAULT_MNIST)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"machine: {machine_description()}; threads: {get_num_threads()}")
+    rows = []
+    for dtype in (np.float64, np.float32):
+        peak = matmul_peak(dtype)
+        data = load_mnist(args.mnist, dtype=dtype)
+        X, y = data.X_train[: args.samples], data.y_train[: args.samples]
+        m = X.shape[0]
+        theta_ae = init_theta(AE_SIZES, 0)
+        theta_st = init_theta(STACK_SIZES, 0)
+        itemsize = np.dtype(dtype).itemsize
+        needed = {
+            "ae": X.nbytes + m * 200 * itemsize + 2 * n_params(AE_SIZES) * itemsize,
+            "stack": X.nbytes + m * (200 + 200 + 10) * itemsize + 2 * n_params(STACK_SIZES) * itemsize,
+        }
+        impls = {
+            "ae": {
+                "stackae": lambda: sparse_autoencoder_cost(theta_ae, X, 200, **PARAMS),
+                "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS),
+            },
+            "stack": {
+                "stackae": lambda: stack_cost(theta_st, X, y, (200, 200), 10, alpha=1e-4),
+                "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4),
+            },
+        }
+        if not args.no_torch:
+            try:
+                torch_ae, torch_stack = torch_functions(X, y, dtype)
+                impls["ae"]["PyTorch autograd"] = lambda: torch_ae(theta_ae)
+                impls["stack"]["PyTorch autograd"] = lambda: torch_stack(theta_st)
+            except ImportError:
+                print("torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)")
+        gflop = {"ae": flops_ae(m) / 1e9, "stack": flops_stack(m) / 1e9}
+        for objective, label in (("ae", "sparse AE 784-200-784"), ("stack", "stack 784-200-200-10")):
+            seconds = {name: median_seconds(fun, args.repeats) for name, fun in impls[objective].items()}
+            for name, fun in impls[objective].items():
+                rate = gflop[objective] / seconds[name]
+                ratios = " / ".join(
+                    f"{seconds[name] / seconds[other]:.2f}" for other in impls[objective] if other != "stackae"
+                )
+                memory = "-"
+                if name != "PyTorch autograd":
+                    held = X.nbytes  # the data exists before the call and is not traced
+                    memory = f"{(held + peak_bytes(fun)) / needed[objective]:.2f}x"
+                rows.append(
+                    [
+                        f"{label}, {np.dtype(dtype).name}",
+                        name,
+                        f"{seconds[name]:.3f}",
+                        f"{rate:.1f}",
+                        f"{100 * rate / peak:.0f}%",
+                        ratios if name == "stackae" else "",
+                        memory,
+                    ]
+                )
+        rows.append([f"matrix-product peak, {np.dtype(dtype).name}", "A @ B (4000x4000)", "", f"{peak:.1f}", "100%", "", ""])
+    print_table(
+        [
+            "evaluation (60k MNIST)" if args.samples >= 60000 else f"evaluation ({args.samples} samples)",
+            "implementation",
+            "seconds",
+            "GFLOP/s",
+            "of peak",
+            "stackae / baselines",
+            "peak memory / needed",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
