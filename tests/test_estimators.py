@@ -167,3 +167,39 @@ def test_ufldl_protocol_on_full_mnist():
     clf = _fit_quietly(StackedAutoencoderClassifier((200, 200), random_state=0), data.X_train, data.y_train)
     assert np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test) >= 0.87
     assert clf.score(data.X_test, data.y_test) >= 0.976
+
+
+def test_from_layers_finetunes_layers_pretrained_elsewhere(digits):
+    ae = _fit_quietly(SparseAutoencoder(32, alpha=1e-4, max_iter=60, random_state=0), digits.X_train)
+    features = ae.transform(digits.X_train)
+    softmax = _fit_quietly(SoftmaxRegression(max_iter=100, random_state=0), features, digits.y_train)
+    clf = StackedAutoencoderClassifier.from_layers([ae], softmax, finetune_max_iter=100, random_state=0)
+    assert clf.hidden_layer_sizes == (32,) and clf.warm_start
+    before = clf.score(digits.X_test, digits.y_test)
+    assert before == softmax.score(ae.transform(digits.X_test), digits.y_test)
+    _fit_quietly(clf, digits.X_train, digits.y_train)
+    assert list(clf.n_iter_) == ["finetune"]
+    assert clf.score(digits.X_test, digits.y_test) > before
+
+
+def test_from_layers_checks_shapes():
+    with pytest.raises(
+        ValueError,
+        match=r"^Layer 2 has weights of shape \(5, 3\) and biases of shape \(3,\); expected \(4, n_out\) and \(n_out,\)\.$",
+    ):
+        StackedAutoencoderClassifier.from_layers(
+            [(np.zeros((6, 4)), np.zeros(4)), (np.zeros((5, 3)), np.zeros(3))], (np.zeros((3, 2)), np.zeros(2), [0, 1])
+        )
+
+
+def test_warm_start_with_other_architecture_is_refused(digits):
+    clf = _fit_quietly(
+        StackedAutoencoderClassifier((8,), pretrain_max_iter=5, softmax_max_iter=5, finetune_max_iter=5),
+        digits.X_train,
+        digits.y_train,
+    )
+    clf.set_params(warm_start=True, hidden_layer_sizes=(9,))
+    with pytest.raises(
+        ValueError, match=r"^warm_start=True needs the fitted hidden layer sizes \(8,\), got hidden_layer_sizes=\(9,\)"
+    ):
+        clf.fit(digits.X_train, digits.y_train)

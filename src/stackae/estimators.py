@@ -371,9 +371,9 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
     verbose : int, default=0
         Progress of every stage on stderr when > 0.
     warm_start : bool, default=False
-        When True and the estimator is already fitted with the same architecture,
-        ``fit`` skips pretraining and the softmax step and fine-tunes the current
-        weights.
+        When True and the estimator is already fitted (or built by
+        :meth:`from_layers` from layers trained elsewhere), ``fit`` skips pretraining
+        and the softmax step and fine-tunes the current weights.
 
     Attributes
     ----------
@@ -449,22 +449,93 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         self.loss_curve_[stage] = result.loss_curve
         self.stage_seconds_[stage] = result.seconds
 
-    def _can_warm_start(self, hidden, n_features, classes) -> bool:
-        if not (self.warm_start and hasattr(self, "coefs_")):
-            return False
+    def _check_warm_start(self, hidden, classes) -> None:
         sizes = tuple(W.shape[1] for W in self.coefs_[:-1])
-        return sizes == hidden and self.coefs_[0].shape[0] == n_features and np.array_equal(self.classes_, classes)
+        if sizes != hidden:
+            raise ValueError(
+                f"warm_start=True needs the fitted hidden layer sizes {sizes}, got "
+                f"hidden_layer_sizes={hidden}; set warm_start=False to train a new network."
+            )
+        if not np.array_equal(self.classes_, classes):
+            raise ValueError(
+                f"warm_start=True needs the fitted classes {list(self.classes_)}, got {list(classes)}; "
+                "set warm_start=False to train a new network."
+            )
+
+    @classmethod
+    def from_layers(cls, layers, softmax, **params):
+        """A stack assembled from layers trained elsewhere, ready to be fine-tuned by ``fit``.
+
+        Parameters
+        ----------
+        layers : sequence of fitted SparseAutoencoder, or of ``(W, b)`` pairs
+            The hidden layers in order; ``W`` of shape ``(n_in, n_out)``.
+        softmax : fitted SoftmaxRegression, or ``(Theta, c, classes)``
+        **params
+            Other constructor parameters (e.g. ``finetune_max_iter``); ``warm_start`` is
+            set to True and ``hidden_layer_sizes`` taken from the layers.
+
+        Returns
+        -------
+        StackedAutoencoderClassifier
+            ``predict`` works at once (the network as assembled); ``fit(X, y)``
+            fine-tunes it without pretraining.
+        """
+        weights, biases = [], []
+        for i, layer in enumerate(layers, start=1):
+            if isinstance(layer, SparseAutoencoder):
+                check_is_fitted(layer)
+                W, b = layer.coefs_[0], layer.intercepts_[0]
+            else:
+                W, b = layer
+            W, b = np.asarray(W), np.asarray(b)
+            if W.ndim != 2 or b.shape != (W.shape[1],) or (weights and W.shape[0] != weights[-1].shape[1]):
+                expected = weights[-1].shape[1] if weights else "n_features"
+                raise ValueError(
+                    f"Layer {i} has weights of shape {W.shape} and biases of shape {b.shape}; expected "
+                    f"({expected}, n_out) and (n_out,)."
+                )
+            weights.append(W)
+            biases.append(b)
+        if isinstance(softmax, SoftmaxRegression):
+            check_is_fitted(softmax)
+            Theta, c, classes = softmax.coefs_[0], softmax.intercepts_[0], softmax.classes_
+        else:
+            Theta, c, classes = softmax
+        Theta, c, classes = np.asarray(Theta), np.asarray(c), np.asarray(classes)
+        n_last = weights[-1].shape[1] if weights else None
+        if Theta.ndim != 2 or Theta.shape[0] != n_last or c.shape != (Theta.shape[1],) or classes.shape != c.shape:
+            raise ValueError(
+                f"The softmax has weights {Theta.shape}, intercepts {c.shape} and {classes.size} classes; "
+                f"expected ({n_last}, n_classes), (n_classes,) and n_classes classes."
+            )
+        params["hidden_layer_sizes"] = tuple(W.shape[1] for W in weights)
+        params["warm_start"] = True
+        est = cls(**params)
+        dtype = np.result_type(*weights, Theta)
+        est.coefs_ = [W.astype(dtype) for W in (*weights, Theta)]
+        est.intercepts_ = [b.astype(dtype) for b in (*biases, c)]
+        est.pretrained_coefs_ = [W.copy() for W in est.coefs_]
+        est.pretrained_intercepts_ = [b.copy() for b in est.intercepts_]
+        est.classes_ = classes
+        est.n_features_in_ = weights[0].shape[0]
+        est.stage_costs_, est.n_iter_, est.loss_curve_, est.stage_seconds_ = {}, {}, {}, {}
+        return est
 
     def fit(self, X, y):
-        """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features)."""
+        """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features).
+
+        With ``warm_start=True`` on a fitted estimator, only fine-tune."""
         hidden = self._check_params()
         verbose = self.verbose > 0
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not self.warm_start or not hasattr(self, "coefs_"))
+        warm = bool(self.warm_start) and hasattr(self, "coefs_")
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not warm)
         classes, y_index = _encode_labels(self, y)
         sizes = (X.shape[1], *hidden, classes.size)
         rng = check_random_state(self.random_state)
 
-        if self._can_warm_start(hidden, X.shape[1], classes):
+        if warm:
+            self._check_warm_start(hidden, classes)
             theta = pack(self.coefs_, self.intercepts_, dtype=np.float64)
         else:
             self.classes_ = classes
