@@ -19,8 +19,8 @@ import time
 import tracemalloc
 
 import numpy as np
-from _common import DEFAULT_MNIST, machine_description, print_table
 
+from _common import DEFAULT_MNIST, machine_description, print_table
 from stackae import get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
 from stackae.datasets import load_mnist
 
@@ -60,9 +60,7 @@ def naive_ae(theta, X, h, alpha, sparsity_target, sparsity_weight):
     )
     D3 = (Xhat - X) * Xhat * (1 - Xhat) / m
     D2 = (D3 @ W2.T + sparsity_weight / m * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))) * H * (1 - H)
-    grad = np.concatenate(
-        [(X.T @ D2 + alpha * W1).ravel(), (H.T @ D3 + alpha * W2).ravel(), D2.sum(0), D3.sum(0)]
-    )
+    grad = np.concatenate([(X.T @ D2 + alpha * W1).ravel(), (H.T @ D3 + alpha * W2).ravel(), D2.sum(0), D3.sum(0)])
     return float(cost), grad
 
 
@@ -113,7 +111,7 @@ def torch_functions(X, y, dtype):
             + 3.0 * (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
         )
         cost.backward()
-        return float(cost), t.grad.numpy()
+        return float(cost.detach()), t.grad.numpy()
 
     def stack(theta):
         t = torch.tensor(theta, dtype=tdtype, requires_grad=True)
@@ -132,7 +130,7 @@ def torch_functions(X, y, dtype):
         S = A @ weights[-1] + biases[-1]
         cost = torch.nn.functional.cross_entropy(S, yt) + 0.5e-4 * (weights[-1] ** 2).sum()
         cost.backward()
-        return float(cost), t.grad.numpy()
+        return float(cost.detach()), t.grad.numpy()
 
     return ae, stack
 
@@ -165,6 +163,66 @@ def matmul_peak(dtype, size=4000, repeats=3):
     return 2 * size**3 / seconds / 1e9
 
 
+def measure(dtype, args) -> list[list[str]]:
+    """Table rows for one dtype: every implementation of both objectives, and the peak."""
+    rows = []
+    peak = matmul_peak(dtype)
+    data = load_mnist(args.mnist, dtype=dtype)
+    X, y = data.X_train[: args.samples], data.y_train[: args.samples]
+    m = X.shape[0]
+    theta_ae = init_theta(AE_SIZES, 0)
+    theta_st = init_theta(STACK_SIZES, 0)
+    itemsize = np.dtype(dtype).itemsize
+    needed = {
+        "ae": X.nbytes + m * 200 * itemsize + 2 * n_params(AE_SIZES) * itemsize,
+        "stack": X.nbytes + m * (200 + 200 + 10) * itemsize + 2 * n_params(STACK_SIZES) * itemsize,
+    }
+    impls = {
+        "ae": {
+            "stackae": lambda: sparse_autoencoder_cost(theta_ae, X, 200, **PARAMS),
+            "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS),
+        },
+        "stack": {
+            "stackae": lambda: stack_cost(theta_st, X, y, (200, 200), 10, alpha=1e-4),
+            "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4),
+        },
+    }
+    if not args.no_torch:
+        try:
+            torch_ae, torch_stack = torch_functions(X, y, dtype)
+            impls["ae"]["PyTorch autograd"] = lambda: torch_ae(theta_ae)
+            impls["stack"]["PyTorch autograd"] = lambda: torch_stack(theta_st)
+        except ImportError:
+            print("torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)")
+    gflop = {"ae": flops_ae(m) / 1e9, "stack": flops_stack(m) / 1e9}
+    for objective, label in (("ae", "sparse AE 784-200-784"), ("stack", "stack 784-200-200-10")):
+        seconds = {name: median_seconds(fun, args.repeats) for name, fun in impls[objective].items()}
+        for name, fun in impls[objective].items():
+            rate = gflop[objective] / seconds[name]
+            ratios = " / ".join(
+                f"{seconds[name] / seconds[other]:.2f}" for other in impls[objective] if other != "stackae"
+            )
+            memory = "-"
+            if name != "PyTorch autograd":
+                held = X.nbytes  # the data exists before the call and is not traced
+                memory = f"{(held + peak_bytes(fun)) / needed[objective]:.2f}x"
+            rows.append(
+                [
+                    f"{label}, {np.dtype(dtype).name}",
+                    name,
+                    f"{seconds[name]:.3f}",
+                    f"{rate:.1f}",
+                    f"{100 * rate / peak:.0f}%",
+                    ratios if name == "stackae" else "",
+                    memory,
+                ]
+            )
+    rows.append(
+        [f"matrix-product peak, {np.dtype(dtype).name}", "A @ B (4000x4000)", "", f"{peak:.1f}", "100%", "", ""]
+    )
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=DEFAULT_MNIST)
@@ -175,58 +233,7 @@ def main(argv=None):
     print(f"machine: {machine_description()}; threads: {get_num_threads()}")
     rows = []
     for dtype in (np.float64, np.float32):
-        peak = matmul_peak(dtype)
-        data = load_mnist(args.mnist, dtype=dtype)
-        X, y = data.X_train[: args.samples], data.y_train[: args.samples]
-        m = X.shape[0]
-        theta_ae = init_theta(AE_SIZES, 0)
-        theta_st = init_theta(STACK_SIZES, 0)
-        itemsize = np.dtype(dtype).itemsize
-        needed = {
-            "ae": X.nbytes + m * 200 * itemsize + 2 * n_params(AE_SIZES) * itemsize,
-            "stack": X.nbytes + m * (200 + 200 + 10) * itemsize + 2 * n_params(STACK_SIZES) * itemsize,
-        }
-        impls = {
-            "ae": {
-                "stackae": lambda: sparse_autoencoder_cost(theta_ae, X, 200, **PARAMS),
-                "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS),
-            },
-            "stack": {
-                "stackae": lambda: stack_cost(theta_st, X, y, (200, 200), 10, alpha=1e-4),
-                "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4),
-            },
-        }
-        if not args.no_torch:
-            try:
-                torch_ae, torch_stack = torch_functions(X, y, dtype)
-                impls["ae"]["PyTorch autograd"] = lambda: torch_ae(theta_ae)
-                impls["stack"]["PyTorch autograd"] = lambda: torch_stack(theta_st)
-            except ImportError:
-                print("torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)")
-        gflop = {"ae": flops_ae(m) / 1e9, "stack": flops_stack(m) / 1e9}
-        for objective, label in (("ae", "sparse AE 784-200-784"), ("stack", "stack 784-200-200-10")):
-            seconds = {name: median_seconds(fun, args.repeats) for name, fun in impls[objective].items()}
-            for name, fun in impls[objective].items():
-                rate = gflop[objective] / seconds[name]
-                ratios = " / ".join(
-                    f"{seconds[name] / seconds[other]:.2f}" for other in impls[objective] if other != "stackae"
-                )
-                memory = "-"
-                if name != "PyTorch autograd":
-                    held = X.nbytes  # the data exists before the call and is not traced
-                    memory = f"{(held + peak_bytes(fun)) / needed[objective]:.2f}x"
-                rows.append(
-                    [
-                        f"{label}, {np.dtype(dtype).name}",
-                        name,
-                        f"{seconds[name]:.3f}",
-                        f"{rate:.1f}",
-                        f"{100 * rate / peak:.0f}%",
-                        ratios if name == "stackae" else "",
-                        memory,
-                    ]
-                )
-        rows.append([f"matrix-product peak, {np.dtype(dtype).name}", "A @ B (4000x4000)", "", f"{peak:.1f}", "100%", "", ""])
+        rows += measure(dtype, args)
     print_table(
         [
             "evaluation (60k MNIST)" if args.samples >= 60000 else f"evaluation ({args.samples} samples)",

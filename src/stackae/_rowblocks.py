@@ -28,10 +28,10 @@ import numpy as np
 
 __all__ = ["Workspace", "map_reduce_rows", "get_num_threads", "set_num_threads"]
 
-#: Rows per block. 2048 rows of 784 float32/float64 values are 6-13 MB: small enough
+#: Rows per block. 1024 rows of 784 float32/float64 values are 3-6 MB: small enough
 #: to stay in the last-level cache while several passes run over them, large enough
 #: for the matrix products to run near BLAS peak (see benchmarks/bench_objectives.py).
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 1024
 
 _lock = threading.Lock()
 _num_threads: int | None = None

@@ -29,6 +29,8 @@ DATASET_PRESETS = {
 }
 
 _NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start"}
+_CHOICES = {"solver": ["lbfgs", "sgd", "adam"], "finetune_decay": ["softmax", "all"]}
+_NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float}  # parameters whose default is None
 
 
 def _hyperparameters():
@@ -54,8 +56,10 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. --hidden 200 200")
     for name, default in _hyperparameters():
         flag = "--" + name.replace("_", "-")
-        if name == "random_state":
-            group.add_argument(flag, type=int, default=None, help="seed (default: none)")
+        if name in _CHOICES:
+            group.add_argument(flag, choices=_CHOICES[name], default=None, help=f"default {default!r}")
+        elif name in _NONE_DEFAULT_TYPES:
+            group.add_argument(flag, type=_NONE_DEFAULT_TYPES[name], default=None, help="default: none")
         elif isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:

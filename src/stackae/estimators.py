@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -27,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._params import init_theta, pack, unpack
 from .exceptions import CollapsedFeaturesWarning
 from .objectives import feedforward, softmax_cost, softmax_probabilities, sparse_autoencoder_cost, stack_cost
-from .optim import OptimizeResult, lbfgs
+from .optim import OptimizeResult, lbfgs, minibatch
 
 __all__ = ["SparseAutoencoder", "SoftmaxRegression", "StackedAutoencoderClassifier"]
 
@@ -63,11 +62,11 @@ def _check_hidden_sizes(value) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def _check_autoencoder_params(est, prefix: str = "") -> None:
-    _check_float(f"{prefix}alpha", est.alpha, 0.0)
+def _check_autoencoder_params(est) -> None:
+    _check_float("alpha", est.alpha, 0.0)
     _check_float("sparsity_target", est.sparsity_target, 0.0, 1.0, open_low=True)
     _check_float("sparsity_weight", est.sparsity_weight, 0.0)
-    _check_float("tol", est.tol, 0.0)
+    _check_solver_params(est)
 
 
 # -------------------------------------------------------------------- training stages
@@ -93,34 +92,74 @@ def _warn_if_collapsed(H: np.ndarray, stage: str) -> None:
         )
 
 
-def pretrain_layer(X, n_hidden, *, alpha, sparsity_target, sparsity_weight, max_iter, tol, rng, stage, verbose):
-    """Train one sparse autoencoder on ``X`` by L-BFGS; return the optimizer's result."""
-    n = X.shape[1]
-    theta0 = init_theta((n, n_hidden, n), rng)
-    fun = partial(
-        sparse_autoencoder_cost,
-        X=X,
-        n_hidden=n_hidden,
-        alpha=alpha,
-        sparsity_target=sparsity_target,
-        sparsity_weight=sparsity_weight,
-    )
-    return lbfgs(fun, theta0, max_iter=max_iter, tol=tol, stage=stage, verbose=verbose)
+SOLVERS = ("lbfgs", "sgd", "adam")
 
 
-def train_softmax(X, y_index, n_classes, *, alpha, max_iter, tol, rng, stage, verbose):
-    """Train softmax regression on ``X`` by L-BFGS, from UFLDL's ``0.005 * randn`` start."""
-    n = X.shape[1]
-    theta0 = np.zeros(n * n_classes + n_classes)
-    theta0[: n * n_classes] = 0.005 * rng.standard_normal(n * n_classes)
-    return lbfgs(
-        lambda t: softmax_cost(t, X, y_index, n_classes, alpha=alpha),
-        theta0,
+def _check_solver_params(est) -> None:
+    if est.solver not in SOLVERS:
+        raise ValueError(f"'solver' must be 'lbfgs', 'sgd' or 'adam', got {est.solver!r}.")
+    _check_int("batch_size", est.batch_size, 1)
+    if est.learning_rate is not None:
+        _check_float("learning_rate", est.learning_rate, 0.0, open_low=True)
+    _check_float("tol", est.tol, 0.0)
+
+
+def optimize(est, objective, X, y, theta0, *, max_iter, stage, rng) -> OptimizeResult:
+    """Minimise ``objective(theta, X, y)`` (``y`` may be None) with ``est``'s solver.
+
+    L-BFGS works on the whole ``X`` with a float64 ``theta`` (the objective computes in
+    ``X``'s dtype); the minibatch solvers keep ``theta`` in ``X``'s dtype and call the
+    objective on each batch of rows.
+    """
+    verbose = est.verbose > 0
+    if est.solver == "lbfgs":
+        return lbfgs(lambda t: objective(t, X, y), theta0, max_iter=max_iter, tol=est.tol, stage=stage, verbose=verbose)
+
+    def on_rows(theta, rows):
+        return objective(theta, X[rows], None if y is None else y[rows])
+
+    return minibatch(
+        on_rows,
+        theta0.astype(X.dtype),
+        X.shape[0],
+        solver=est.solver,
         max_iter=max_iter,
-        tol=tol,
+        batch_size=est.batch_size,
+        learning_rate=est.learning_rate,
+        rng=rng,
         stage=stage,
         verbose=verbose,
     )
+
+
+def pretrain_layer(est, X, n_hidden, *, max_iter, rng, stage) -> OptimizeResult:
+    """Train one sparse autoencoder on ``X`` with ``est``'s hyperparameters and solver."""
+    n = X.shape[1]
+    theta0 = init_theta((n, n_hidden, n), rng)
+
+    def objective(theta, X_rows, _):
+        return sparse_autoencoder_cost(
+            theta,
+            X_rows,
+            n_hidden,
+            alpha=est.alpha,
+            sparsity_target=est.sparsity_target,
+            sparsity_weight=est.sparsity_weight,
+        )
+
+    return optimize(est, objective, X, None, theta0, max_iter=max_iter, stage=stage, rng=rng)
+
+
+def train_softmax(est, X, y_index, n_classes, *, alpha, max_iter, rng, stage) -> OptimizeResult:
+    """Train softmax regression on ``X`` from UFLDL's ``0.005 * randn`` start."""
+    n = X.shape[1]
+    theta0 = np.zeros(n * n_classes + n_classes)
+    theta0[: n * n_classes] = 0.005 * rng.standard_normal(n * n_classes)
+
+    def objective(theta, X_rows, y_rows):
+        return softmax_cost(theta, X_rows, y_rows, n_classes, alpha=alpha)
+
+    return optimize(est, objective, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng)
 
 
 def _encode_labels(est, y):
@@ -160,7 +199,7 @@ class _SoftmaxOutputMixin:
 
 # ------------------------------------------------------------------------ estimators
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
-    r"""Sparse autoencoder with sigmoid hidden and output units, trained by L-BFGS.
+    r"""Sparse autoencoder with sigmoid hidden and output units.
 
     Minimises :func:`stackae.objectives.sparse_autoencoder_cost`; ``transform`` returns
     the hidden activations ``f(X W1 + b1)``.
@@ -178,7 +217,16 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     max_iter : int, default=400
         L-BFGS iterations.
     tol : float, default=1e-6
-        Stop when no gradient component exceeds ``tol``.
+        Stop L-BFGS when no gradient component exceeds ``tol``.
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` (with momentum 0.9) and ``"adam"``: minibatches, reshuffled every
+        epoch from ``random_state`` (``max_iter`` counts epochs; reaching it is the
+        plan, not a convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+        Samples per minibatch (``"sgd"``, ``"adam"``).
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights.
     verbose : int, default=0
@@ -211,6 +259,9 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         sparsity_weight=3.0,
         max_iter=400,
         tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
         random_state=None,
         verbose=0,
     ):
@@ -220,6 +271,9 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.sparsity_weight = sparsity_weight
         self.max_iter = max_iter
         self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -231,16 +285,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=FLOAT_DTYPES)
         stage = "sparse autoencoder"
         result = pretrain_layer(
-            X,
-            n_hidden,
-            alpha=self.alpha,
-            sparsity_target=self.sparsity_target,
-            sparsity_weight=self.sparsity_weight,
-            max_iter=max_iter,
-            tol=self.tol,
-            rng=check_random_state(self.random_state),
-            stage=stage,
-            verbose=self.verbose > 0,
+            self, X, n_hidden, max_iter=max_iter, rng=check_random_state(self.random_state), stage=stage
         )
         _warn_not_converged(result, stage, "max_iter", max_iter)
         weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], n_hidden, X.shape[1]))
@@ -268,7 +313,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
 
 class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
-    r"""Softmax (multinomial logistic) regression trained by L-BFGS.
+    r"""Softmax (multinomial logistic) regression.
 
     Minimises :func:`stackae.objectives.softmax_cost`.
 
@@ -278,8 +323,17 @@ class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
         Weight decay :math:`\lambda` on the weights (not the intercepts).
     max_iter : int, default=400
     tol : float, default=1e-6
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` (with momentum 0.9) and ``"adam"``: minibatches, reshuffled every
+        epoch from ``random_state`` (``max_iter`` counts epochs; reaching it is the
+        plan, not a convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+        Samples per minibatch (``"sgd"``, ``"adam"``).
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (``0.005 * randn``, as UFLDL).
+        Seeds the initial weights (``0.005 * randn``, as UFLDL) and the minibatches.
     verbose : int, default=0
 
     Attributes
@@ -297,31 +351,44 @@ class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
     UFLDL Tutorial, "Softmax Regression", http://ufldl.stanford.edu/wiki/
     """
 
-    def __init__(self, *, alpha=1e-4, max_iter=400, tol=1e-6, random_state=None, verbose=0):
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        max_iter=400,
+        tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y):
         """Train on ``X`` of shape (n_samples, n_features) and labels ``y``."""
         _check_float("alpha", self.alpha, 0.0)
-        _check_float("tol", self.tol, 0.0)
+        _check_solver_params(self)
         max_iter = _check_int("max_iter", self.max_iter, 0)
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         self.classes_, y_index = _encode_labels(self, y)
         stage = "softmax"
         result = train_softmax(
+            self,
             X,
             y_index,
             self.classes_.size,
             alpha=self.alpha,
             max_iter=max_iter,
-            tol=self.tol,
             rng=check_random_state(self.random_state),
             stage=stage,
-            verbose=self.verbose > 0,
         )
         _warn_not_converged(result, stage, "max_iter", max_iter)
         weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], self.classes_.size))
@@ -342,7 +409,7 @@ class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
 class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     r"""Stacked sparse autoencoders + softmax, fine-tuned by backpropagation.
 
-    Training runs UFLDL's three steps, each by L-BFGS:
+    Training runs UFLDL's three steps, each by L-BFGS (or the minibatch ``solver``):
 
     1. greedy layer-wise pretraining: a sparse autoencoder on ``X``, another on the
        first one's hidden activations, and so on (one per entry of
@@ -362,11 +429,20 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         Weight decay in the softmax step and in fine-tuning (on ``Theta`` only, or on
         every weight matrix with ``finetune_decay="all"``).
     pretrain_max_iter, softmax_max_iter, finetune_max_iter : int, default=400
-        L-BFGS iterations of each step; ``finetune_max_iter=0`` keeps the pretrained
-        network as it is.
+        L-BFGS iterations (epochs for the minibatch solvers) of each step;
+        ``finetune_max_iter=0`` keeps the pretrained network as it is.
     finetune_decay : {"softmax", "all"}, default="softmax"
         Which weights carry decay while fine-tuning (UFLDL: the softmax only).
     tol : float, default=1e-6
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` (with momentum 0.9) and ``"adam"``: minibatches, reshuffled every
+        epoch from ``random_state`` (``max_iter`` counts epochs; reaching it is the
+        plan, not a convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+        Samples per minibatch (``"sgd"``, ``"adam"``).
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
         Progress of every stage on stderr when > 0.
@@ -414,6 +490,9 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         finetune_max_iter=400,
         finetune_decay="softmax",
         tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -428,6 +507,9 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         self.finetune_max_iter = finetune_max_iter
         self.finetune_decay = finetune_decay
         self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -527,7 +609,6 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
 
         With ``warm_start=True`` on a fitted estimator, only fine-tune."""
         hidden = self._check_params()
-        verbose = self.verbose > 0
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not warm)
         classes, y_index = _encode_labels(self, y)
@@ -544,18 +625,7 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
             features = X
             for layer, n_hidden in enumerate(hidden, start=1):
                 stage = f"pretrain layer {layer}"
-                result = pretrain_layer(
-                    features,
-                    n_hidden,
-                    alpha=self.alpha,
-                    sparsity_target=self.sparsity_target,
-                    sparsity_weight=self.sparsity_weight,
-                    max_iter=self.pretrain_max_iter,
-                    tol=self.tol,
-                    rng=rng,
-                    stage=stage,
-                    verbose=verbose,
-                )
+                result = pretrain_layer(self, features, n_hidden, max_iter=self.pretrain_max_iter, rng=rng, stage=stage)
                 _warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
                 self._record(stage, result)
                 (W1, _), (b1, _) = unpack(
@@ -566,15 +636,14 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
                 features = feedforward(features, [W1], [b1])
                 _warn_if_collapsed(features, stage)
             result = train_softmax(
+                self,
                 features,
                 y_index,
                 classes.size,
                 alpha=self.softmax_alpha,
                 max_iter=self.softmax_max_iter,
-                tol=self.tol,
                 rng=rng,
                 stage="softmax",
-                verbose=verbose,
             )
             _warn_not_converged(result, "softmax", "softmax_max_iter", self.softmax_max_iter)
             self._record("softmax", result)
@@ -585,21 +654,13 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
             self.pretrained_coefs_ = [W.copy() for W in weights]
             self.pretrained_intercepts_ = [b.copy() for b in biases]
 
-        result = lbfgs(
-            partial(
-                stack_cost,
-                X=X,
-                y=y_index,
-                hidden_layer_sizes=hidden,
-                n_classes=classes.size,
-                alpha=self.softmax_alpha,
-                decay=self.finetune_decay,
-            ),
-            theta,
-            max_iter=self.finetune_max_iter,
-            tol=self.tol,
-            stage="finetune",
-            verbose=verbose,
+        def objective(theta, X_rows, y_rows):
+            return stack_cost(
+                theta, X_rows, y_rows, hidden, classes.size, alpha=self.softmax_alpha, decay=self.finetune_decay
+            )
+
+        result = optimize(
+            self, objective, X, y_index, theta, max_iter=self.finetune_max_iter, stage="finetune", rng=rng
         )
         _warn_not_converged(result, "finetune", "finetune_max_iter", self.finetune_max_iter)
         self._record("finetune", result)

@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from ._progress import Progress
 from .exceptions import NonFiniteError
 
-__all__ = ["OptimizeResult", "lbfgs"]
+__all__ = ["OptimizeResult", "lbfgs", "minibatch"]
 
 
 @dataclass
@@ -141,6 +141,143 @@ def lbfgs(
         converged=converged,
         loss_curve=curve,
         message=message,
+        interrupted=interrupted,
+        seconds=time.perf_counter() - start,
+    )
+
+
+#: Learning rates used when ``learning_rate=None``.
+DEFAULT_LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3}
+
+
+class _SGDMomentum:
+    """``v = momentum * v - lr * g ; theta += v`` (classical momentum)."""
+
+    def __init__(self, theta, learning_rate, momentum=0.9):
+        self.lr, self.momentum = learning_rate, momentum
+        self.velocity = np.zeros_like(theta)
+
+    def step(self, theta, grad):
+        self.velocity *= self.momentum
+        self.velocity -= self.lr * grad
+        theta += self.velocity
+
+
+class _Adam:
+    """Adam (Kingma & Ba, 2015) with bias correction folded into the step size."""
+
+    def __init__(self, theta, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        self.lr, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
+        self.t = 0
+        self._tmp = np.empty_like(theta)
+
+    def step(self, theta, grad):
+        self.t += 1
+        self.m *= self.beta1
+        self.m += (1 - self.beta1) * grad
+        self.v *= self.beta2
+        np.multiply(grad, grad, out=self._tmp)
+        self._tmp *= 1 - self.beta2
+        self.v += self._tmp
+        lr = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        np.sqrt(self.v, out=self._tmp)
+        self._tmp += self.epsilon
+        np.divide(self.m, self._tmp, out=self._tmp)
+        self._tmp *= lr
+        theta -= self._tmp
+
+
+def minibatch(
+    fun: Callable,
+    theta0: np.ndarray,
+    n_samples: int,
+    *,
+    solver: str = "adam",
+    max_iter: int,
+    batch_size: int = 256,
+    learning_rate: float | None = None,
+    momentum: float = 0.9,
+    rng: np.random.Generator,
+    stage: str = "minibatch",
+    verbose: bool = False,
+) -> OptimizeResult:
+    """Minibatch SGD with momentum or Adam, reshuffling the samples every epoch.
+
+    Parameters
+    ----------
+    fun : callable ``fun(theta, rows) -> (cost, grad)``
+        Cost and gradient on the samples ``rows`` (an index array), as a mean over them.
+    theta0 : ndarray
+        Starting point; its dtype is kept (float32 trains in float32).
+    n_samples : int
+    solver : {"sgd", "adam"}
+    max_iter : int
+        Epochs (passes over the samples).
+    batch_size : int
+    learning_rate : float or None
+        ``None``: :data:`DEFAULT_LEARNING_RATES`.
+    momentum : float
+        For ``"sgd"``.
+    rng : numpy.random.Generator
+        Draws the permutation of each epoch.
+
+    Returns
+    -------
+    OptimizeResult
+        ``loss_curve`` holds the mean minibatch cost of each epoch; ``cost`` its last
+        value.
+    """
+    if solver not in DEFAULT_LEARNING_RATES:
+        raise ValueError(f"'solver' must be 'lbfgs', 'sgd' or 'adam', got {solver!r}.")
+    lr = DEFAULT_LEARNING_RATES[solver] if learning_rate is None else float(learning_rate)
+    theta = np.array(theta0)
+    start = time.perf_counter()
+    if max_iter == 0:
+        cost = float(fun(theta, np.arange(n_samples))[0])
+        return OptimizeResult(theta, cost, 0, True, [cost], "max_iter=0")
+    stepper = _SGDMomentum(theta, lr, momentum) if solver == "sgd" else _Adam(theta, lr)
+    progress = Progress(stage, max_iter, enabled=verbose, every=1)
+    curve: list[float] = []
+    last_good = theta.copy()
+    epoch, interrupted = 0, False
+    batch_size = min(batch_size, n_samples)
+    try:
+        for epoch in range(1, max_iter + 1):
+            order = rng.permutation(n_samples)
+            total = 0.0
+            for lo in range(0, n_samples, batch_size):
+                rows = np.sort(order[lo : lo + batch_size])  # sorted rows: cache-friendly gather
+                cost, grad = fun(theta, rows)
+                if not np.isfinite(cost) or not np.all(np.isfinite(grad)):
+                    what = "cost" if not np.isfinite(cost) else "gradient"
+                    raise NonFiniteError(
+                        f"Training stage '{stage}' produced a non-finite {what} in epoch {epoch}. "
+                        "Try a smaller learning rate, and check that the input is scaled "
+                        "(e.g. pixels divided by 255) and finite.",
+                        stage=stage,
+                        iteration=epoch - 1,
+                        theta=last_good.copy(),
+                    )
+                total += cost * rows.size
+                stepper.step(theta, grad)
+            curve.append(total / n_samples)
+            last_good[...] = theta
+            progress.update(epoch, curve[-1], unit="epoch")
+    except KeyboardInterrupt:
+        interrupted = True
+        theta = last_good  # the end of the last whole epoch
+        epoch -= 1
+    cost = curve[-1] if curve else float("nan")
+    progress.close(epoch, cost, "interrupted" if interrupted else "", unit="epoch")
+    return OptimizeResult(
+        theta=theta,
+        cost=cost,
+        n_iter=epoch,
+        converged=not interrupted,  # a fixed number of epochs is the plan, not a failure
+        loss_curve=curve,
+        message="interrupted" if interrupted else f"{epoch} epochs",
         interrupted=interrupted,
         seconds=time.perf_counter() - start,
     )
