@@ -185,7 +185,7 @@ def test_show_refuses_a_model_whose_input_is_not_an_image(tmp_path):
         ),
         (
             lambda d: np.savez(d / "x.npz", X=np.array([[1, "a"]], dtype=object), y=np.zeros(1)),
-            "Error: '{d}/x.npz' holds object arrays, which stackae refuses to load; save plain numeric arrays.\n",
+            "Error: '{d}/x.npz': it holds object arrays, which stackae refuses to load; save plain numeric arrays.\n",
         ),
         (
             lambda d: (d / "x.idx").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01a"),

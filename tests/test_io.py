@@ -83,7 +83,8 @@ def test_truncated_file(tmp_path, small_model):
     save_model(small_model[0], path)
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(
-        ModelFileError, match=r"is not a usable stackae model: not a complete \.npz archive; it may be truncated"
+        ModelFileError,
+        match=r"is not a usable stackae model: it is not an \.npz archive \(it may be truncated, or another kind of file\)\.$",
     ):
         load_model(path)
 

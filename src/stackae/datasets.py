@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ._safenpz import read_npz
 from .exceptions import DataError
 
 __all__ = [
@@ -54,28 +55,28 @@ class Dataset:
     input_scale: float = 1.0  # raw values were divided by this
 
 
-def _read_bytes(path) -> bytes:
+# Deflate cannot expand data by more than about 1032 times: a gzipped IDX file whose
+# header declares more than this times its size is corrupt, whatever it holds.
+_MAX_GZIP_RATIO = 1100
+
+
+def _open_checked(path) -> tuple[Path, bool]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such file: '{path}'.")
     if path.is_dir():
         raise DataError(f"'{path}' is a folder, expected a file.")
     with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise DataError(f"'{path}' is a damaged gzip file ({exc}); download it again.") from None
-    return path.read_bytes()
+        compressed = fh.read(2) == b"\x1f\x8b"
+    return path, compressed
 
 
 def load_idx(path) -> np.ndarray:
     """Read an IDX file (MNIST format), gzipped or not.
 
-    The header is checked against the data length before any array is made, so a
-    damaged or foreign file gets a clear error instead of a huge allocation.
+    The header is checked against the file's size before any array is made (for a
+    gzipped file, against the most that deflate can expand it to), so a damaged or
+    foreign file gets a clear error instead of a huge allocation.
 
     Parameters
     ----------
@@ -90,33 +91,47 @@ def load_idx(path) -> np.ndarray:
     FileNotFoundError
         The file does not exist.
     DataError
-        Wrong magic number, unknown type code, or a data length that does not match
-        the header.
+        Wrong magic number, unknown type code, a damaged gzip stream, or a data length
+        that does not match the header.
     """
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise DataError(
-            f"'{path}' is not an IDX file: wrong magic number "
-            f"{data[:4].hex() if len(data) >= 4 else data.hex() or 'empty file'} "
-            "(expected 0000 then a type code and the number of dimensions)."
-        )
-    dtype, ndim = _IDX_TYPES[data[2]], data[3]
-    if ndim == 0:
-        raise DataError(f"'{path}' is not a valid IDX file: it declares 0 dimensions.")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"'{path}' is truncated: its header is cut off.")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    actual = len(data) - header
-    if actual != expected:
-        what = "truncated" if actual < expected else "longer than its header says"
+    path, compressed = _open_checked(path)
+    size = path.stat().st_size
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise DataError(
+                    f"'{path}' is not an IDX file: wrong magic number {head.hex() or 'empty file'} "
+                    "(expected 0000 then a type code and the number of dimensions)."
+                )
+            dtype, ndim = _IDX_TYPES[head[2]], head[3]
+            if ndim == 0:
+                raise DataError(f"'{path}' is not a valid IDX file: it declares 0 dimensions.")
+            dims = fh.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataError(f"'{path}' is truncated: its header is cut off.")
+            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            header = 4 + 4 * ndim
+            budget = size * _MAX_GZIP_RATIO if compressed else size - header
+            if expected > budget:
+                raise DataError(
+                    f"'{path}' is truncated: the header declares shape {shape} "
+                    f"({expected} bytes of data) but the file holds "
+                    f"{'far less' if compressed else size - header}."
+                )
+            data = fh.read(expected + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"'{path}' is a damaged gzip file ({exc}); download it again.") from None
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its header says"
+        actual = len(data) if len(data) < expected else "more"
         raise DataError(
             f"'{path}' is {what}: the header declares shape {shape} "
             f"({expected} bytes of data) but the file holds {actual}."
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -205,27 +220,10 @@ def load_npz(path):
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,) or None
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No such file: '{path}'.")
-    if not zipfile.is_zipfile(path):
-        raise DataError(f"'{path}' is not an .npz archive; it may be truncated or another kind of file.")
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            if "X" not in npz.files:
-                raise DataError(f"'{path}' holds no array named 'X' (it holds {', '.join(npz.files) or 'nothing'}).")
-            X = npz["X"]
-            y = npz["y"] if "y" in npz.files else None
-    except DataError:
-        raise
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise DataError(
-                f"'{path}' holds object arrays, which stackae refuses to load; save plain numeric arrays."
-            ) from None
-        raise DataError(f"'{path}' cannot be read as .npz: {exc}.") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"'{path}' is not a readable .npz file ({exc}).") from None
+    arrays = read_npz(path, lambda why: DataError(f"'{path}': {why}."))
+    if "X" not in arrays:
+        raise DataError(f"'{path}' holds no array named 'X' (it holds {', '.join(arrays) or 'nothing'}).")
+    X, y = arrays["X"], arrays.get("y")
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from ._safenpz import read_npz
 from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
 from .exceptions import ModelFileError
 
@@ -126,17 +126,7 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such model file: '{path}'.")
-    if not zipfile.is_zipfile(path):
-        _fail(path, "not a complete .npz archive; it may be truncated or another kind of file")
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, EOFError) as exc:
-        _fail(path, f"not a complete .npz archive ({exc}); it may be truncated or another kind of file")
-    except ValueError as exc:
-        _fail(path, f"it holds data that cannot be read safely ({exc})")
-    except OSError as exc:
-        _fail(path, f"it cannot be read ({exc})")
+    arrays = read_npz(path, lambda why: ModelFileError(f"'{path}' is not a usable stackae model: {why}."))
     if "metadata" not in arrays:
         _fail(path, "it has no stackae metadata (was it written by another program?)")
     try:

@@ -1,0 +1,89 @@
+"""Reading ``.npz`` archives from untrusted files without surprises.
+
+``numpy.load`` trusts each member's ``.npy`` header: a damaged or hostile file that
+declares a huge shape makes it allocate that much before reading a byte. Here every
+member's header is read and checked against the member's size first, object arrays
+(pickles) are refused, and only then are the arrays read. Every failure becomes the
+caller's error class, with a reason phrase such as "it is not an .npz archive".
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+__all__ = ["read_npz"]
+
+# Deflate cannot expand data more than about 1032 times.
+_MAX_DEFLATE_RATIO = 1100
+
+
+class _Refused(Exception):
+    pass
+
+
+def read_npz(path, error: Callable[[str], Exception]) -> dict[str, np.ndarray]:
+    """All arrays of the ``.npz`` at ``path``, by name (without ``.npy``).
+
+    For anything but a well-formed archive of plain arrays whose declared sizes agree
+    with the file, raises ``error(reason)``; ``FileNotFoundError`` if it is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: '{path}'.")
+    try:
+        return _read(path)
+    except _Refused as exc:
+        raise error(str(exc)) from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
+        raise error(f"it is a damaged .npz archive ({exc})") from None
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):
+        raise _Refused("it is not an .npz archive (it may be truncated, or another kind of file)")
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            limit = max(info.compress_size, 1) * _MAX_DEFLATE_RATIO
+            if info.file_size > limit:
+                raise _Refused(f"its member '{name}' declares an impossible size (the file is corrupted)")
+            with archive.open(info) as member:
+                version = npy_format.read_magic(member)
+                if version == (1, 0):
+                    shape, fortran, dtype = npy_format.read_array_header_1_0(member)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = npy_format.read_array_header_2_0(member)
+                else:
+                    raise _Refused(f"its member '{name}' has an unknown .npy version {version}")
+                if dtype.hasobject:
+                    raise _Refused("it holds object arrays, which stackae refuses to load; save plain numeric arrays")
+                count = int(np.prod(shape, dtype=object))
+                if count * dtype.itemsize > info.file_size:
+                    raise _Refused(
+                        f"its member '{name}' declares shape {shape} but holds fewer bytes "
+                        "(the file is truncated or corrupted)"
+                    )
+                data = member.read(count * dtype.itemsize)
+            if len(data) != count * dtype.itemsize:
+                raise _Refused(f"its member '{name}' is truncated")
+            array = np.frombuffer(data, dtype=dtype, count=count)
+            arrays[name] = array.reshape(shape, order="F" if fortran else "C").copy()
+    return arrays
