@@ -28,7 +28,7 @@ DATASET_PRESETS = {
     "digits": {"hidden_layer_sizes": (64, 32), "alpha": 1e-4},
 }
 
-_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start"}
+_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
 _CHOICES = {"solver": ["lbfgs", "sgd", "adam"], "finetune_decay": ["softmax", "all"]}
 _NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float}  # parameters whose default is None
 
@@ -112,48 +112,99 @@ def _scale_arg(value: str):
         raise ValueError(f"'--scale' must be 'auto', 'none' or a number, got {value!r}.") from None
 
 
+_RUN_FILE = "run.json"
+_DATA_KEYS = ("data", "test_data", "label_column", "scale", "test_size", "dtype", "out")
+
+
+def _train_config(args) -> dict:
+    """What to train: the data options and the estimator's parameters. With
+    ``--resume DIR`` they come from DIR/run.json, written by ``--checkpoint DIR``."""
+    import json
+    from pathlib import Path
+
+    from .io import atomic_write
+
+    if args.resume:
+        folder = Path(args.resume)
+        if not (folder / _RUN_FILE).is_file():
+            raise FileNotFoundError(
+                f"'{folder}' holds no stackae run to resume (no {_RUN_FILE}); start one with --checkpoint."
+            )
+        try:
+            config = json.loads((folder / _RUN_FILE).read_text())
+            config["params"]["hidden_layer_sizes"] = tuple(config["params"]["hidden_layer_sizes"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"'{folder / _RUN_FILE}' is damaged ({exc}); the run cannot be resumed.") from None
+        config["params"]["checkpoint_dir"] = str(folder)
+        return config
+    config = {key: getattr(args, key) for key in _DATA_KEYS}
+    params = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {})).get_params()
+    params.pop("verbose")
+    if args.checkpoint:
+        from ._checkpoint import CheckpointDir
+
+        folder = Path(args.checkpoint)
+        if CheckpointDir(folder).files():
+            raise ValueError(
+                f"'{folder}' already holds checkpoints; continue them with --resume {folder}, "
+                "or choose an empty folder."
+            )
+        params["checkpoint_dir"] = str(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {**config, "params": {**params, "hidden_layer_sizes": list(params["hidden_layer_sizes"])}}
+        atomic_write(folder / _RUN_FILE, lambda fh: fh.write(json.dumps(record, indent=1).encode()))
+    config["params"] = params
+    return config
+
+
 def cmd_train(args) -> int:
     from .datasets import load_dataset
     from .io import save_model
 
-    dtype = np.dtype(args.dtype).type
+    config = _train_config(args)
+    dtype = np.dtype(config["dtype"]).type
     data = load_dataset(
-        args.data,
-        args.test_data,
-        label_column=args.label_column,
-        scale=_scale_arg(args.scale),
-        test_size=args.test_size,
+        config["data"],
+        config["test_data"],
+        label_column=config["label_column"],
+        scale=_scale_arg(config["scale"]),
+        test_size=config["test_size"],
         dtype=dtype,
     )
-    clf = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {}))
-    shown = {k: v for k, v in clf.get_params().items() if k not in ("verbose", "warm_start")}
+    clf = StackedAutoencoderClassifier(**config["params"], verbose=0 if args.quiet else 1)
+    skip = ("verbose", "warm_start", "checkpoint_dir", "checkpoint_every")
+    shown = {k: v for k, v in clf.get_params().items() if k not in skip}
     print(
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
-        f"{data.X_train.shape[1]} features, {args.dtype})"
+        f"{data.X_train.shape[1]} features, {config['dtype']})"
     )
     print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
+    if clf.checkpoint_dir is not None:
+        print(f"checkpoints: {clf.checkpoint_dir} (every {clf.checkpoint_every} iterations and after each stage)")
     start = time.perf_counter()
     with warnings.catch_warnings():
         if args.quiet:
             warnings.simplefilter("ignore")
         clf.fit(data.X_train, data.y_train)
     elapsed = time.perf_counter() - start
-    before = float(np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test))
     after = float(clf.score(data.X_test, data.y_test))
-    print(f"test accuracy before fine-tuning: {100 * before:.2f}%")
+    before = None
+    if hasattr(clf, "pretrained_coefs_"):
+        before = float(np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test))
+        print(f"test accuracy before fine-tuning: {100 * before:.2f}%")
     print(f"test accuracy after fine-tuning:  {100 * after:.2f}%")
     print(f"training time: {elapsed:.1f} s")
-    if args.out:
+    if config["out"]:
         metadata = {
             "data": data.name,
             "image_shape": list(data.image_shape) if data.image_shape else None,
             "input_scale": data.input_scale,
-            "dtype": args.dtype,
+            "dtype": config["dtype"],
             "test_accuracy_before_finetuning": before,
             "test_accuracy": after,
         }
-        save_model(clf, args.out, metadata=metadata)
-        print(f"model saved to {args.out}")
+        save_model(clf, config["out"], metadata=metadata)
+        print(f"model saved to {config['out']}")
     return 0
 
 
@@ -327,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train, default="digits")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     train.add_argument("--out", help="save the trained model to this .npz file")
+    train.add_argument("--checkpoint", metavar="DIR", help="write checkpoints (and the run's settings) to this folder")
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run checkpointed in DIR, with its settings (other options ignored)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress lines, no warnings")
     _add_hyperparameter_options(train)
     train.set_defaults(func=cmd_train)

@@ -302,8 +302,9 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
     y = None
     if column is not None:
         y = np.array(labels)
-        if all(numeric(v) and float(v).is_integer() for v in labels):
-            y = y.astype(np.float64).astype(np.int64)
+        values = [float(v) if numeric(v) else None for v in labels]
+        if all(v is not None and v.is_integer() and abs(v) < 2**53 for v in values):  # "3", "3.0", "3e0"
+            y = np.array(values).astype(np.int64)
     return X, y
 
 

@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._checkpoint import StageCheckpoints, fingerprint, restore_rng
 from ._params import init_theta, pack, unpack
 from .exceptions import CollapsedFeaturesWarning
 from .objectives import feedforward, softmax_cost, softmax_probabilities, sparse_autoencoder_cost, stack_cost
@@ -104,16 +105,30 @@ def _check_solver_params(est) -> None:
     _check_float("tol", est.tol, 0.0)
 
 
-def optimize(est, objective, X, y, theta0, *, max_iter, stage, rng) -> OptimizeResult:
+def optimize(est, objective, X, y, theta0, *, max_iter, stage, rng, checkpoint=None, resume=None) -> OptimizeResult:
     """Minimise ``objective(theta, X, y)`` (``y`` may be None) with ``est``'s solver.
 
     L-BFGS works on the whole ``X`` with a float64 ``theta`` (the objective computes in
     ``X``'s dtype); the minibatch solvers keep ``theta`` in ``X``'s dtype and call the
-    objective on each batch of rows.
+    objective on each batch of rows. ``checkpoint`` (a callback) and ``resume`` (a
+    state it saved, with the random generator's state under ``"rng"``) are passed on.
     """
     verbose = est.verbose > 0
+    every = getattr(est, "checkpoint_every", 0) if checkpoint is not None else 0
+    if resume is not None:
+        restore_rng(rng, resume["rng"])
     if est.solver == "lbfgs":
-        return lbfgs(lambda t: objective(t, X, y), theta0, max_iter=max_iter, tol=est.tol, stage=stage, verbose=verbose)
+        return lbfgs(
+            lambda t: objective(t, X, y),
+            theta0,
+            max_iter=max_iter,
+            tol=est.tol,
+            stage=stage,
+            verbose=verbose,
+            checkpoint=checkpoint,
+            checkpoint_every=every,
+            resume=resume,
+        )
 
     def on_rows(theta, rows):
         return objective(theta, X[rows], None if y is None else y[rows])
@@ -129,10 +144,13 @@ def optimize(est, objective, X, y, theta0, *, max_iter, stage, rng) -> OptimizeR
         rng=rng,
         stage=stage,
         verbose=verbose,
+        checkpoint=checkpoint,
+        checkpoint_every=every,
+        resume=resume,
     )
 
 
-def pretrain_layer(est, X, n_hidden, *, max_iter, rng, stage) -> OptimizeResult:
+def pretrain_layer(est, X, n_hidden, *, max_iter, rng, stage, **resumable) -> OptimizeResult:
     """Train one sparse autoencoder on ``X`` with ``est``'s hyperparameters and solver."""
     n = X.shape[1]
     theta0 = init_theta((n, n_hidden, n), rng)
@@ -147,10 +165,10 @@ def pretrain_layer(est, X, n_hidden, *, max_iter, rng, stage) -> OptimizeResult:
             sparsity_weight=est.sparsity_weight,
         )
 
-    return optimize(est, objective, X, None, theta0, max_iter=max_iter, stage=stage, rng=rng)
+    return optimize(est, objective, X, None, theta0, max_iter=max_iter, stage=stage, rng=rng, **resumable)
 
 
-def train_softmax(est, X, y_index, n_classes, *, alpha, max_iter, rng, stage) -> OptimizeResult:
+def train_softmax(est, X, y_index, n_classes, *, alpha, max_iter, rng, stage, **resumable) -> OptimizeResult:
     """Train softmax regression on ``X`` from UFLDL's ``0.005 * randn`` start."""
     n = X.shape[1]
     theta0 = np.zeros(n * n_classes + n_classes)
@@ -159,7 +177,7 @@ def train_softmax(est, X, y_index, n_classes, *, alpha, max_iter, rng, stage) ->
     def objective(theta, X_rows, y_rows):
         return softmax_cost(theta, X_rows, y_rows, n_classes, alpha=alpha)
 
-    return optimize(est, objective, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng)
+    return optimize(est, objective, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng, **resumable)
 
 
 def _encode_labels(est, y):
@@ -450,6 +468,14 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         When True and the estimator is already fitted (or built by
         :meth:`from_layers` from layers trained elsewhere), ``fit`` skips pretraining
         and the softmax step and fine-tunes the current weights.
+    checkpoint_dir : str, path or None, default=None
+        Folder for checkpoints, written atomically every ``checkpoint_every``
+        iterations (epochs for the minibatch solvers) and at the end of every stage.
+        When it already holds checkpoints of the same run (same data and
+        hyperparameters), ``fit`` continues from the newest valid one: bit for bit for
+        the minibatch solvers (same thread count), from the saved iterate for L-BFGS
+        (whose curvature history restarts).
+    checkpoint_every : int, default=10
 
     Attributes
     ----------
@@ -496,6 +522,8 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         random_state=None,
         verbose=0,
         warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=10,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -513,6 +541,8 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     # ---------------------------------------------------------------- training
     def _check_params(self):
@@ -521,6 +551,7 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         _check_float("softmax_alpha", self.softmax_alpha, 0.0)
         for name in ("pretrain_max_iter", "softmax_max_iter", "finetune_max_iter"):
             _check_int(name, getattr(self, name), 0)
+        _check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.finetune_decay not in ("softmax", "all"):
             raise ValueError(f"'finetune_decay' must be 'softmax' or 'all', got {self.finetune_decay!r}.")
         return hidden
@@ -604,37 +635,99 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         est.stage_costs_, est.n_iter_, est.loss_curve_, est.stage_seconds_ = {}, {}, {}, {}
         return est
 
+    def _stages(self, hidden) -> list[str]:
+        return [f"pretrain layer {layer}" for layer in range(1, len(hidden) + 1)] + ["softmax", "finetune"]
+
+    def _checkpoints(self, X, y_index, rng):
+        if self.checkpoint_dir is None:
+            return None
+        skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start")
+        params = {k: v for k, v in self.get_params().items() if k not in skip}
+        if isinstance(self.random_state, np.random.RandomState):
+            params["random_state"] = "RandomState"
+        return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, y_index, params), rng)
+
     def fit(self, X, y):
         """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features).
 
-        With ``warm_start=True`` on a fitted estimator, only fine-tune."""
+        With ``warm_start=True`` on a fitted estimator, only fine-tune. With
+        ``checkpoint_dir`` holding checkpoints of this same run (same data and
+        hyperparameters), continue from the newest valid one.
+        """
         hidden = self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not warm)
         classes, y_index = _encode_labels(self, y)
         sizes = (X.shape[1], *hidden, classes.size)
         rng = check_random_state(self.random_state)
+        stages = self._stages(hidden)
+        checkpoints = self._checkpoints(X, y_index, rng)
 
+        # done: (W, b) of each finished pretraining layer, then of the softmax
+        start, resume = 0, None
         if warm:
             self._check_warm_start(hidden, classes)
-            theta = pack(self.coefs_, self.intercepts_, dtype=np.float64)
+            done = list(zip(self.coefs_, self.intercepts_))
+            start = len(stages) - 1
         else:
             self.classes_ = classes
             self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
-            weights, biases = [], []
-            features = X
-            for layer, n_hidden in enumerate(hidden, start=1):
-                stage = f"pretrain layer {layer}"
-                result = pretrain_layer(self, features, n_hidden, max_iter=self.pretrain_max_iter, rng=rng, stage=stage)
-                _warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
-                self._record(stage, result)
-                (W1, _), (b1, _) = unpack(
-                    result.theta.astype(X.dtype), (features.shape[1], n_hidden, features.shape[1])
-                )
-                weights.append(W1)
-                biases.append(b1)
-                features = feedforward(features, [W1], [b1])
-                _warn_if_collapsed(features, stage)
+            for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
+                self.__dict__.pop(stale, None)
+            done = []
+            restored = checkpoints.restore() if checkpoints is not None else None
+            if restored is not None:
+                start, done, history, resume = restored
+                self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
+                self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
+                done = [(W.astype(X.dtype), b.astype(X.dtype)) for W, b in done]
+
+        for index in range(start, len(stages)):
+            stage = stages[index]
+            history = {
+                "stage_costs": self.stage_costs_,
+                "n_iter": self.n_iter_,
+                "loss_curve": self.loss_curve_,
+                "stage_seconds": self.stage_seconds_,
+            }
+            resumable = {"resume": resume}
+            if checkpoints is not None:
+                resumable["checkpoint"] = checkpoints.during(index, done, history)
+            resume = None
+            result = self._run_stage(stage, index, X, y_index, classes, hidden, done, rng, resumable)
+            self._record(stage, result)
+            n_in = sizes[index]
+            if stage.startswith("pretrain"):
+                (W1, _), (b1, _) = unpack(result.theta.astype(X.dtype), (n_in, hidden[index], n_in))
+                done.append((W1, b1))
+            elif stage == "softmax":
+                (Theta,), (c,) = unpack(result.theta.astype(X.dtype), (n_in, classes.size))
+                done.append((Theta, c))
+            else:
+                weights, biases = unpack(result.theta.astype(X.dtype), sizes)
+                if not warm:
+                    self.pretrained_coefs_ = [W.copy() for W, _ in done]
+                    self.pretrained_intercepts_ = [b.copy() for _, b in done]
+                done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
+            if checkpoints is not None:
+                checkpoints.stage_done(index + 1, done, history)
+        self.coefs_ = [W for W, _ in done]
+        self.intercepts_ = [b for _, b in done]
+        return self
+
+    def _run_stage(self, stage, index, X, y_index, classes, hidden, done, rng, resumable) -> OptimizeResult:
+        """Train stage ``stages[index]`` given the finished layers ``done``."""
+        if stage != "finetune":  # the input of this stage: the features of the layers below
+            features = feedforward(X, [W for W, _ in done[:index]], [b for _, b in done[:index]])
+        if stage.startswith("pretrain"):
+            max_iter, param = self.pretrain_max_iter, "pretrain_max_iter"
+            result = pretrain_layer(self, features, hidden[index], max_iter=max_iter, rng=rng, stage=stage, **resumable)
+            _warn_not_converged(result, stage, param, max_iter)
+            n_in = features.shape[1]
+            (W1, _), (b1, _) = unpack(result.theta.astype(X.dtype), (n_in, hidden[index], n_in))
+            _warn_if_collapsed(feedforward(features, [W1], [b1]), stage)
+            return result
+        if stage == "softmax":
             result = train_softmax(
                 self,
                 features,
@@ -643,30 +736,23 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
                 alpha=self.softmax_alpha,
                 max_iter=self.softmax_max_iter,
                 rng=rng,
-                stage="softmax",
+                stage=stage,
+                **resumable,
             )
-            _warn_not_converged(result, "softmax", "softmax_max_iter", self.softmax_max_iter)
-            self._record("softmax", result)
-            (Theta,), (c,) = unpack(result.theta.astype(X.dtype), (features.shape[1], classes.size))
-            weights.append(Theta)
-            biases.append(c)
-            theta = pack(weights, biases, dtype=np.float64)
-            self.pretrained_coefs_ = [W.copy() for W in weights]
-            self.pretrained_intercepts_ = [b.copy() for b in biases]
+            _warn_not_converged(result, stage, "softmax_max_iter", self.softmax_max_iter)
+            return result
 
         def objective(theta, X_rows, y_rows):
             return stack_cost(
                 theta, X_rows, y_rows, hidden, classes.size, alpha=self.softmax_alpha, decay=self.finetune_decay
             )
 
+        theta = pack([W for W, _ in done], [b for _, b in done], dtype=np.float64)
         result = optimize(
-            self, objective, X, y_index, theta, max_iter=self.finetune_max_iter, stage="finetune", rng=rng
+            self, objective, X, y_index, theta, max_iter=self.finetune_max_iter, stage=stage, rng=rng, **resumable
         )
-        _warn_not_converged(result, "finetune", "finetune_max_iter", self.finetune_max_iter)
-        self._record("finetune", result)
-        weights, biases = unpack(result.theta.astype(X.dtype), sizes)
-        self.coefs_, self.intercepts_ = [W.copy() for W in weights], [b.copy() for b in biases]
-        return self
+        _warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
+        return result
 
     # -------------------------------------------------------------- inference
     def _weights(self, pretrained: bool):

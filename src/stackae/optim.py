@@ -79,6 +79,9 @@ def lbfgs(
     maxcor: int = 10,
     stage: str = "lbfgs",
     verbose: bool = False,
+    checkpoint: Callable[[dict], None] | None = None,
+    checkpoint_every: int = 0,
+    resume: dict | None = None,
 ) -> OptimizeResult:
     """Full-batch L-BFGS (scipy's L-BFGS-B without bounds), as UFLDL trains every stage.
 
@@ -96,20 +99,31 @@ def lbfgs(
         Name shown in progress lines and errors.
     verbose : bool
         Show progress on stderr.
+    checkpoint : callable ``checkpoint(state)``, optional
+        Called every ``checkpoint_every`` iterations with ``{"theta", "iteration",
+        "loss_curve"}`` (the best iterate so far).
+    resume : dict, optional
+        A state given to ``checkpoint`` earlier: start from its ``theta`` with its
+        iteration count and curve. L-BFGS's curvature history is not kept, so the
+        path after a resume differs slightly from an uninterrupted one.
     """
-    theta0 = np.array(theta0, dtype=np.float64)
+    theta0 = np.array(theta0 if resume is None else resume["theta"], dtype=np.float64)
+    done = 0 if resume is None else int(resume["iteration"])
+    curve: list[float] = [] if resume is None else list(resume["loss_curve"])
     start = time.perf_counter()
-    if max_iter == 0:
+    if max_iter - done <= 0:
         cost = float(fun(theta0)[0])
-        return OptimizeResult(theta0, cost, 0, True, [cost], "max_iter=0", seconds=0.0)
+        return OptimizeResult(theta0, cost, done, True, curve or [cost], f"max_iter={max_iter}", seconds=0.0)
     guarded = _Guarded(fun, theta0, stage)
+    guarded.iteration = done
     progress = Progress(stage, max_iter, enabled=verbose)
-    curve: list[float] = []
 
     def callback(intermediate_result):
         guarded.accept(intermediate_result.x, intermediate_result.fun)
         curve.append(float(intermediate_result.fun))
         progress.update(guarded.iteration, intermediate_result.fun)
+        if checkpoint is not None and checkpoint_every and guarded.iteration % checkpoint_every == 0:
+            checkpoint({"theta": guarded.best_theta, "iteration": guarded.iteration, "loss_curve": curve})
 
     interrupted = False
     try:
@@ -119,9 +133,14 @@ def lbfgs(
             jac=True,
             method="L-BFGS-B",
             callback=callback,
-            options={"maxiter": int(max_iter), "gtol": tol, "maxcor": int(maxcor), "maxfun": 20 * int(max_iter) + 20},
+            options={
+                "maxiter": int(max_iter - done),
+                "gtol": tol,
+                "maxcor": int(maxcor),
+                "maxfun": 20 * int(max_iter - done) + 20,
+            },
         )
-        theta, cost, n_iter = res.x, float(res.fun), int(res.nit)
+        theta, cost, n_iter = res.x, float(res.fun), done + int(res.nit)
         message = str(res.message)
         converged = res.status != 1  # 1: iteration or evaluation limit reached
     except KeyboardInterrupt:
@@ -157,6 +176,12 @@ class _SGDMomentum:
         self.lr, self.momentum = learning_rate, momentum
         self.velocity = np.zeros_like(theta)
 
+    def state(self) -> dict:
+        return {"velocity": self.velocity}
+
+    def load(self, state: dict) -> None:
+        self.velocity[...] = state["velocity"]
+
     def step(self, theta, grad):
         self.velocity *= self.momentum
         self.velocity -= self.lr * grad
@@ -172,6 +197,14 @@ class _Adam:
         self.v = np.zeros_like(theta)
         self.t = 0
         self._tmp = np.empty_like(theta)
+
+    def state(self) -> dict:
+        return {"m": self.m, "v": self.v, "t": self.t}
+
+    def load(self, state: dict) -> None:
+        self.m[...] = state["m"]
+        self.v[...] = state["v"]
+        self.t = int(state["t"])
 
     def step(self, theta, grad):
         self.t += 1
@@ -202,6 +235,9 @@ def minibatch(
     rng: np.random.Generator,
     stage: str = "minibatch",
     verbose: bool = False,
+    checkpoint: Callable[[dict], None] | None = None,
+    checkpoint_every: int = 0,
+    resume: dict | None = None,
 ) -> OptimizeResult:
     """Minibatch SGD with momentum or Adam, reshuffling the samples every epoch.
 
@@ -220,8 +256,15 @@ def minibatch(
         ``None``: :data:`DEFAULT_LEARNING_RATES`.
     momentum : float
         For ``"sgd"``.
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or RandomState
         Draws the permutation of each epoch.
+    checkpoint : callable ``checkpoint(state)``, optional
+        Called at the end of every ``checkpoint_every``-th epoch with ``{"theta",
+        "iteration", "loss_curve", "optimizer"}``; the caller saves ``rng``'s state
+        with it.
+    resume : dict, optional
+        Such a state: training continues from it exactly (with ``rng`` restored by the
+        caller, the result is bit for bit that of an uninterrupted run).
 
     Returns
     -------
@@ -232,7 +275,7 @@ def minibatch(
     if solver not in DEFAULT_LEARNING_RATES:
         raise ValueError(f"'solver' must be 'lbfgs', 'sgd' or 'adam', got {solver!r}.")
     lr = DEFAULT_LEARNING_RATES[solver] if learning_rate is None else float(learning_rate)
-    theta = np.array(theta0)
+    theta = np.array(theta0 if resume is None else resume["theta"], dtype=np.asarray(theta0).dtype)
     start = time.perf_counter()
     if max_iter == 0:
         cost = float(fun(theta, np.arange(n_samples))[0])
@@ -240,11 +283,16 @@ def minibatch(
     stepper = _SGDMomentum(theta, lr, momentum) if solver == "sgd" else _Adam(theta, lr)
     progress = Progress(stage, max_iter, enabled=verbose, every=1)
     curve: list[float] = []
+    first = 1
+    if resume is not None:
+        stepper.load(resume["optimizer"])
+        curve = list(resume["loss_curve"])
+        first = int(resume["iteration"]) + 1
     last_good = theta.copy()
-    epoch, interrupted = 0, False
+    epoch, interrupted = first - 1, False
     batch_size = min(batch_size, n_samples)
     try:
-        for epoch in range(1, max_iter + 1):
+        for epoch in range(first, max_iter + 1):
             order = rng.permutation(n_samples)
             total = 0.0
             for lo in range(0, n_samples, batch_size):
@@ -265,6 +313,8 @@ def minibatch(
             curve.append(total / n_samples)
             last_good[...] = theta
             progress.update(epoch, curve[-1], unit="epoch")
+            if checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
+                checkpoint({"theta": theta, "iteration": epoch, "loss_curve": curve, "optimizer": stepper.state()})
     except KeyboardInterrupt:
         interrupted = True
         theta = last_good  # the end of the last whole epoch

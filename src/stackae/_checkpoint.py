@@ -1,0 +1,178 @@
+"""Checkpoint folders: numbered ``.npz`` files written atomically, newest valid one wins.
+
+A checkpoint is one ``.npz`` (see :mod:`stackae._safenpz` for how it is read back)
+holding named arrays and a JSON record. Files are ``checkpoint-000001.npz``,
+``checkpoint-000002.npz``, ...; the last ``keep`` are kept. Reading walks from the
+newest down and skips any file that is truncated or corrupt, so a crash during a
+write (or a damaged disk block) costs at most one interval of work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._safenpz import read_npz
+from .exceptions import ModelFileError
+
+__all__ = ["CheckpointDir", "rng_state_arrays", "restore_rng"]
+
+#: Checkpoint files kept in a folder (older ones are deleted).
+KEEP = 3
+FORMAT_NAME = "stackae-checkpoint"
+FORMAT_VERSION = 1
+_PATTERN = re.compile(r"^checkpoint-(\d{6})\.npz$")
+
+
+def rng_state_arrays(rng) -> dict[str, np.ndarray]:
+    """The state of a ``RandomState`` as plain arrays."""
+    name, keys, pos, has_gauss, cached = rng.get_state()
+    return {
+        "rng_keys": np.asarray(keys, dtype=np.uint32),
+        "rng_rest": np.array([pos, has_gauss, cached], dtype=np.float64),
+    }
+
+
+def restore_rng(rng, arrays: dict) -> None:
+    pos, has_gauss, cached = arrays["rng_rest"]
+    rng.set_state(("MT19937", arrays["rng_keys"], int(pos), int(has_gauss), float(cached)))
+
+
+class CheckpointDir:
+    """A folder of numbered checkpoints."""
+
+    def __init__(self, path, keep: int | None = None):
+        self.path = Path(path)
+        self.keep = KEEP if keep is None else keep
+
+    def files(self) -> list[Path]:
+        """Checkpoint files, oldest first."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.iterdir() if _PATTERN.match(p.name))
+
+    def save(self, arrays: dict[str, np.ndarray], record: dict) -> Path:
+        from .io import atomic_write
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        existing = self.files()
+        number = int(_PATTERN.match(existing[-1].name).group(1)) + 1 if existing else 1
+        target = self.path / f"checkpoint-{number:06d}.npz"
+        full = {**record, "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "stackae_version": __version__}
+        payload = {**arrays, "record": np.array(json.dumps(full))}
+        atomic_write(target, lambda fh: np.savez(fh, **payload))
+        for old in self.files()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return target
+
+    def latest(self):
+        """``(arrays, record, path)`` of the newest readable checkpoint, or None.
+
+        Unreadable newer files are skipped with a warning naming them.
+        """
+        for path in reversed(self.files()):
+            try:
+                arrays = read_npz(path, lambda why, p=path: ModelFileError(f"'{p}': {why}."))
+                record = json.loads(str(arrays.pop("record")))
+                if record.get("format") != FORMAT_NAME or record.get("format_version", 0) > FORMAT_VERSION:
+                    raise ModelFileError(f"'{path}' is not a checkpoint this stackae can read.")
+            except (ModelFileError, KeyError, ValueError) as exc:
+                warnings.warn(f"Skipping unreadable checkpoint: {exc}", stacklevel=2)
+                continue
+            return arrays, record, path
+        return None
+
+
+def fingerprint(X: np.ndarray, y: np.ndarray, params: dict) -> str:
+    """Identifies a training run: the data, the labels and the hyperparameters."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    digest.update(str((X.shape, X.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(X).data)
+    digest.update(np.ascontiguousarray(y).data)
+    return digest.hexdigest()
+
+
+class StageCheckpoints:
+    """What the stacked classifier saves and restores between stages and within one.
+
+    Saved: the layers finished so far (``done_W_i``, ``done_b_i``: pretrained layers,
+    then the softmax), the stage in progress with its parameters, optimizer state and
+    loss curve, the random generator's state, and the history of finished stages.
+    """
+
+    def __init__(self, folder, every: int, run_id: str, rng):
+        self.folder = CheckpointDir(folder)
+        self.every = every
+        self.run_id = run_id
+        self.rng = rng
+
+    def _save(self, stage_index, done, history, extra_arrays=None, extra_record=None):
+        arrays = dict(rng_state_arrays(self.rng))
+        for i, (W, b) in enumerate(done):
+            arrays[f"done_W_{i}"], arrays[f"done_b_{i}"] = W, b
+        arrays.update(extra_arrays or {})
+        record = {"run": self.run_id, "stage_index": stage_index, "n_done": len(done), "history": history}
+        record.update(extra_record or {})
+        self.folder.save(arrays, record)
+
+    def stage_done(self, next_index: int, done, history) -> None:
+        """At the end of a stage: the next one starts from scratch on resume."""
+        self._save(next_index, done, history)
+
+    def during(self, stage_index: int, done, history):
+        """A callback for the optimizer of the stage in progress."""
+
+        def save(state: dict) -> None:
+            arrays = {"theta": np.asarray(state["theta"])}
+            optimizer = state.get("optimizer") or {}
+            scalars = {}
+            for key, value in optimizer.items():
+                if isinstance(value, np.ndarray):
+                    arrays[f"opt_{key}"] = value
+                else:
+                    scalars[key] = value
+            extra = {"iteration": int(state["iteration"]), "loss_curve": list(map(float, state["loss_curve"]))}
+            extra["optimizer_scalars"] = scalars
+            self._save(stage_index, done, history, arrays, {"partial": extra})
+
+        return save
+
+    def restore(self):
+        """``(stage_index, done, history, resume)`` from the newest valid checkpoint of
+        this run, or None when the folder holds none.
+
+        ``resume`` is None or the state to hand the optimizer (with ``"rng"``).
+        """
+        found = self.folder.latest()
+        if found is None:
+            return None
+        arrays, record, path = found
+        if record.get("run") != self.run_id:
+            raise ValueError(
+                f"'{self.folder.path}' holds checkpoints of a different run (other data or hyperparameters), "
+                f"e.g. '{path.name}'. Use an empty folder, or delete them to start over."
+            )
+        done = [(arrays[f"done_W_{i}"], arrays[f"done_b_{i}"]) for i in range(record["n_done"])]
+        rng = {k: arrays[k] for k in ("rng_keys", "rng_rest")}
+        partial = record.get("partial")
+        if partial is None:
+            restore_rng(self.rng, rng)
+            return record["stage_index"], done, record["history"], None
+        optimizer = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
+        optimizer.update(partial.get("optimizer_scalars", {}))
+        resume = {
+            "theta": arrays["theta"],
+            "iteration": partial["iteration"],
+            "loss_curve": partial["loss_curve"],
+            "optimizer": optimizer,
+            "rng": rng,
+        }
+        return record["stage_index"], done, record["history"], resume

@@ -1,0 +1,208 @@
+"""Checkpoints: resuming gives the uninterrupted result, corrupt files are skipped,
+a killed command-line run continues with --resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from stackae import StackedAutoencoderClassifier
+from stackae import _checkpoint as checkpoint_module
+from stackae._checkpoint import CheckpointDir
+from stackae.datasets import load_digits_split
+from stackae.io import load_model
+
+ADAM = dict(
+    hidden_layer_sizes=(32, 16),
+    alpha=1e-4,
+    solver="adam",
+    learning_rate=1e-2,
+    batch_size=64,
+    pretrain_max_iter=4,
+    softmax_max_iter=4,
+    finetune_max_iter=6,
+    random_state=0,
+    checkpoint_every=2,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split(dtype=np.float32)
+
+
+def _fit(params, data, **extra):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return StackedAutoencoderClassifier(**params, **extra).fit(data.X_train, data.y_train)
+
+
+def _same_network(a, b):
+    for Wa, Wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(Wa, Wb)
+
+
+def test_resuming_from_every_checkpoint_gives_the_uninterrupted_result(tmp_path, digits, monkeypatch):
+    reference = _fit(ADAM, digits)
+    folder = tmp_path / "ckpt"
+    _fit(ADAM, digits, checkpoint_dir=folder)
+    assert len(CheckpointDir(folder).files()) == 3  # the folder keeps the newest three
+    # A run that keeps them all, then a resume from each prefix of them: as if the
+    # process had died right after each checkpoint.
+    monkeypatch.setattr(checkpoint_module, "KEEP", 1000)
+    full = tmp_path / "full"
+    _fit(ADAM, digits, checkpoint_dir=full)
+    files = CheckpointDir(full).files()
+    assert len(files) > 8  # mid-stage and end-of-stage checkpoints of all four stages
+    for k in range(1, len(files) + 1, 2):
+        trial = tmp_path / f"trial{k}"
+        trial.mkdir()
+        for f in files[:k]:
+            (trial / f.name).write_bytes(f.read_bytes())
+        resumed = _fit(ADAM, digits, checkpoint_dir=trial)
+        _same_network(resumed, reference)
+        assert resumed.loss_curve_ == reference.loss_curve_
+
+
+def test_a_corrupt_newest_checkpoint_is_skipped(tmp_path, digits):
+    reference = _fit(ADAM, digits)
+    folder = tmp_path / "ckpt"
+    _fit(ADAM, digits, checkpoint_dir=folder)
+    files = CheckpointDir(folder).files()
+    files[-1].write_bytes(files[-1].read_bytes()[:100])  # a write cut short
+    with pytest.warns(
+        UserWarning, match=r"^Skipping unreadable checkpoint: '.*checkpoint-\d+\.npz': it is not an \.npz archive"
+    ):
+        resumed = StackedAutoencoderClassifier(**ADAM, checkpoint_dir=folder).fit(digits.X_train, digits.y_train)
+    _same_network(resumed, reference)
+
+
+def test_checkpoints_of_another_run_are_refused(tmp_path, digits):
+    folder = tmp_path / "ckpt"
+    _fit(ADAM, digits, checkpoint_dir=folder)
+    with pytest.raises(ValueError, match=r"holds checkpoints of a different run \(other data or hyperparameters\)"):
+        _fit({**ADAM, "alpha": 2e-4}, digits, checkpoint_dir=folder)
+
+
+def test_lbfgs_resume_reaches_the_same_accuracy(tmp_path, digits):
+    params = dict(
+        hidden_layer_sizes=(32,),
+        alpha=1e-4,
+        pretrain_max_iter=60,
+        softmax_max_iter=60,
+        finetune_max_iter=80,
+        random_state=0,
+        checkpoint_every=20,
+    )
+    reference = _fit(params, digits)
+    folder = tmp_path / "ckpt"
+    _fit(params, digits, checkpoint_dir=folder)
+    # keep only a checkpoint from the middle of fine-tuning
+    files = CheckpointDir(folder).files()
+    for f in files[1:]:
+        f.unlink()
+    resumed = _fit(params, digits, checkpoint_dir=folder)
+    assert resumed.n_iter_["finetune"] == reference.n_iter_["finetune"]
+    acc_ref = reference.score(digits.X_test, digits.y_test)
+    acc = resumed.score(digits.X_test, digits.y_test)
+    assert abs(acc - acc_ref) <= 0.004  # two of the 540 test digits
+
+
+def _train_cmd(*extra):
+    return [
+        sys.executable,
+        "-m",
+        "stackae.cli",
+        "train",
+        "--quiet",
+        "--solver",
+        "adam",
+        "--learning-rate",
+        "0.01",
+        "--batch-size",
+        "16",
+        "--hidden",
+        "64",
+        "32",
+        "--pretrain-max-iter",
+        "20",
+        "--softmax-max-iter",
+        "10",
+        "--finetune-max-iter",
+        "150",
+        "--random-state",
+        "0",
+        "--checkpoint-every",
+        "1",
+        *extra,
+    ]
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+    folder = tmp_path / "ckpt"
+    proc = subprocess.Popen(
+        _train_cmd("--checkpoint", str(folder), "--out", str(tmp_path / "resumed.npz")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    # kill it in the middle of fine-tuning, right after a checkpoint landed
+    while time.time() < deadline:
+        names = [p.name for p in folder.glob("checkpoint-*.npz")] if folder.exists() else []
+        if any(int(n[11:17]) >= 60 for n in names):
+            break
+        assert proc.poll() is None, "training finished before it could be killed"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "resumed.npz").exists()
+
+    resume = subprocess.run(
+        [sys.executable, "-m", "stackae.cli", "train", "--resume", str(folder), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resume.returncode == 0, resume.stderr
+    fresh = subprocess.run(
+        _train_cmd("--out", str(tmp_path / "fresh.npz")), capture_output=True, text=True, timeout=300
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    _same_network(load_model(tmp_path / "resumed.npz"), load_model(tmp_path / "fresh.npz"))
+    assert resume.stdout.splitlines()[-3] == fresh.stdout.splitlines()[-3]  # the same test accuracy line
+
+
+def test_cli_refuses_to_overwrite_or_resume_nothing(tmp_path):
+    folder = tmp_path / "ckpt"
+    (folder).mkdir()
+    (folder / "checkpoint-000001.npz").write_bytes(b"x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackae.cli", "train", "--checkpoint", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"Error: '{folder}' already holds checkpoints; continue them with --resume {folder}, "
+        "or choose an empty folder.\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackae.cli", "train", "--resume", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr
+        == f"Error: '{tmp_path}' holds no stackae run to resume (no run.json); start one with --checkpoint.\n"
+    )
