@@ -31,6 +31,7 @@ DATASET_PRESETS = {
 _NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
 _CHOICES = {"solver": ["lbfgs", "sgd", "adam"], "finetune_decay": ["softmax", "all"]}
 _NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float}  # parameters whose default is None
+_OPTION_HELP = {"random_state": "seed of weights and minibatches (default 0)", "learning_rate": "default: per solver"}
 
 
 def _hyperparameters():
@@ -59,7 +60,7 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
         if name in _CHOICES:
             group.add_argument(flag, choices=_CHOICES[name], default=None, help=f"default {default!r}")
         elif name in _NONE_DEFAULT_TYPES:
-            group.add_argument(flag, type=_NONE_DEFAULT_TYPES[name], default=None, help="default: none")
+            group.add_argument(flag, type=_NONE_DEFAULT_TYPES[name], default=None, help=_OPTION_HELP[name])
         elif isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
@@ -67,7 +68,7 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _estimator_from_args(args, preset: dict) -> StackedAutoencoderClassifier:
-    params = dict(preset)
+    params = {"random_state": 0, **preset}  # reproducible runs unless --random-state says otherwise
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
     for name, _ in _hyperparameters():
