@@ -39,6 +39,21 @@ class OptimizeResult:
     seconds: float = 0.0
 
 
+def _check_finite(cost, grad, stage: str, where: str, iteration: int, last_finite: np.ndarray) -> None:
+    """Raise :class:`NonFiniteError` (carrying a copy of ``last_finite``) unless the cost
+    and the gradient are finite."""
+    if np.isfinite(cost) and np.all(np.isfinite(grad)):
+        return
+    what = "cost" if not np.isfinite(cost) else "gradient"
+    raise NonFiniteError(
+        f"Training stage '{stage}' produced a non-finite {what} {where}. Try a smaller learning rate "
+        "or weight scale, and check that the input is scaled (e.g. pixels divided by 255) and finite.",
+        stage=stage,
+        iteration=iteration,
+        theta=last_finite.copy(),
+    )
+
+
 class _Guarded:
     """Wraps ``fun``: checks finiteness and remembers the best accepted iterate."""
 
@@ -51,16 +66,7 @@ class _Guarded:
 
     def __call__(self, theta):
         cost, grad = self.fun(theta)
-        if not np.isfinite(cost) or not np.all(np.isfinite(grad)):
-            what = "cost" if not np.isfinite(cost) else "gradient"
-            raise NonFiniteError(
-                f"Training stage '{self.stage}' produced a non-finite {what} at iteration "
-                f"{self.iteration + 1}. Try a smaller learning rate or weight scale, and "
-                "check that the input is scaled (e.g. pixels divided by 255) and finite.",
-                stage=self.stage,
-                iteration=self.iteration,
-                theta=self.best_theta.copy(),
-            )
+        _check_finite(cost, grad, self.stage, f"at iteration {self.iteration + 1}", self.iteration, self.best_theta)
         return cost, grad
 
     def accept(self, theta, cost):
@@ -298,16 +304,7 @@ def minibatch(
             for lo in range(0, n_samples, batch_size):
                 rows = np.sort(order[lo : lo + batch_size])  # sorted rows: cache-friendly gather
                 cost, grad = fun(theta, rows)
-                if not np.isfinite(cost) or not np.all(np.isfinite(grad)):
-                    what = "cost" if not np.isfinite(cost) else "gradient"
-                    raise NonFiniteError(
-                        f"Training stage '{stage}' produced a non-finite {what} in epoch {epoch}. "
-                        "Try a smaller learning rate, and check that the input is scaled "
-                        "(e.g. pixels divided by 255) and finite.",
-                        stage=stage,
-                        iteration=epoch - 1,
-                        theta=last_good.copy(),
-                    )
+                _check_finite(cost, grad, stage, f"in epoch {epoch}", epoch - 1, last_good)
                 total += cost * rows.size
                 stepper.step(theta, grad)
             curve.append(total / n_samples)
