@@ -638,11 +638,12 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
     def _stages(self, hidden) -> list[str]:
         return [f"pretrain layer {layer}" for layer in range(1, len(hidden) + 1)] + ["softmax", "finetune"]
 
-    def _checkpoints(self, X, y_index, rng):
+    def _checkpoints(self, X, y_index, rng, warm: bool):
         if self.checkpoint_dir is None:
             return None
         skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start")
         params = {k: v for k, v in self.get_params().items() if k not in skip}
+        params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
         if isinstance(self.random_state, np.random.RandomState):
             params["random_state"] = "RandomState"
         return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, y_index, params), rng)
@@ -658,10 +659,9 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=not warm)
         classes, y_index = _encode_labels(self, y)
-        sizes = (X.shape[1], *hidden, classes.size)
         rng = check_random_state(self.random_state)
         stages = self._stages(hidden)
-        checkpoints = self._checkpoints(X, y_index, rng)
+        checkpoints = self._checkpoints(X, y_index, rng, warm)
 
         # done: (W, b) of each finished pretraining layer, then of the softmax
         start, resume = 0, None
@@ -694,39 +694,45 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
             if checkpoints is not None:
                 resumable["checkpoint"] = checkpoints.during(index, done, history)
             resume = None
-            result = self._run_stage(stage, index, X, y_index, classes, hidden, done, rng, resumable)
+            result, layers = self._run_stage(stage, index, X, y_index, classes, hidden, done, rng, resumable)
             self._record(stage, result)
-            n_in = sizes[index]
-            if stage.startswith("pretrain"):
-                (W1, _), (b1, _) = unpack(result.theta.astype(X.dtype), (n_in, hidden[index], n_in))
-                done.append((W1, b1))
-            elif stage == "softmax":
-                (Theta,), (c,) = unpack(result.theta.astype(X.dtype), (n_in, classes.size))
-                done.append((Theta, c))
-            else:
-                weights, biases = unpack(result.theta.astype(X.dtype), sizes)
+            if stage == "finetune":
                 if not warm:
                     self.pretrained_coefs_ = [W.copy() for W, _ in done]
                     self.pretrained_intercepts_ = [b.copy() for _, b in done]
-                done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
+                done = layers
+            else:
+                done.append(layers[0])
             if checkpoints is not None:
                 checkpoints.stage_done(index + 1, done, history)
         self.coefs_ = [W for W, _ in done]
         self.intercepts_ = [b for _, b in done]
         return self
 
-    def _run_stage(self, stage, index, X, y_index, classes, hidden, done, rng, resumable) -> OptimizeResult:
-        """Train stage ``stages[index]`` given the finished layers ``done``."""
-        if stage != "finetune":  # the input of this stage: the features of the layers below
-            features = feedforward(X, [W for W, _ in done[:index]], [b for _, b in done[:index]])
-        if stage.startswith("pretrain"):
-            max_iter, param = self.pretrain_max_iter, "pretrain_max_iter"
-            result = pretrain_layer(self, features, hidden[index], max_iter=max_iter, rng=rng, stage=stage, **resumable)
-            _warn_not_converged(result, stage, param, max_iter)
-            n_in = features.shape[1]
-            (W1, _), (b1, _) = unpack(result.theta.astype(X.dtype), (n_in, hidden[index], n_in))
-            _warn_if_collapsed(feedforward(features, [W1], [b1]), stage)
-            return result
+    def _run_stage(self, stage, index, X, y_index, classes, hidden, done, rng, resumable):
+        """Train ``stage`` (``stages[index]``) on top of the finished layers ``done``.
+
+        Returns the optimizer's result and the trained layers as ``(W, b)`` pairs in
+        ``X``'s dtype: the new hidden layer, the softmax, or the whole fine-tuned stack.
+        """
+        if stage == "finetune":
+
+            def objective(theta, X_rows, y_rows):
+                return stack_cost(
+                    theta, X_rows, y_rows, hidden, classes.size, alpha=self.softmax_alpha, decay=self.finetune_decay
+                )
+
+            theta = pack([W for W, _ in done], [b for _, b in done], dtype=np.float64)
+            result = optimize(
+                self, objective, X, y_index, theta, max_iter=self.finetune_max_iter, stage=stage, rng=rng, **resumable
+            )
+            _warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
+            weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], *hidden, classes.size))
+            return result, [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
+
+        # the input of this stage: the features of the finished layers below it
+        features = feedforward(X, [W for W, _ in done[:index]], [b for _, b in done[:index]])
+        n_in = features.shape[1]
         if stage == "softmax":
             result = train_softmax(
                 self,
@@ -740,19 +746,15 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
                 **resumable,
             )
             _warn_not_converged(result, stage, "softmax_max_iter", self.softmax_max_iter)
-            return result
-
-        def objective(theta, X_rows, y_rows):
-            return stack_cost(
-                theta, X_rows, y_rows, hidden, classes.size, alpha=self.softmax_alpha, decay=self.finetune_decay
-            )
-
-        theta = pack([W for W, _ in done], [b for _, b in done], dtype=np.float64)
-        result = optimize(
-            self, objective, X, y_index, theta, max_iter=self.finetune_max_iter, stage=stage, rng=rng, **resumable
+            (Theta,), (c,) = unpack(result.theta.astype(X.dtype), (n_in, classes.size))
+            return result, [(Theta, c)]
+        result = pretrain_layer(
+            self, features, hidden[index], max_iter=self.pretrain_max_iter, rng=rng, stage=stage, **resumable
         )
-        _warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
-        return result
+        _warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
+        (W1, _), (b1, _) = unpack(result.theta.astype(X.dtype), (n_in, hidden[index], n_in))
+        _warn_if_collapsed(feedforward(features, [W1], [b1]), stage)
+        return result, [(W1, b1)]
 
     # -------------------------------------------------------------- inference
     def _weights(self, pretrained: bool):
