@@ -62,7 +62,7 @@ def test_resuming_from_every_checkpoint_gives_the_uninterrupted_result(tmp_path,
     _fit(ADAM, digits, checkpoint_dir=full)
     files = CheckpointDir(full).files()
     assert len(files) > 8  # mid-stage and end-of-stage checkpoints of all four stages
-    for k in range(1, len(files) + 1, 2):
+    for k in [*range(1, len(files), 2), len(files)]:
         trial = tmp_path / f"trial{k}"
         trial.mkdir()
         for f in files[:k]:
@@ -70,6 +70,11 @@ def test_resuming_from_every_checkpoint_gives_the_uninterrupted_result(tmp_path,
         resumed = _fit(ADAM, digits, checkpoint_dir=trial)
         _same_network(resumed, reference)
         assert resumed.loss_curve_ == reference.loss_curve_
+        np.testing.assert_array_equal(
+            resumed.predict_proba(digits.X_test, pretrained=True),
+            reference.predict_proba(digits.X_test, pretrained=True),
+        )
+    assert k == len(files)  # the last trial resumed a finished run
 
 
 def test_a_corrupt_newest_checkpoint_is_skipped(tmp_path, digits):

@@ -123,9 +123,13 @@ class StageCheckpoints:
         record.update(extra_record or {})
         self.folder.save(arrays, record)
 
-    def stage_done(self, next_index: int, done, history) -> None:
-        """At the end of a stage: the next one starts from scratch on resume."""
-        self._save(next_index, done, history)
+    def stage_done(self, next_index: int, done, history, pretrained=()) -> None:
+        """At the end of a stage: the next one starts from scratch on resume.
+        ``pretrained``: after fine-tuning, the network as it was before it."""
+        extra = {}
+        for i, (W, b) in enumerate(pretrained):
+            extra[f"pretrained_W_{i}"], extra[f"pretrained_b_{i}"] = W, b
+        self._save(next_index, done, history, extra)
 
     def during(self, stage_index: int, done, history):
         """A callback for the optimizer of the stage in progress."""
@@ -146,10 +150,11 @@ class StageCheckpoints:
         return save
 
     def restore(self):
-        """``(stage_index, done, history, resume)`` from the newest valid checkpoint of
-        this run, or None when the folder holds none.
+        """``(stage_index, done, history, resume, pretrained)`` from the newest valid
+        checkpoint of this run, or None when the folder holds none.
 
-        ``resume`` is None or the state to hand the optimizer (with ``"rng"``).
+        ``resume`` is None or the state to hand the optimizer (with ``"rng"``);
+        ``pretrained`` holds the network before fine-tuning once fine-tuning is done.
         """
         found = self.folder.latest()
         if found is None:
@@ -161,11 +166,16 @@ class StageCheckpoints:
                 f"e.g. '{path.name}'. Use an empty folder, or delete them to start over."
             )
         done = [(arrays[f"done_W_{i}"], arrays[f"done_b_{i}"]) for i in range(record["n_done"])]
+        pretrained = [
+            (arrays[f"pretrained_W_{i}"], arrays[f"pretrained_b_{i}"])
+            for i in range(len(done))
+            if f"pretrained_W_{i}" in arrays
+        ]
         rng = {k: arrays[k] for k in ("rng_keys", "rng_rest")}
         partial = record.get("partial")
         if partial is None:
             restore_rng(self.rng, rng)
-            return record["stage_index"], done, record["history"], None
+            return record["stage_index"], done, record["history"], None, pretrained
         optimizer = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
         optimizer.update(partial.get("optimizer_scalars", {}))
         resume = {
@@ -175,4 +185,4 @@ class StageCheckpoints:
             "optimizer": optimizer,
             "rng": rng,
         }
-        return record["stage_index"], done, record["history"], resume
+        return record["stage_index"], done, record["history"], resume, pretrained

@@ -677,7 +677,10 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
             done = []
             restored = checkpoints.restore() if checkpoints is not None else None
             if restored is not None:
-                start, done, history, resume = restored
+                start, done, history, resume, pretrained = restored
+                if pretrained:
+                    self.pretrained_coefs_ = [W.astype(X.dtype) for W, _ in pretrained]
+                    self.pretrained_intercepts_ = [b.astype(X.dtype) for _, b in pretrained]
                 self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
                 self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
                 done = [(W.astype(X.dtype), b.astype(X.dtype)) for W, b in done]
@@ -704,7 +707,10 @@ class StackedAutoencoderClassifier(_SoftmaxOutputMixin, ClassifierMixin, Transfo
             else:
                 done.append(layers[0])
             if checkpoints is not None:
-                checkpoints.stage_done(index + 1, done, history)
+                pretrained = (
+                    zip(self.pretrained_coefs_, self.pretrained_intercepts_) if stage == "finetune" and not warm else ()
+                )
+                checkpoints.stage_done(index + 1, done, history, pretrained)
         self.coefs_ = [W for W, _ in done]
         self.intercepts_ = [b for _, b in done]
         return self
