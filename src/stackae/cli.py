@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from . import __version__
-from .estimators import StackedAutoencoderClassifier
+from .estimators import SOLVERS, StackedAutoencoderClassifier
 from .exceptions import StackaeError
 
 #: Hyperparameters that differ from the estimator's (UFLDL MNIST) defaults when the
@@ -29,7 +29,7 @@ DATASET_PRESETS = {
 }
 
 _NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
-_CHOICES = {"solver": ["lbfgs", "sgd", "adam"], "finetune_decay": ["softmax", "all"]}
+_CHOICES = {"solver": list(SOLVERS), "finetune_decay": ["softmax", "all"]}
 _NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float}  # parameters whose default is None
 _OPTION_HELP = {"random_state": "seed of weights and minibatches (default 0)", "learning_rate": "default: per solver"}
 
