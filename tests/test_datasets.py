@@ -59,7 +59,7 @@ def test_idx_missing_file(tmp_path):
 @pytest.mark.parametrize("compress", [False, True])
 def test_mnist_folder(tmp_path, compress):
     folder = make_mnist_folder(tmp_path / "m", compress=compress)
-    data = load_mnist(folder, dtype=np.float32)
+    data = load_mnist(folder, dtype="float32")  # as the README writes it
     assert data.X_train.shape == (60, 36) and data.X_test.shape == (20, 36)
     assert data.X_train.dtype == np.float32
     assert data.image_shape == (6, 6)

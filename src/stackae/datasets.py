@@ -164,6 +164,7 @@ def load_idx_pair(images_path, labels_path, dtype=np.float64):
             f"{labels.shape[0]} labels; they must be the same length."
         )
     scale = 255.0 if images.dtype == np.uint8 else 1.0
+    dtype = np.dtype(dtype).type  # "float32", np.float32 and np.dtype("float32") alike
     X = images.reshape(images.shape[0], -1).astype(dtype)
     X /= dtype(scale)
     return X, labels.astype(np.int64), tuple(images.shape[1:])
@@ -390,6 +391,7 @@ def load_samples(spec, *, label_column=None, scale="auto", dtype=np.float64, spl
             "'IMAGES_IDX,LABELS_IDX', or an .npz (arrays X and y) or .csv file."
         )
     factor = guess_input_scale(X) if scale == "auto" else float(scale)
+    dtype = np.dtype(dtype).type
     X = X.astype(dtype)
     if factor != 1.0:
         X /= dtype(factor)
