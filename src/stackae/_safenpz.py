@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-__all__ = ["read_npz"]
+__all__ = ["read_npz", "MAX_DEFLATE_RATIO"]
 
-# Deflate cannot expand data more than about 1032 times.
-_MAX_DEFLATE_RATIO = 1100
+#: Deflate cannot expand data more than about 1032 times: a compressed member (or
+#: gzip file) declaring more than this times its size is corrupt, whatever it holds.
+MAX_DEFLATE_RATIO = 1100
 
 
 class _Refused(Exception):
@@ -62,7 +63,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            limit = max(info.compress_size, 1) * _MAX_DEFLATE_RATIO
+            limit = max(info.compress_size, 1) * MAX_DEFLATE_RATIO
             if info.file_size > limit:
                 raise _Refused(f"its member '{name}' declares an impossible size (the file is corrupted)")
             with archive.open(info) as member:

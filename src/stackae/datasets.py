@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._safenpz import read_npz
+from ._safenpz import MAX_DEFLATE_RATIO, read_npz
 from .exceptions import DataError
 
 __all__ = [
@@ -53,11 +53,6 @@ class Dataset:
     image_shape: tuple[int, ...] | None
     name: str
     input_scale: float = 1.0  # raw values were divided by this
-
-
-# Deflate cannot expand data by more than about 1032 times: a gzipped IDX file whose
-# header declares more than this times its size is corrupt, whatever it holds.
-_MAX_GZIP_RATIO = 1100
 
 
 def _open_checked(path) -> tuple[Path, bool]:
@@ -114,7 +109,7 @@ def load_idx(path) -> np.ndarray:
             shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
             expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
             header = 4 + 4 * ndim
-            budget = size * _MAX_GZIP_RATIO if compressed else size - header
+            budget = size * MAX_DEFLATE_RATIO if compressed else size - header
             if expected > budget:
                 raise DataError(
                     f"'{path}' is truncated: the header declares shape {shape} "

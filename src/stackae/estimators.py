@@ -180,6 +180,15 @@ def train_softmax(est, X, y_index, n_classes, *, alpha, max_iter, rng, stage, **
     return optimize(est, objective, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng, **resumable)
 
 
+def _store_result(est, result: OptimizeResult, layer_sizes, dtype) -> None:
+    """Set a single-stage estimator's learned attributes from its optimizer's result."""
+    weights, biases = unpack(result.theta.astype(dtype), layer_sizes)
+    est.coefs_, est.intercepts_ = list(weights), list(biases)
+    est.n_iter_ = result.n_iter
+    est.loss_ = result.cost
+    est.loss_curve_ = result.loss_curve
+
+
 def _encode_labels(est, y):
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
@@ -306,11 +315,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             self, X, n_hidden, max_iter=max_iter, rng=check_random_state(self.random_state), stage=stage
         )
         _warn_not_converged(result, stage, "max_iter", max_iter)
-        weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], n_hidden, X.shape[1]))
-        self.coefs_, self.intercepts_ = list(weights), list(biases)
-        self.n_iter_ = result.n_iter
-        self.loss_ = result.cost
-        self.loss_curve_ = result.loss_curve
+        _store_result(self, result, (X.shape[1], n_hidden, X.shape[1]), X.dtype)
         _warn_if_collapsed(self._encode(X), stage)
         return self
 
@@ -409,11 +414,7 @@ class SoftmaxRegression(_SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
             stage=stage,
         )
         _warn_not_converged(result, stage, "max_iter", max_iter)
-        weights, biases = unpack(result.theta.astype(X.dtype), (X.shape[1], self.classes_.size))
-        self.coefs_, self.intercepts_ = list(weights), list(biases)
-        self.n_iter_ = result.n_iter
-        self.loss_ = result.cost
-        self.loss_curve_ = result.loss_curve
+        _store_result(self, result, (X.shape[1], self.classes_.size), X.dtype)
         return self
 
     def _scores(self, X, pretrained=False):
