@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MNIST_DIR, make_mnist_folder, write_idx
 from stackae import DataError
-from stackae.datasets import load_digits_split, load_idx, load_mnist
+from stackae.datasets import load_digits_split, load_idx, load_mnist, load_npz
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -91,3 +91,17 @@ def test_real_mnist_files():
     data = load_mnist(MNIST_DIR, dtype=np.float32)
     assert data.X_train.shape == (60000, 784) and data.X_test.shape == (10000, 784)
     assert np.bincount(data.y_test).tolist()[:3] == [980, 1135, 1032]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"X": np.float64(3.0), "y": np.zeros(1)}, r"'X' must be an array of samples, got a single value\.$"),
+        ({"X": np.zeros((2, 2)), "y": np.float64(1.0)}, r"'y' must be a vector of labels, got shape \(\)\.$"),
+        ({"X": np.zeros((2, 2)), "y": np.zeros((2, 1))}, r"'y' must be a vector of labels, got shape \(2, 1\)\.$"),
+    ],
+)
+def test_npz_with_arrays_of_the_wrong_rank(tmp_path, arrays, message):
+    np.savez(tmp_path / "a.npz", **arrays)
+    with pytest.raises(DataError, match=r"^'.*a\.npz': " + message):
+        load_npz(tmp_path / "a.npz")

@@ -220,6 +220,10 @@ def load_npz(path):
     if "X" not in arrays:
         raise DataError(f"'{path}' holds no array named 'X' (it holds {', '.join(arrays) or 'nothing'}).")
     X, y = arrays["X"], arrays.get("y")
+    if X.ndim == 0:
+        raise DataError(f"'{path}': 'X' must be an array of samples, got a single value.")
+    if y is not None and y.ndim != 1:
+        raise DataError(f"'{path}': 'y' must be a vector of labels, got shape {y.shape}.")
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
