@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stackae import _rowblocks, init_theta, n_params, pack, unpack
+from stackae import _rows, _tuning, init_theta, n_params, pack, unpack
 from stackae.gradcheck import check_gradient, numerical_gradient, relative_difference
 from stackae.objectives import softmax_cost, softmax_probabilities, sparse_autoencoder_cost, stack_cost
 
@@ -200,13 +200,15 @@ def test_blocked_threaded_evaluation_matches_single_block(monkeypatch, n_threads
         st_ = stack_cost(theta_st, X, y, (5, 4), 3, alpha=1e-3, decay="all")
         return ae, st_
 
-    (ae_ref, st_ref) = both()  # 203 rows: one block
-    monkeypatch.setattr(_rowblocks, "BLOCK_ROWS", 16)
-    _rowblocks.set_num_threads(n_threads)
+    _tuning.set_block_rows(1000)
     try:
+        (ae_ref, st_ref) = both()  # 203 rows: one block
+        _tuning.set_block_rows(16)
+        _rows.set_num_threads(n_threads)
         (ae, st_) = both()
     finally:
-        _rowblocks.set_num_threads(None)
+        _rows.set_num_threads(None)
+        _tuning.set_block_rows(None)
     for (c, g), (c_ref, g_ref) in ((ae, ae_ref), (st_, st_ref)):
         assert c == pytest.approx(c_ref, rel=1e-12)
         np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-15)

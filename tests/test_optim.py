@@ -11,8 +11,8 @@ from scipy.optimize import rosen, rosen_der
 from sklearn.exceptions import ConvergenceWarning
 
 from stackae import NonFiniteError, StackedAutoencoderClassifier
-from stackae import estimators as estimators_module
 from stackae.datasets import load_digits_split
+from stackae.estimators import _stages as stages_module
 from stackae.optim import lbfgs
 
 
@@ -63,16 +63,17 @@ def test_non_finite_cost_names_stage_and_iteration():
 
 def test_ctrl_c_during_finetuning_returns_a_usable_model(monkeypatch):
     data = load_digits_split()
-    real_stack_cost = estimators_module.stack_cost
+    real_stack_cost = stages_module.stack_cost_grad
     calls = []
 
-    def stack_cost_interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 10:
-            raise KeyboardInterrupt
-        return real_stack_cost(*args, **kwargs)
+    def stack_cost_interrupted(rows, theta, spec, *args):
+        if len(spec.sizes) > 2:  # the fine-tuning stage, not the softmax
+            calls.append(1)
+            if len(calls) == 10:
+                raise KeyboardInterrupt
+        return real_stack_cost(rows, theta, spec, *args)
 
-    monkeypatch.setattr(estimators_module, "stack_cost", stack_cost_interrupted)
+    monkeypatch.setattr(stages_module, "stack_cost_grad", stack_cost_interrupted)
     clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -7,7 +7,7 @@ layer's weights ``W`` shape ``(n_in, n_out)``, so ``Z = X @ W + b``.
 __version__ = "0.1.0"
 
 from ._params import init_theta, n_params, pack, unpack
-from ._rowblocks import get_num_threads, set_num_threads
+from ._rows import get_num_threads, set_num_threads
 from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
 from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
 from .gradcheck import check_gradient, numerical_gradient, relative_difference

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._files import atomic_write
 from ._safenpz import read_npz
 from .exceptions import ModelFileError
 
@@ -57,8 +58,6 @@ class CheckpointDir:
         return sorted(p for p in self.path.iterdir() if _PATTERN.match(p.name))
 
     def save(self, arrays: dict[str, np.ndarray], record: dict) -> Path:
-        from .io import atomic_write
-
         self.path.mkdir(parents=True, exist_ok=True)
         existing = self.files()
         number = int(_PATTERN.match(existing[-1].name).group(1)) + 1 if existing else 1
@@ -88,15 +87,32 @@ class CheckpointDir:
         return None
 
 
-def fingerprint(X: np.ndarray, y: np.ndarray, params: dict) -> str:
-    """Identifies a training run: the data, the labels and the hyperparameters."""
+#: Rows hashed to identify data that is not a NumPy array in memory (a file, a GPU
+#: array, a Dask array): evenly spaced, so reading them stays cheap.
+FINGERPRINT_ROWS = 4096
+
+
+def fingerprint(X, y: np.ndarray, params: dict) -> str:
+    """Identifies a training run: the data, the labels and the hyperparameters.
+
+    A NumPy array in memory is hashed whole; other data (memory maps, Zarr, GPU and
+    Dask arrays) by its shape, dtype and :data:`FINGERPRINT_ROWS` evenly spaced rows.
+    """
     import hashlib
+
+    from . import _xp
 
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
-    digest.update(str((X.shape, X.dtype.str)).encode())
-    digest.update(np.ascontiguousarray(X).data)
-    digest.update(np.ascontiguousarray(y).data)
+    digest.update(str((tuple(X.shape), str(X.dtype))).encode())
+    if _xp.is_numpy(X) and not isinstance(X, np.memmap):
+        digest.update(np.ascontiguousarray(X).data)
+    else:
+        step = max(1, X.shape[0] // FINGERPRINT_ROWS)
+        rows = np.arange(0, X.shape[0], step)
+        sample = X[rows] if not _xp.is_zarr(X) else X.get_orthogonal_selection((rows, slice(None)))
+        digest.update(np.ascontiguousarray(_xp.to_numpy(sample)).data)
+    digest.update(np.ascontiguousarray(_xp.to_numpy(y)).data)
     return digest.hexdigest()
 
 
@@ -135,12 +151,14 @@ class StageCheckpoints:
         """A callback for the optimizer of the stage in progress."""
 
         def save(state: dict) -> None:
-            arrays = {"theta": np.asarray(state["theta"])}
+            from . import _xp
+
+            arrays = {"theta": _xp.to_numpy(state["theta"])}
             optimizer = state.get("optimizer") or {}
             scalars = {}
             for key, value in optimizer.items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"opt_{key}"] = value
+                if isinstance(value, np.ndarray) or hasattr(value, "__array_namespace__"):
+                    arrays[f"opt_{key}"] = _xp.to_numpy(value)
                 else:
                     scalars[key] = value
             extra = {"iteration": int(state["iteration"]), "loss_curve": list(map(float, state["loss_curve"]))}

@@ -10,8 +10,12 @@ The packing rule, the same for every ``theta`` in the package: all weight matric
 layer order, each raveled in C order, followed by all bias vectors in layer order::
 
     sparse autoencoder (n, h, n):     [W1, W2, b1, b2]
+    tied autoencoder (n, h, n):       [W1, b1, b2]          (W2 = W1^T)
     softmax regression (n, k):        [Theta, c]
     stack (n_0, n_1, ..., n_L, k):    [W1, ..., WL, Theta, b1, ..., bL, c]
+
+The functions work on any array API array (NumPy, PyTorch, CuPy): the views share
+memory with ``theta`` wherever the library's slicing and reshaping do (all three do).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["init_theta", "n_params", "pack", "unpack"]
+__all__ = ["init_theta", "n_params", "pack", "unpack", "autoencoder_layout"]
 
 
 def _check_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
@@ -38,48 +42,90 @@ def n_params(layer_sizes: Sequence[int]) -> int:
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes[1:])
 
 
-def unpack(theta: np.ndarray, layer_sizes: Sequence[int]):
-    """Views ``(weights, biases)`` into ``theta``; writing to a view writes ``theta``.
+def _reshape(a, shape):
+    if isinstance(a, np.ndarray):
+        return a.reshape(shape)
+    from ._xp import namespace
 
-    Parameters
-    ----------
-    theta : ndarray of shape (n_params,)
-        Contiguous flat parameter vector.
-    layer_sizes : sequence of int
-        ``(n_0, ..., n_L)``.
+    return namespace(a).reshape(a, shape)
 
-    Returns
-    -------
-    weights : list of ndarray, ``weights[l]`` of shape ``(n_l, n_{l+1})``
-    biases : list of ndarray, ``biases[l]`` of shape ``(n_{l+1},)``
-    """
-    sizes = _check_sizes(layer_sizes)
-    expected = n_params(sizes)
-    if theta.ndim != 1 or theta.shape[0] != expected:
-        raise ValueError(f"'theta' must have shape ({expected},) for layer sizes {sizes}, got {theta.shape}.")
+
+def _views(theta, weight_shapes, bias_sizes):
     weights, biases = [], []
     offset = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        weights.append(theta[offset : offset + n_in * n_out].reshape(n_in, n_out))
+    for n_in, n_out in weight_shapes:
+        weights.append(_reshape(theta[offset : offset + n_in * n_out], (n_in, n_out)))
         offset += n_in * n_out
-    for n_out in sizes[1:]:
+    for n_out in bias_sizes:
         biases.append(theta[offset : offset + n_out])
         offset += n_out
     return weights, biases
 
 
-def pack(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], dtype=None) -> np.ndarray:
-    """Flat vector from per-layer weights and biases (the inverse of :func:`unpack`)."""
+def unpack(theta, layer_sizes: Sequence[int]):
+    """Views ``(weights, biases)`` into ``theta``; writing to a view writes ``theta``.
+
+    Parameters
+    ----------
+    theta : array of shape (n_params,)
+        Contiguous flat parameter vector (NumPy, PyTorch, CuPy, ...).
+    layer_sizes : sequence of int
+        ``(n_0, ..., n_L)``.
+
+    Returns
+    -------
+    weights : list of arrays, ``weights[l]`` of shape ``(n_l, n_{l+1})``
+    biases : list of arrays, ``biases[l]`` of shape ``(n_{l+1},)``
+    """
+    sizes = _check_sizes(layer_sizes)
+    expected = n_params(sizes)
+    if theta.ndim != 1 or theta.shape[0] != expected:
+        raise ValueError(f"'theta' must have shape ({expected},) for layer sizes {sizes}, got {tuple(theta.shape)}.")
+    return _views(theta, list(zip(sizes[:-1], sizes[1:])), sizes[1:])
+
+
+def autoencoder_layout(n: int, h: int, tied: bool):
+    """``(n_params, unpack)`` of an ``n``-``h``-``n`` autoencoder; ``unpack(theta)`` gives
+    ``(W1, W2, b1, b2)`` with ``W2 = W1.T`` (a view) when ``tied``."""
+    if not tied:
+        sizes = (n, h, n)
+
+        def unpack_untied(theta):
+            (W1, W2), (b1, b2) = unpack(theta, sizes)
+            return W1, W2, b1, b2
+
+        return n_params(sizes), unpack_untied
+
+    def unpack_tied(theta):
+        if theta.ndim != 1 or theta.shape[0] != n * h + h + n:
+            raise ValueError(f"'theta' must have shape ({n * h + h + n},) for a tied {n}-{h}-{n} autoencoder.")
+        (W1,), (b1, b2) = _views(theta, [(n, h)], (h, n))
+        return W1, W1.T, b1, b2
+
+    return n * h + h + n, unpack_tied
+
+
+def pack(weights: Sequence, biases: Sequence, dtype=None):
+    """Flat vector from per-layer weights and biases (the inverse of :func:`unpack`).
+
+    NumPy in, NumPy out (``dtype`` as given, else the arrays' common type); other array
+    API arrays are concatenated in their own namespace.
+    """
     if len(weights) != len(biases):
         raise ValueError(f"'weights' and 'biases' must have the same length, got {len(weights)} and {len(biases)}.")
-    if dtype is None:
-        dtype = np.result_type(*weights, *biases)
-    parts = [np.asarray(w, dtype=dtype).ravel() for w in weights]
-    parts += [np.asarray(b, dtype=dtype).ravel() for b in biases]
-    return np.concatenate(parts)
+    parts = list(weights) + list(biases)
+    if all(isinstance(p, np.ndarray | np.generic | list | tuple | float | int) for p in parts):
+        if dtype is None:
+            dtype = np.result_type(*parts)
+        return np.concatenate([np.asarray(p, dtype=dtype).ravel() for p in parts])
+    from ._xp import namespace
+
+    xp = namespace(*parts)
+    flat = xp.concat([xp.reshape(p, (-1,)) for p in parts])
+    return flat if dtype is None else xp.astype(flat, dtype)
 
 
-def init_theta(layer_sizes: Sequence[int], random_state=None, dtype=np.float64) -> np.ndarray:
+def init_theta(layer_sizes: Sequence[int], random_state=None, dtype=np.float64, *, tied: bool = False) -> np.ndarray:
     """UFLDL's initialisation: ``W_l ~ U(-r, r)`` with ``r = sqrt(6/(n_in+n_out+1))``, biases 0.
 
     Parameters
@@ -89,11 +135,21 @@ def init_theta(layer_sizes: Sequence[int], random_state=None, dtype=np.float64) 
         A ``numpy.random.Generator`` is used as it is; anything else goes through
         :func:`sklearn.utils.check_random_state`.
     dtype : float32 or float64
+    tied : bool
+        For an autoencoder ``(n, h, n)``: one weight matrix (``[W1, b1, b2]``).
     """
     from sklearn.utils import check_random_state
 
     rng = random_state if isinstance(random_state, np.random.Generator) else check_random_state(random_state)
     sizes = _check_sizes(layer_sizes)
+    if tied:
+        if len(sizes) != 3 or sizes[0] != sizes[2]:
+            raise ValueError(f"'tied' needs autoencoder sizes (n, h, n), got {sizes!r}.")
+        n, h = sizes[:2]
+        theta = np.zeros(n * h + h + n, dtype=dtype)
+        r = np.sqrt(6.0 / (n + h + 1))
+        theta[: n * h] = rng.uniform(-r, r, size=n * h)
+        return theta
     theta = np.zeros(n_params(sizes), dtype=dtype)
     weights, _ = unpack(theta, sizes)
     for W in weights:

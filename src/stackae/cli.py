@@ -123,7 +123,7 @@ def _train_config(args) -> dict:
     import json
     from pathlib import Path
 
-    from .io import atomic_write
+    from ._files import atomic_write
 
     if args.resume:
         folder = Path(args.resume)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["StackaeError", "DataError", "ModelFileError", "NonFiniteError", "CollapsedFeaturesWarning"]
+__all__ = [
+    "StackaeError",
+    "DataError",
+    "ModelFileError",
+    "NonFiniteError",
+    "CollapsedFeaturesWarning",
+    "choice_error",
+]
 
 
 class StackaeError(Exception):
@@ -39,3 +46,11 @@ class NonFiniteError(StackaeError, FloatingPointError):
 
 class CollapsedFeaturesWarning(UserWarning):
     """A layer's features are (nearly) the same for every sample."""
+
+
+def choice_error(name: str, value, choices) -> ValueError:
+    """The one message for a value outside a set: ``'solver' must be 'lbfgs', 'sgd' or
+    'adam', got 'newton'.``"""
+    shown = [repr(c) for c in choices]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+    return ValueError(f"'{name}' must be {listed}, got {value!r}.")

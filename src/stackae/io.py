@@ -9,13 +9,12 @@ a crash never leaves a half-written model in place.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from ._files import atomic_write
 from ._safenpz import read_npz
 from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
 from .exceptions import ModelFileError
@@ -38,29 +37,6 @@ def _jsonable(value):
     if isinstance(value, np.random.RandomState | np.random.Generator):
         return None
     return value
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it
-    over ``path`` (atomic on POSIX and Windows)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"No such folder: '{folder}'.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_model(estimator, path, *, metadata: dict | None = None) -> None:

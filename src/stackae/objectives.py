@@ -1,4 +1,4 @@
-r"""Cost-and-gradient functions: sparse autoencoder, softmax regression, whole stack.
+r"""Cost-and-gradient functions: autoencoders, softmax regression, the whole stack.
 
 Conventions, the same everywhere in stackae:
 
@@ -7,30 +7,39 @@ Conventions, the same everywhere in stackae:
 * ``theta`` is one flat vector, packed as described in :mod:`stackae._params`:
   all weight matrices (C order) in layer order, then all biases in layer order;
 * each function returns ``(cost, grad)``: ``cost`` a Python float, ``grad`` an array of
-  the same shape and dtype as ``theta``;
-* the arithmetic runs in float32 when ``X`` is float32, else in float64 (``theta`` is
-  cast to that dtype, which costs one copy of the parameters only).
+  the same shape and dtype as ``theta``, in ``theta``'s namespace and on its device;
+* the arithmetic runs in float32 when ``X`` is float32, else in float64.
 
-Every cost is a sum over samples (the sparse autoencoder's after one extra pass for the
-mean activation), computed block by block by :func:`stackae._rowblocks.map_reduce_rows`;
-the functions below only say what one block of rows contributes, as plain array
-operations.
+``X`` may be a NumPy array (or memory map, or Zarr array), a PyTorch tensor or CuPy
+array (CPU or GPU), or a Dask array chunked by rows: :mod:`stackae._rows` decides how
+the blocks of rows are run and summed. Every cost is a sum over samples: the
+``_*_block`` functions below say what one block of rows contributes, written once
+against the array API; the public functions add the regularisation once, after the
+sum.
 
 References
 ----------
 UFLDL Tutorial, "Sparse Autoencoder", "Softmax Regression" and "Fine-tuning Stacked
-AEs", http://ufldl.stanford.edu/wiki/
+AEs", http://ufldl.stanford.edu/wiki/ ;
+P. Vincent et al., "Stacked Denoising Autoencoders", JMLR 11 (2010) ;
+S. Rifai et al., "Contractive Auto-Encoders", ICML 2011 ;
+N. Srivastava et al., "Dropout", JMLR 15 (2014).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import n_params, unpack
-from ._rowblocks import Workspace, map_reduce_rows
-from .activations import sigmoid, sigmoid_derivative
+from . import _xp
+from ._params import autoencoder_layout, n_params, pack, unpack
+from ._rows import rows_of
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
+from .exceptions import choice_error
 
 __all__ = [
     "sparse_autoencoder_cost",
@@ -38,251 +47,497 @@ __all__ = [
     "stack_cost",
     "feedforward",
     "softmax_probabilities",
+    "dropout_rates",
+    "LOSSES",
 ]
 
-
-# --------------------------------------------------------------------------- helpers
-def _compute_dtype(X: np.ndarray):
-    return np.float32 if X.dtype == np.float32 else np.float64
+#: Reconstruction losses of the autoencoders.
+LOSSES = ("squared", "cross_entropy")
 
 
-def _check_X(X) -> np.ndarray:
-    """``X`` as a C-contiguous 2-D array in the compute dtype."""
-    X = np.asarray(X)
+# --------------------------------------------------------------------------- checks
+def _check_X(X, name: str = "X"):
+    """``X`` as a 2-D array in the compute dtype, in its own library."""
+    if _xp.is_dask(X) or _xp.is_zarr(X):
+        if X.ndim != 2:
+            raise ValueError(f"'{name}' must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
+        if X.dtype not in (np.float32, np.float64):
+            raise ValueError(f"'{name}' must hold float32 or float64 values, got dtype {X.dtype}.")
+        return X
+    if not hasattr(X, "__array_namespace__") and not _xp.is_numpy(X):
+        X = np.asarray(X)
+    if _xp.is_numpy(X):
+        if X.ndim != 2:
+            raise ValueError(f"'{name}' must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
+        if X.shape[0] == 0:
+            raise ValueError(f"'{name}' must hold at least one sample, got 0.")
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        if isinstance(X, np.memmap) and X.dtype == dtype and X.flags.c_contiguous:
+            return X  # read block by block, never copied
+        return np.ascontiguousarray(X, dtype=dtype)
+    xp = _xp.namespace(X)
     if X.ndim != 2:
-        raise ValueError(f"'X' must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
+        raise ValueError(f"'{name}' must be 2-dimensional (n_samples, n_features), got shape {tuple(X.shape)}.")
     if X.shape[0] == 0:
-        raise ValueError("'X' must hold at least one sample, got 0.")
-    return np.ascontiguousarray(X, dtype=_compute_dtype(X))
+        raise ValueError(f"'{name}' must hold at least one sample, got 0.")
+    dtype = _xp.float_dtype(xp, X)
+    return X if X.dtype == dtype else xp.astype(X, dtype)
 
 
-def _check_theta(theta, layer_sizes, dtype) -> np.ndarray:
-    """``theta`` as a contiguous vector in the compute dtype, of the right length."""
-    theta = np.asarray(theta)
-    expected = n_params(layer_sizes)
-    if theta.ndim != 1 or theta.shape[0] != expected:
+def _check_target(T, X):
+    if T is None:
+        return None
+    T = _check_X(T, "target")
+    if tuple(T.shape) != tuple(X.shape):
+        raise ValueError(f"'target' must have the shape of 'X', {tuple(X.shape)}, got {tuple(T.shape)}.")
+    if _xp.library(T) != _xp.library(X):
+        raise ValueError(f"'target' must be an array like 'X' ({_xp.describe(X)}), got {_xp.describe(T)}.")
+    if T.dtype != X.dtype:
+        T = _xp.namespace(T).astype(T, X.dtype) if not _xp.is_numpy(T) else T.astype(X.dtype)
+    return T
+
+
+def _check_theta(theta, expected: int, sizes_text: str, X):
+    """``theta`` as a vector of the right length, in ``X``'s library (NumPy for Dask)."""
+    if not hasattr(theta, "__array_namespace__") and not _xp.is_numpy(theta):
+        theta = np.asarray(theta)
+    library = _xp.library(theta)
+    host = _xp.is_dask(X) or _xp.is_zarr(X) or _xp.is_numpy(X)
+    if (host and library != "numpy") or (not host and library != _xp.library(X)):
         raise ValueError(
-            f"'theta' must have shape ({expected},) for layer sizes {tuple(layer_sizes)}, got {theta.shape}."
+            f"'theta' and 'X' must be arrays of the same library and device, got {_xp.describe(theta)} "
+            f"and {_xp.describe(X)}."
         )
-    return np.ascontiguousarray(theta, dtype=dtype)
+    if theta.ndim != 1 or theta.shape[0] != expected:
+        raise ValueError(f"'theta' must have shape ({expected},) for {sizes_text}, got {tuple(theta.shape)}.")
+    return theta
 
 
-def _check_labels(y, n_samples: int, n_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n_samples,):
-        raise ValueError(f"'y' must have shape ({n_samples},), got {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer):
+def _check_labels(y, n_samples: int, n_classes: int, X):
+    """Integer labels in ``0..n_classes-1``, in ``X``'s library and device."""
+    if _xp.is_dask(y):
+        return y  # checked once by the estimator, chunk by chunk
+    if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X) or not hasattr(y, "__array_namespace__"):
+        y = np.asarray(_xp.to_numpy(y) if hasattr(y, "__array_namespace__") else y)
+        if y.shape != (n_samples,):
+            raise ValueError(f"'y' must have shape ({n_samples},), got {y.shape}.")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"'y' must hold integer class indices, got dtype {y.dtype}.")
+        if n_samples and (y.min() < 0 or y.max() >= n_classes):
+            raise ValueError(f"'y' must hold class indices in 0..{n_classes - 1}, got values in {y.min()}..{y.max()}.")
+        y = y.astype(np.intp, copy=False)
+        if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X):
+            return y
+        xp = _xp.namespace(X)
+        return xp.asarray(y.astype(np.int64), device=_xp.device_of(X))
+    xp = _xp.namespace(y)
+    if tuple(y.shape) != (n_samples,):
+        raise ValueError(f"'y' must have shape ({n_samples},), got {tuple(y.shape)}.")
+    if not xp.isdtype(y.dtype, "integral"):
         raise ValueError(f"'y' must hold integer class indices, got dtype {y.dtype}.")
-    if n_samples and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"'y' must hold class indices in 0..{n_classes - 1}, got values in {y.min()}..{y.max()}.")
-    return y.astype(np.intp, copy=False)
+    low, high = int(xp.min(y)), int(xp.max(y))
+    if low < 0 or high >= n_classes:
+        raise ValueError(f"'y' must hold class indices in 0..{n_classes - 1}, got values in {low}..{high}.")
+    return y
 
 
-def _kl_divergence(rho: float, rho_hat: np.ndarray) -> np.ndarray:
+def _check_rate(name: str, value) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= value < 1.0
+    if not ok:
+        raise ValueError(f"'{name}' must be a number in [0, 1), got {value!r}.")
+    return float(value)
+
+
+def dropout_rates(dropout, n_hidden_layers: int) -> tuple[float, ...]:
+    """Drop probabilities ``(input, hidden 1, ..., hidden L)`` from ``dropout``: a number
+    (every hidden layer, not the input) or a sequence of ``L + 1`` numbers."""
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool):
+        rate = _check_rate("dropout", dropout)
+        return (0.0,) + (rate,) * n_hidden_layers
+    try:
+        rates = tuple(dropout)
+    except TypeError:
+        rates = None
+    if rates is None or len(rates) != n_hidden_layers + 1:
+        raise ValueError(
+            f"'dropout' must be a number in [0, 1) or a sequence of {n_hidden_layers + 1} numbers "
+            f"(the input, then each hidden layer), got {dropout!r}."
+        )
+    return tuple(_check_rate("dropout", r) for r in rates)
+
+
+def _kl_divergence(xp, rho: float, rho_hat):
     r""":math:`KL(\rho \| \hat\rho_j) = \rho\log\frac{\rho}{\hat\rho_j}
     + (1-\rho)\log\frac{1-\rho}{1-\hat\rho_j}`, elementwise over hidden units."""
-    return rho * np.log(rho / rho_hat) + (1.0 - rho) * np.log((1.0 - rho) / (1.0 - rho_hat))
+    return rho * xp.log(rho / rho_hat) + (1.0 - rho) * xp.log((1.0 - rho) / (1.0 - rho_hat))
 
 
-def _clip_unit_interval(p: np.ndarray) -> np.ndarray:
-    """Keep a mean activation strictly inside (0, 1) so the KL term stays finite."""
-    eps = np.finfo(p.dtype).eps
-    return np.clip(p, eps, 1.0 - eps)
+def _finish(cost, grad, theta_in, rows):
+    """``(float cost, grad in theta's dtype)``: the one place a cost leaves the device."""
+    cost = float(cost)
+    if _xp.is_numpy(grad):
+        return cost, grad.astype(np.asarray(theta_in).dtype, copy=False)
+    return cost, grad if grad.dtype == theta_in.dtype else rows.xp.astype(grad, theta_in.dtype)
 
 
-def feedforward(X: np.ndarray, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]):
-    """Sigmoid activations of each layer in turn: ``A_l = f(A_{l-1} W_l + b_l)``.
+# ------------------------------------------------------------------ autoencoders
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    """Static options of one autoencoder (picklable, for the workers of a cluster)."""
 
-    Returns the last layer's activations, shape ``(n_samples, n_L)``.
+    n: int
+    h: int
+    tied: bool = False
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    loss: str = "squared"
+    sparsity_target: float = 0.1
+    sparsity_weight: float = 0.0
+    contraction: float = 0.0
+
+    @property
+    def n_params(self) -> int:
+        return autoencoder_layout(self.n, self.h, self.tied)[0]
+
+    def unpack(self, theta):
+        return autoencoder_layout(self.n, self.h, self.tied)[1](theta)
+
+
+def autoencoder_spec(
+    n, h, *, tied, activation, output_activation, loss, sparsity_target, sparsity_weight, contraction
+) -> AutoencoderSpec:
+    """Check the autoencoder options and bundle them; the messages name the parameters."""
+    check_activation("activation", activation, HIDDEN_ACTIVATIONS)
+    check_activation("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+    check_activation("loss", loss, LOSSES)
+    if loss == "cross_entropy" and output_activation != "sigmoid":
+        raise ValueError(
+            "loss='cross_entropy' needs output_activation='sigmoid' (outputs in (0, 1)), "
+            f"got output_activation={output_activation!r}."
+        )
+    sparsity_weight, contraction = float(sparsity_weight), float(contraction)
+    if sparsity_weight != 0.0 and activation != "sigmoid":
+        raise ValueError(
+            f"'sparsity_weight' must be 0 with activation={activation!r}: the KL sparsity penalty needs mean "
+            f"activations in (0, 1), which only sigmoid units have; got sparsity_weight={sparsity_weight!r}."
+        )
+    if not 0.0 < float(sparsity_target) < 1.0:
+        raise ValueError(f"'sparsity_target' must be a number in (0.0, 1.0), got {sparsity_target!r}.")
+    if contraction < 0 or not math.isfinite(contraction):
+        raise ValueError(f"'contraction' must be a number >= 0.0, got {contraction!r}.")
+    return AutoencoderSpec(
+        int(n),
+        int(h),
+        bool(tied),
+        activation,
+        output_activation,
+        loss,
+        float(sparsity_target),
+        sparsity_weight,
+        contraction,
+    )
+
+
+def _encode_block(k, block, theta, spec: AutoencoderSpec):
+    """Pass 1: hidden activations ``H = f(X W1 + b1)`` (kept) and their column sums."""
+    W1, _, b1, _ = spec.unpack(theta)
+    H = k.activate(spec.activation, k.affine(block.X, W1, b1))  # (b, n) @ (n, h) -> (b, h)
+    return 0.0, [k.sum_rows(H)], H
+
+
+def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_delta, column_norms):
+    """Pass 2: reconstruction, output and hidden deltas, gradient pieces.
+
+    ``sparsity_delta``: :math:`\\frac{\\beta}{m}(-\\rho/\\hat\\rho + (1-\\rho)/(1-\\hat\\rho))`
+    or None; ``column_norms``: :math:`w_j = \\sum_i W1_{ij}^2` when contracting, else None.
     """
-    A = X
-    for W, b in zip(weights, biases):
-        Z = A @ W  # (m, n_{l-1}) @ (n_{l-1}, n_l) -> (m, n_l)
-        Z += b
-        A = sigmoid(Z, out=Z)
-    return A
+    W1, W2, b1, b2 = spec.unpack(theta)
+    X = block.X
+    T = X if block.T is None else block.T
+    H = block.kept
+    if H is None:
+        H = k.activate(spec.activation, k.affine(X, W1, b1, "H"))  # (b, n) @ (n, h) -> (b, h)
+    Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
+    if spec.loss == "cross_entropy":
+        # J_i = sum_j softplus(z_ij) - t_ij z_ij  (= -t log xhat - (1 - t) log(1 - xhat), xhat = f(z))
+        cost = k.total(k.xp.logaddexp(Zout, 0.0) - T * Zout)
+        D3 = k.activate("sigmoid", Zout)
+        D3 -= T  # delta_3 = (xhat - t), times 1/m below
+    else:
+        Xhat = k.activate(spec.output_activation, Zout)
+        F3 = None if spec.output_activation == "linear" else k.derivative(spec.output_activation, Xhat, "F3")
+        D3 = Xhat
+        D3 -= T  # Xhat - T
+        cost = 0.5 * k.dot(D3, D3)  # (1/2) ||Xhat - T||^2, times 1/m below
+        if F3 is not None:
+            D3 *= F3  # delta_3 = (Xhat - T) * f'(z_3), times 1/m below
+    # grad W2 = H^T delta_3 ; grad b2 = column sums of delta_3 (times 1/m later)
+    gW2 = k.matmul(H.T, D3, "gW2")  # (h, b) @ (b, n) -> (h, n)
+    gb2 = k.sum_rows(D3)
+    # delta_2 = (delta_3 W2^T / m + (beta/m)(-rho/rho_hat + (1-rho)/(1-rho_hat))) * f'(z_2)
+    D2 = k.matmul(D3, W2.T, "D2")  # (b, n) @ (n, h) -> (b, h)
+    D2 *= inv_m
+    if sparsity_delta is not None:
+        D2 += sparsity_delta
+    F2 = k.derivative(spec.activation, H, "F2")
+    D2 *= F2
+    parts = []
+    if column_norms is not None:
+        # contraction (c/m) sum_i sum_j f'(z_ij)^2 w_j: its share of delta_2 is
+        # (c/m) w_j 2 f'(z_ij) f''(z_ij); its cost and its share of grad W1 (through w)
+        # need only the column sums of f'^2, added up by the caller
+        parts.append(k.sum_rows(F2 * F2))
+        D2 += (2.0 * spec.contraction * inv_m) * column_norms * F2 * k.second_derivative(spec.activation, H)
+    # grad W1 = X^T delta_2 ; grad b1 = column sums of delta_2
+    gW1 = k.matmul(X.T, D2, "gW1")  # (n, b) @ (b, h) -> (n, h)
+    gb1 = k.sum_rows(D2)
+    return cost, [gW1, gW2, gb1, gb2, *parts], None
 
 
-def softmax_probabilities(S: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of scores ``S`` of shape ``(m, k)``, computed in place-safe,
-    overflow-free form: ``exp(S - max S) / sum exp(S - max S)``."""
-    P = S - S.max(axis=1, keepdims=True)
-    np.exp(P, out=P)
-    P /= P.sum(axis=1, keepdims=True)
-    return P
+def _reconstruction_block(k, block, theta, spec: AutoencoderSpec):
+    """Forward only: the reconstruction loss of a block (for validation scores)."""
+    W1, W2, b1, b2 = spec.unpack(theta)
+    X = block.X
+    T = X if block.T is None else block.T
+    H = k.activate(spec.activation, k.affine(X, W1, b1, "H"))  # (b, n) @ (n, h) -> (b, h)
+    Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
+    if spec.loss == "cross_entropy":
+        return k.total(k.xp.logaddexp(Zout, 0.0) - T * Zout), [], None
+    D = k.activate(spec.output_activation, Zout)
+    D -= T
+    return 0.5 * k.dot(D, D), [], None
 
 
-# ------------------------------------------------------------------ sparse autoencoder
-def sparse_autoencoder_cost(theta, X, n_hidden: int, *, alpha: float, sparsity_target: float, sparsity_weight: float):
-    r"""Cost and gradient of a sparse autoencoder with sigmoid hidden and output units.
+def reconstruction_loss(rows, theta, spec: AutoencoderSpec):
+    """Mean reconstruction loss per sample over ``rows`` (no penalties), as a float."""
+    cost, _, _ = rows.map_sum(_reconstruction_block, (theta, spec))
+    return float(cost) / rows.n_samples
 
-    With ``H = f(X W1 + b1)`` of shape ``(m, h)``, ``Xhat = f(H W2 + b2)`` of shape
-    ``(m, n)`` and :math:`\hat\rho = \frac1m \sum_i H_i`:
+
+def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
+    """Cost (a float, or a 0-d array on a device) and gradient (in ``rows``' namespace)
+    of an autoencoder over ``rows``, ``theta`` already in the compute namespace and dtype."""
+    xp = rows.xp
+    m = rows.n_samples
+    inv_m = 1.0 / m
+    W1, W2, b1, b2 = spec.unpack(theta)
+    sparse = spec.sparsity_weight != 0.0
+    kept, sparsity_delta, kl = None, None, 0.0
+    if sparse:
+        # pass 1: rho_hat = mean activation of each hidden unit over all samples
+        _, (h_sum,), kept = rows.map_sum(_encode_block, (theta, spec), keep=True)
+        eps = float(np.finfo(np.dtype(str(h_sum.dtype).rsplit(".", 1)[-1])).eps)
+        rho_hat = xp.clip(h_sum * inv_m, eps, 1.0 - eps)
+        rho, beta = spec.sparsity_target, spec.sparsity_weight
+        sparsity_delta = (beta * inv_m) * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat))
+        kl = beta * xp.sum(_kl_divergence(xp, rho, rho_hat))  # computed once, not per block
+    column_norms = xp.sum(W1 * W1, axis=0) if spec.contraction else None
+    data_cost, parts, _ = rows.map_sum(
+        _autoencoder_block, (theta, spec, inv_m, sparsity_delta, column_norms), kept=kept
+    )
+    gW1, gW2, gb1, gb2 = parts[:4]
+    gW2 = gW2 * inv_m
+    gb2 = gb2 * inv_m
+    cost = data_cost * inv_m + rows.scalar(kl)
+    if spec.contraction:
+        # J += (c/m) sum_j (sum_i f'(z_ij)^2) w_j ; its gradient through w_j = sum_k W1_kj^2
+        cost = cost + rows.scalar(spec.contraction * inv_m * xp.sum(parts[4] * column_norms))
+        gW1 = gW1 + (2.0 * spec.contraction * inv_m) * W1 * parts[4]
+    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W  (a tied W1 counts once)
+    gW1 = gW1 + alpha * W1
+    decay = rows.scalar(xp.sum(W1 * W1))
+    if spec.tied:
+        gW1 = gW1 + gW2.T  # W2 = W1^T
+        grad = pack([gW1], [gb1, gb2])
+    else:
+        gW2 = gW2 + alpha * W2
+        decay = decay + rows.scalar(xp.sum(W2 * W2))
+        grad = pack([gW1, gW2], [gb1, gb2])
+    return cost + 0.5 * alpha * decay, grad
+
+
+def sparse_autoencoder_cost(
+    theta,
+    X,
+    n_hidden: int,
+    *,
+    alpha: float,
+    sparsity_target: float,
+    sparsity_weight: float,
+    target=None,
+    tied: bool = False,
+    activation: str = "sigmoid",
+    output_activation: str = "sigmoid",
+    loss: str = "squared",
+    contraction: float = 0.0,
+):
+    r"""Cost and gradient of an autoencoder: sparse (UFLDL), denoising, tied, contractive.
+
+    With ``H = f(X W1 + b1)`` of shape ``(m, h)``, ``Xhat = g(H W2 + b2)`` of shape
+    ``(m, n)``, the target ``T`` (``X`` by default) and :math:`\hat\rho = \frac1m \sum_i H_i`:
 
     .. math::
 
-        J = \frac{1}{2m}\|\hat X - X\|^2 + \frac{\alpha}{2}(\|W_1\|^2 + \|W_2\|^2)
+        J = \frac{1}{m} \sum_i L(\hat X_i, T_i) + \frac{\alpha}{2}(\|W_1\|^2 + \|W_2\|^2)
             + \beta \sum_j KL(\rho \| \hat\rho_j)
+            + \frac{c}{m} \sum_i \|\partial H_i / \partial X_i\|_F^2
+
+    with :math:`L = \frac12\|\hat x - t\|^2` (``loss="squared"``) or
+    :math:`L = -\sum_j t_j \log \hat x_j + (1 - t_j)\log(1 - \hat x_j)`
+    (``loss="cross_entropy"``), and the contraction
+    :math:`\|\partial h / \partial x\|_F^2 = \sum_j f'(z_j)^2 \sum_i W1_{ij}^2`.
 
     Parameters
     ----------
-    theta : ndarray of shape (2*n*h + h + n,)
-        ``[W1 (n, h), W2 (h, n), b1 (h,), b2 (n,)]``.
+    theta : array of shape (2*n*h + h + n,), or (n*h + h + n,) when ``tied``
+        ``[W1 (n, h), W2 (h, n), b1 (h,), b2 (n,)]``, or ``[W1, b1, b2]`` with
+        ``W2 = W1^T`` when ``tied``.
     X : array-like of shape (n_samples, n_features)
+        The input (for a denoising autoencoder, the corrupted input).
     n_hidden : int
         ``h``.
     alpha : float
-        Weight decay :math:`\lambda` on ``W1`` and ``W2``.
+        Weight decay :math:`\lambda` on the weights (a tied ``W1`` once).
     sparsity_target : float
         :math:`\rho` in (0, 1).
     sparsity_weight : float
-        :math:`\beta`.
+        :math:`\beta`; must be 0 unless ``activation="sigmoid"`` (the KL penalty needs
+        mean activations in (0, 1)).
+    target : array of the shape of ``X``, optional
+        What is reconstructed (default ``X``): the clean input of a denoising
+        autoencoder.
+    tied : bool, default False
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden units ``f``.
+    output_activation : {"sigmoid", "linear"}
+        Reconstruction units ``g``.
+    loss : {"squared", "cross_entropy"}
+        ``"cross_entropy"`` needs sigmoid outputs and targets in [0, 1].
+    contraction : float, default 0
+        Weight ``c`` of the contractive penalty (Rifai et al., 2011).
 
     Returns
     -------
     cost : float
-    grad : ndarray, same shape and dtype as ``theta``
+    grad : array, same shape, dtype, namespace and device as ``theta``
     """
-    theta_in = theta
     X = _check_X(X)
-    dtype = X.dtype.type
+    T = _check_target(target, X)
     n = X.shape[1]
-    sizes = (n, int(n_hidden), n)
-    theta = _check_theta(theta_in, sizes, dtype)
-    m = X.shape[0]
-    h = sizes[1]
-    rho, beta = float(sparsity_target), float(sparsity_weight)
-    (W1, W2), (b1, b2) = unpack(theta, sizes)
-
-    # Pass 1: H = f(X W1 + b1) for all samples, and its column sums for rho_hat.
-    H = np.empty((m, h), dtype=dtype)
-
-    def encode_block(rows: slice, acc: np.ndarray, ws: Workspace) -> float:
-        Hb = H[rows]
-        np.matmul(X[rows], W1, out=Hb)  # (b, n) @ (n, h) -> (b, h)
-        Hb += b1
-        sigmoid(Hb, out=Hb)
-        acc += Hb.sum(axis=0)
-        return 0.0
-
-    _, h_sum = map_reduce_rows(encode_block, m, h, dtype)
-    rho_hat = _clip_unit_interval(h_sum / dtype(m))
-    # the sparsity term's share of delta_2: (beta/m) (-rho/rho_hat + (1-rho)/(1-rho_hat))
-    sparsity_delta = ((beta / m) * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat))).astype(dtype)
-    scale3 = dtype(-1.0 / m)
-
-    # Pass 2: reconstruction, output deltas, hidden deltas, gradients.
-    def backprop_block(rows: slice, acc: np.ndarray, ws: Workspace) -> float:
-        (gW1, gW2), (gb1, gb2) = unpack(acc, sizes)
-        Xb, Hb = X[rows], H[rows]
-        b = Xb.shape[0]
-        Xhat = ws.get("Xhat", (b, n), dtype)
-        np.matmul(Hb, W2, out=Xhat)  # (b, h) @ (h, n) -> (b, n)
-        Xhat += b2
-        sigmoid(Xhat, out=Xhat)
-        D3 = ws.get("D3", (b, n), dtype)
-        np.subtract(Xhat, Xb, out=D3)  # Xhat - X
-        cost = 0.5 * float(np.vdot(D3, D3))
-        # delta_3 = (Xhat - X) * f'(z_3) / m = (Xhat - X) * Xhat * (Xhat - 1) * (-1/m);
-        # the factor -1/m is applied to the (small) products below, not to the block.
-        D3 *= Xhat
-        Xhat -= 1.0
-        D3 *= Xhat
-        # grad W2 += H^T delta_3 ; grad b2 += column sums of delta_3 (both times -1/m later)
-        tmp_hn = ws.get("tmp_hn", (h, n), dtype)
-        gW2 += np.matmul(Hb.T, D3, out=tmp_hn)  # (h, b) @ (b, n) -> (h, n)
-        gb2 += D3.sum(axis=0)
-        # delta_2 = (delta_3 W2^T + (beta/m)(-rho/rho_hat + (1-rho)/(1-rho_hat))) * f'(z_2)
-        D2 = ws.get("D2", (b, h), dtype)
-        np.matmul(D3, W2.T, out=D2)  # (b, n) @ (n, h) -> (b, h)
-        D2 *= scale3
-        D2 += sparsity_delta
-        D2 *= sigmoid_derivative(Hb, out=ws.get("fprime", (b, h), dtype))
-        # grad W1 += X^T delta_2 ; grad b1 += column sums of delta_2
-        tmp_nh = ws.get("tmp_nh", (n, h), dtype)
-        gW1 += np.matmul(Xb.T, D2, out=tmp_nh)  # (n, b) @ (b, h) -> (n, h)
-        gb1 += D2.sum(axis=0)
-        return cost
-
-    recon, grad = map_reduce_rows(backprop_block, m, theta.size, dtype)
-    (gW1, gW2), (gb1, gb2) = unpack(grad, sizes)
-    gW2 *= scale3
-    gb2 *= scale3
-    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W
-    gW1 += alpha * W1
-    gW2 += alpha * W2
-    cost = (
-        recon / m
-        + 0.5 * alpha * (float(np.vdot(W1, W1)) + float(np.vdot(W2, W2)))
-        + beta * float(np.sum(_kl_divergence(rho, rho_hat.astype(np.float64))))
+    spec = autoencoder_spec(
+        n,
+        int(n_hidden),
+        tied=tied,
+        activation=activation,
+        output_activation=output_activation,
+        loss=loss,
+        sparsity_target=sparsity_target,
+        sparsity_weight=sparsity_weight,
+        contraction=contraction,
     )
-    return cost, grad.astype(np.asarray(theta_in).dtype, copy=False)
+    sizes_text = f"a tied {n}-{spec.h}-{n} autoencoder" if tied else f"layer sizes {(n, spec.h, n)}"
+    theta_in = _check_theta(theta, spec.n_params, sizes_text, X)
+    rows = rows_of(X, None, T, widths=(spec.h,))
+    cost, grad = autoencoder_cost_grad(rows, rows.asarray(theta_in), spec, float(alpha))
+    return _finish(cost, grad, theta_in, rows)
 
 
 # ------------------------------------------------------------------------------ stack
-def _stack_cost(theta, X, y, sizes: tuple[int, ...], alpha: float, decayed: Sequence[int]):
-    """Shared backprop for :func:`stack_cost` and :func:`softmax_cost`.
+@dataclass(frozen=True)
+class StackSpec:
+    """Static options of a stack: layer sizes ``(n_0, ..., n_L, k)``, hidden units,
+    drop probabilities ``(input, hidden 1..L)`` and the seed of the dropout masks."""
 
-    ``sizes = (n_0, n_1, ..., n_L, k)``; ``decayed`` lists the weight matrices (by
-    index into ``weights``) that carry weight decay.
-    """
-    dtype = X.dtype.type
-    m = X.shape[0]
-    n_hidden_layers = len(sizes) - 2
-    weights, biases = unpack(theta, sizes)
-    k = sizes[-1]
-    inv_m = dtype(1.0 / m)
+    sizes: tuple
+    activation: str = "sigmoid"
+    dropout: tuple = ()
+    seed: int = 0
 
-    def backprop_block(rows: slice, acc: np.ndarray, ws: Workspace) -> float:
-        gweights, gbiases = unpack(acc, sizes)
-        yb = y[rows]
-        b = yb.shape[0]
-        # Forward: A_0 = X ; A_l = f(A_{l-1} W_l + b_l)
-        A = [X[rows]]
-        for layer in range(n_hidden_layers):
-            Z = ws.get(f"A{layer + 1}", (b, sizes[layer + 1]), dtype)
-            np.matmul(A[-1], weights[layer], out=Z)  # (b, n_{l-1}) @ (n_{l-1}, n_l) -> (b, n_l)
-            Z += biases[layer]
-            A.append(sigmoid(Z, out=Z))
-        # S = A_L Theta + c ; P = softmax(S) row-wise
-        S = ws.get("S", (b, k), dtype)
-        np.matmul(A[-1], weights[-1], out=S)  # (b, n_L) @ (n_L, k) -> (b, k)
-        S += biases[-1]
-        S -= S.max(axis=1, keepdims=True)
-        picked = S[np.arange(b), yb]  # S[i, y_i] (shifted)
-        np.exp(S, out=S)
-        row_sums = S.sum(axis=1)
-        # J = -(1/m) sum_i log P[i, y_i] = -(1/m) sum_i (S[i, y_i] - log sum_j exp S[i, j])
-        cost = float(np.sum(np.log(row_sums, dtype=np.float64)) - np.sum(picked, dtype=np.float64))
-        # delta_S = (P - Y) / m
-        D = S
-        D /= row_sums[:, None]
-        D[np.arange(b), yb] -= 1.0
-        D *= inv_m
-        # grad Theta += A_L^T delta_S ; grad c += column sums of delta_S
-        gweights[-1] += A[-1].T @ D  # (n_L, b) @ (b, k) -> (n_L, k)
-        gbiases[-1] += D.sum(axis=0)
-        for layer in range(n_hidden_layers - 1, -1, -1):
-            # delta_l = (delta_{l+1} W_{l+1}^T) * f'(z_l)
-            G = ws.get(f"D{layer + 1}", (b, sizes[layer + 1]), dtype)
-            np.matmul(D, weights[layer + 1].T, out=G)  # (b, n_{l+1}) @ (n_{l+1}, n_l) -> (b, n_l)
-            G *= sigmoid_derivative(A[layer + 1], out=ws.get("fprime", G.shape, dtype))
-            # grad W_l += A_{l-1}^T delta_l ; grad b_l += column sums of delta_l
-            tmp = ws.get(f"tmp{layer}", gweights[layer].shape, dtype)
-            gweights[layer] += np.matmul(A[layer].T, G, out=tmp)  # (n_{l-1}, b) @ (b, n_l)
-            gbiases[layer] += G.sum(axis=0)
-            D = G
-        return cost
+    def unpack(self, theta):
+        return unpack(theta, self.sizes)
 
-    data_cost, grad = map_reduce_rows(backprop_block, m, theta.size, dtype)
-    cost = data_cost / m
-    gweights, _ = unpack(grad, sizes)
+
+def _stack_block(k, block, theta, spec: StackSpec, inv_m):
+    """Forward through the hidden layers and the softmax, then backpropagation."""
+    xp = k.xp
+    weights, biases = spec.unpack(theta)
+    n_hidden_layers = len(spec.sizes) - 2
+    X, y = block.X, block.y
+    rates = spec.dropout or (0.0,) * (n_hidden_layers + 1)
+    # Forward: A_0 = X ; A_l = f(A_{l-1} W_l + b_l), each times its dropout mask
+    A = [X if rates[0] == 0 else X * k.keep_mask(spec.seed, 0, block.start, tuple(X.shape), rates[0], X.dtype)]
+    masks, fprimes = [None], [None]
+    for layer in range(1, n_hidden_layers + 1):
+        Z = k.affine(A[-1], weights[layer - 1], biases[layer - 1], f"A{layer}")  # (b, n_{l-1}) @ (n_{l-1}, n_l)
+        Al = k.activate(spec.activation, Z)
+        mask = fprime = None
+        if rates[layer]:
+            fprime = k.derivative(spec.activation, Al, f"F{layer}")  # f'(z_l), before the mask
+            mask = k.keep_mask(spec.seed, layer, block.start, tuple(Al.shape), rates[layer], Al.dtype)
+            Al *= mask
+        A.append(Al)
+        masks.append(mask)
+        fprimes.append(fprime)
+    # S = A_L Theta + c ; P = softmax(S) row-wise
+    S = k.affine(A[-1], weights[-1], biases[-1], "S")  # (b, n_L) @ (n_L, k) -> (b, k)
+    S -= xp.max(S, axis=1, keepdims=True)
+    Y = k.one_hot(y, spec.sizes[-1], S.dtype)
+    # J = -(1/m) sum_i log P[i, y_i] = -(1/m) sum_i (S[i, y_i] - log sum_j exp S[i, j])
+    picked = k.dot(S, Y)
+    E = xp.exp(S)
+    row_sums = xp.sum(E, axis=1)
+    cost = k.total(xp.log(row_sums)) - picked
+    # delta_S = (P - Y) / m
+    D = E / row_sums[:, None]
+    D -= Y
+    D *= inv_m
+    grads_W, grads_b = [None] * (n_hidden_layers + 1), [None] * (n_hidden_layers + 1)
+    # grad Theta = A_L^T delta_S ; grad c = column sums of delta_S
+    grads_W[-1] = k.matmul(A[-1].T, D, "gTheta")  # (n_L, b) @ (b, k) -> (n_L, k)
+    grads_b[-1] = k.sum_rows(D)
+    for layer in range(n_hidden_layers, 0, -1):
+        # delta_l = (delta_{l+1} W_{l+1}^T) * mask_l * f'(z_l)
+        G = k.matmul(D, weights[layer].T, f"D{layer}")  # (b, n_{l+1}) @ (n_{l+1}, n_l) -> (b, n_l)
+        if masks[layer] is not None:
+            G *= masks[layer]
+            G *= fprimes[layer]
+        else:
+            G *= k.derivative(spec.activation, A[layer], "fprime")
+        # grad W_l = A_{l-1}^T delta_l ; grad b_l = column sums of delta_l
+        grads_W[layer - 1] = k.matmul(A[layer - 1].T, G, f"gW{layer}")  # (n_{l-1}, b) @ (b, n_l)
+        grads_b[layer - 1] = k.sum_rows(G)
+        D = G
+    return cost, grads_W + grads_b, None
+
+
+def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequence[int]):
+    """Cost and gradient of a stack over ``rows`` (see :func:`autoencoder_cost_grad`)."""
+    xp = rows.xp
+    inv_m = 1.0 / rows.n_samples
+    data_cost, parts, _ = rows.map_sum(_stack_block, (theta, spec, inv_m))
+    cost = data_cost * inv_m
+    n_layers = len(spec.sizes) - 1
+    gweights, gbiases = parts[:n_layers], parts[n_layers:]
+    weights, _ = spec.unpack(theta)
     for index in decayed:
         W = weights[index]
         # J += (alpha/2) ||W||^2 ; grad W += alpha W
-        gweights[index] += alpha * W
-        cost += 0.5 * alpha * float(np.vdot(W, W))
-    return cost, grad
+        gweights[index] = gweights[index] + alpha * W
+        cost = cost + 0.5 * alpha * rows.scalar(xp.sum(W * W))
+    return cost, pack(gweights, gbiases)
+
+
+def _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed):
+    X = _check_X(X)
+    sizes = (X.shape[1], *hidden, int(n_classes))
+    check_activation("activation", activation, HIDDEN_ACTIVATIONS)
+    rates = dropout_rates(dropout, len(hidden))
+    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed))
+    theta_in = _check_theta(theta, n_params(sizes), f"layer sizes {sizes}", X)
+    y = _check_labels(y, X.shape[0], sizes[-1], X)
+    rows = rows_of(X, y, widths=hidden)
+    cost, grad = stack_cost_grad(rows, rows.asarray(theta_in), spec, float(alpha), decayed)
+    return _finish(cost, grad, theta_in, rows)
 
 
 def softmax_cost(theta, X, y, n_classes: int, *, alpha: float):
@@ -298,7 +553,7 @@ def softmax_cost(theta, X, y, n_classes: int, *, alpha: float):
 
     Parameters
     ----------
-    theta : ndarray of shape (n*k + k,)
+    theta : array of shape (n*k + k,)
         ``[Theta (n, k), c (k,)]``.
     X : array-like of shape (n_samples, n_features)
     y : array-like of int of shape (n_samples,)
@@ -307,12 +562,7 @@ def softmax_cost(theta, X, y, n_classes: int, *, alpha: float):
     alpha : float
         Weight decay :math:`\lambda` on ``Theta`` (not on ``c``).
     """
-    X = _check_X(X)
-    sizes = (X.shape[1], int(n_classes))
-    theta_c = _check_theta(theta, sizes, X.dtype)
-    y = _check_labels(y, X.shape[0], sizes[-1])
-    cost, grad = _stack_cost(theta_c, X, y, sizes, float(alpha), decayed=(0,))
-    return cost, grad.astype(np.asarray(theta).dtype, copy=False)
+    return _stack(theta, X, y, (), n_classes, alpha, (0,), "sigmoid", 0.0, 0)
 
 
 def stack_cost(
@@ -324,24 +574,30 @@ def stack_cost(
     *,
     alpha: float,
     decay: str = "softmax",
+    activation: str = "sigmoid",
+    dropout=0.0,
+    dropout_seed: int = 0,
 ):
-    r"""Cost and gradient of the whole stack (sigmoid hidden layers + softmax), for fine-tuning.
+    r"""Cost and gradient of the whole stack (hidden layers + softmax), for fine-tuning.
 
     .. math::
 
-        A_0 = X,\quad A_l = f(A_{l-1}W_l + b_l),\quad P = \mathrm{softmax}(A_L\Theta + c)
+        A_0 = X \odot M_0,\quad A_l = f(A_{l-1}W_l + b_l) \odot M_l,\quad
+        P = \mathrm{softmax}(A_L\Theta + c)
 
         J = -\frac1m \sum_i \log P_{i,y_i} + \frac{\alpha}{2}\|\Theta\|^2
             \;\left(+ \frac{\alpha}{2}\sum_l \|W_l\|^2 \text{ when decay='all'}\right)
 
     Backpropagation, row-major: ``delta_S = (P - Y)/m``,
-    ``delta_L = (delta_S Theta^T) * f'(Z_L)``,
-    ``delta_l = (delta_{l+1} W_{l+1}^T) * f'(Z_l)``,
+    ``delta_L = (delta_S Theta^T) * M_L * f'(Z_L)``,
+    ``delta_l = (delta_{l+1} W_{l+1}^T) * M_l * f'(Z_l)``,
     ``grad W_l = A_{l-1}^T delta_l``, ``grad b_l`` = column sums of ``delta_l``.
+    The dropout masks ``M_l`` are inverted (``1/(1-p)`` where kept, 0 where dropped; 1
+    without dropout), so the network is used as it is at prediction time.
 
     Parameters
     ----------
-    theta : ndarray
+    theta : array
         ``[W1, ..., WL, Theta, b1, ..., bL, c]``.
     X : array-like of shape (n_samples, n_features)
     y : array-like of int of shape (n_samples,)
@@ -353,14 +609,46 @@ def stack_cost(
     decay : {"softmax", "all"}
         ``"softmax"`` (UFLDL's choice) decays ``Theta`` only; ``"all"`` decays every
         weight matrix. Biases are never decayed.
+    activation : {"sigmoid", "tanh", "relu"}
+        Units of the hidden layers.
+    dropout : float or sequence of float, default 0
+        Drop probability of every hidden layer, or ``(input, hidden 1, ..., hidden L)``.
+    dropout_seed : int
+        The masks are a function of ``(dropout_seed, layer, row index)`` only: the same
+        seed gives the same masks (so the gradient can be checked), whatever the split
+        of the rows into blocks.
     """
     if decay not in ("softmax", "all"):
-        raise ValueError(f"'decay' must be 'softmax' or 'all', got {decay!r}.")
+        raise choice_error("decay", decay, ("softmax", "all"))
     hidden = tuple(int(s) for s in hidden_layer_sizes)
-    X = _check_X(X)
-    sizes = (X.shape[1], *hidden, int(n_classes))
-    theta_c = _check_theta(theta, sizes, X.dtype)
-    y = _check_labels(y, X.shape[0], sizes[-1])
     decayed = range(len(hidden) + 1) if decay == "all" else (len(hidden),)
-    cost, grad = _stack_cost(theta_c, X, y, sizes, float(alpha), decayed)
-    return cost, grad.astype(np.asarray(theta).dtype, copy=False)
+    return _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed)
+
+
+# -------------------------------------------------------------------- inference
+def feedforward(X, weights, biases, activation: str = "sigmoid"):
+    """Activations of each layer in turn: ``A_l = f(A_{l-1} W_l + b_l)``, in ``X``'s
+    namespace (the weights are brought there). Returns the last layer's activations,
+    shape ``(n_samples, n_L)``."""
+    from ._rows import Kernels, NumpyKernels
+
+    if _xp.is_numpy(X):
+        k = NumpyKernels()
+    else:
+        k = Kernels(_xp.namespace(X), _xp.device_of(X))
+        weights = [k.xp.asarray(W, device=k.device) for W in weights]
+        biases = [k.xp.asarray(b, device=k.device) for b in biases]
+    A = X
+    for W, b in zip(weights, biases):
+        A = k.activate(activation, k.affine(A, W, b))  # (m, n_{l-1}) @ (n_{l-1}, n_l) -> (m, n_l)
+    return A
+
+
+def softmax_probabilities(S):
+    """Row-wise softmax of scores ``S`` of shape ``(m, k)``, in overflow-free form:
+    ``exp(S - max S) / sum exp(S - max S)``."""
+    xp = _xp.namespace(S)
+    P = S - xp.max(S, axis=1, keepdims=True)
+    P = xp.exp(P)
+    P /= xp.sum(P, axis=1, keepdims=True)
+    return P

@@ -43,7 +43,7 @@ def save_filter_grid(W: np.ndarray, image_shape: tuple[int, int], path, *, zoom:
     enough to make the picture at least 400 pixels wide). Returns (width, height)."""
     from PIL import Image
 
-    from .io import atomic_write
+    from ._files import atomic_write
 
     grid = filter_grid(W, image_shape)
     if zoom is None:
@@ -63,7 +63,7 @@ def save_learning_curves(curves: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_write
+    from ._files import atomic_write
 
     stages = [(name, curve) for name, curve in curves.items() if curve]
     if not stages:

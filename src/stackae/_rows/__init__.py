@@ -1,0 +1,93 @@
+"""Where the rows live: one dispatcher that decides how blocks of samples are run and summed.
+
+Every stackae objective is a sum over samples. The objectives in
+:mod:`stackae.objectives` only say what one *block* of rows contributes, in a *block
+function*::
+
+    fn(k, block, *args) -> (cost, parts, keep_item)
+
+* ``k`` is a :class:`~stackae._rows._kernels.Kernels`: ``k.xp`` is the rows' array
+  namespace and a few named operations (``k.affine``, ``k.activate``, ...) are where an
+  engine's speed tricks go;
+* ``block`` is a :class:`Block`: the block's input rows ``X``, labels ``y``, targets
+  ``T`` (``None`` when they are ``X``), the index of its first row ``start`` and what an
+  earlier pass kept for these rows (``kept``);
+* ``args`` are the same for every block (the parameters, static options);
+* it returns its cost, a list of arrays to be summed over blocks (gradient pieces) and,
+  when asked to keep something for a later pass, that thing (the sparse autoencoder
+  keeps its hidden activations between its two passes).
+
+:func:`rows_of` picks the engine by the type of ``X``; every engine has the same
+``map_sum(fn, args, keep=False, kept=None) -> (cost, parts, kept)``:
+
+==========================  ==============================================================
+``X``                       engine
+==========================  ==============================================================
+NumPy array, memory map     :class:`~._numpy.NumpyRows`: cache-sized blocks on threads
+Zarr array                  :class:`~._numpy.NumpyRows`, reading block by block
+PyTorch / CuPy / other      :class:`~._device.DeviceRows`: one or a few big blocks on the
+array API array             device, sums left there
+Dask array                  :class:`~._dask.DaskRows`: the block function mapped over the
+                            chunks on the workers, a tree-sum back
+==========================  ==============================================================
+
+The regularisation terms (weight decay) are not sums over samples: the objectives add
+them once, after the blocks are summed, as Spark's ``CostFun`` and dask-glm do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .. import _xp
+from ._kernels import Kernels
+from ._numpy import (
+    NumpyKernels,
+    NumpyRows,
+    blas_single_thread,
+    get_num_threads,
+    is_memory_mapped,
+    parallel_chunks,
+    release_pages,
+    set_num_threads,
+)
+
+__all__ = [
+    "Block",
+    "Kernels",
+    "NumpyKernels",
+    "rows_of",
+    "get_num_threads",
+    "set_num_threads",
+    "blas_single_thread",
+    "parallel_chunks",
+    "release_pages",
+    "is_memory_mapped",
+]
+
+
+class Block(NamedTuple):
+    """One block of rows, as a block function sees it."""
+
+    X: Any
+    y: Any
+    T: Any
+    start: int
+    kept: Any
+
+
+def rows_of(X, y=None, T=None, *, widths=()):
+    """The engine for rows held in ``X`` (with labels ``y`` and targets ``T`` alike).
+
+    ``widths``: the widths of the arrays a block computes (hidden layer sizes), which
+    size the NumPy blocks.
+    """
+    if _xp.is_numpy(X) or _xp.is_zarr(X):
+        return NumpyRows(X, y, T, widths=widths)
+    if _xp.is_dask(X):
+        from ._dask import DaskRows
+
+        return DaskRows(X, y, T)
+    from ._device import DeviceRows
+
+    return DeviceRows(X, y, T, library=_xp.library(X))

@@ -1,0 +1,146 @@
+"""Rows in PyTorch, CuPy (or any array API) arrays: a few big blocks where they live.
+
+On a GPU the element-wise passes are cheap next to the kernel launches, so the rows are
+taken in as few blocks as fit (all of them by default; ``STACKAE_DEVICE_BLOCK_ROWS``
+caps a block) and the sums stay on the device: a cost comes back as a 0-d array and
+only the caller turns it into a float.
+
+The kernels here are the library-specific speed tricks: PyTorch's fused ``addmm`` (the
+bias added inside the product) and in-place activations, CuPy's ``expit``; masks drawn
+by the library's own generator on the device.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+from ..activations import ACTIVATIONS
+from ._kernels import Kernels
+
+__all__ = ["DeviceRows", "kernels_for"]
+
+
+def _seed_of(seed: int, stream: int, start: int) -> int:
+    return zlib.crc32(f"{int(seed)}:{int(stream)}:{int(start)}".encode()) & 0x7FFFFFFF
+
+
+class TorchKernels(Kernels):
+    """PyTorch kernels: fused bias in the product, in-place activations."""
+
+    def __init__(self, xp, device):
+        super().__init__(xp, device)
+        import torch
+
+        self.torch = torch
+
+    def affine(self, A, W, b, key=None):
+        return self.torch.addmm(b, A, W)  # b + A @ W in one kernel
+
+    def activate(self, name, Z):
+        if name == "sigmoid":
+            return Z.sigmoid_()
+        if name == "tanh":
+            return Z.tanh_()
+        if name == "relu":
+            return Z.relu_()
+        return ACTIVATIONS[name].f(Z)
+
+    def dot(self, A, B):
+        return self.torch.vdot(A.reshape(-1), B.reshape(-1))
+
+    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
+        torch = self.torch
+        generator = torch.Generator(device=self.device).manual_seed(_seed_of(seed, stream, start))
+        mask = torch.rand(shape, generator=generator, device=self.device, dtype=dtype) >= p_drop
+        return mask.to(dtype) * (1.0 / (1.0 - p_drop))
+
+
+class CupyKernels(Kernels):
+    """CuPy kernels: ``expit`` for the sigmoid, masks from CuPy's generator."""
+
+    def activate(self, name, Z):
+        if name == "sigmoid":
+            from cupyx.scipy.special import expit
+
+            return expit(Z, out=Z)
+        return ACTIVATIONS[name].f(Z)
+
+    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
+        import cupy
+
+        with self.device:
+            rng = cupy.random.default_rng(_seed_of(seed, stream, start))
+            mask = rng.random(shape, dtype=dtype) >= p_drop
+            return mask.astype(dtype) * (1.0 / (1.0 - p_drop))
+
+
+def kernels_for(xp, device, library: str) -> Kernels:
+    if library == "torch":
+        return TorchKernels(xp, device)
+    if library == "cupy":
+        return CupyKernels(xp, device)
+    return Kernels(xp, device)
+
+
+class DeviceRows:
+    """Rows in one array API namespace and device (PyTorch, CuPy, array-api-strict, ...).
+
+    Same interface as :class:`stackae._rows._numpy.NumpyRows`; the sums are arrays on the
+    device, never brought to the host here.
+    """
+
+    kind = "device"
+
+    def __init__(self, X, y=None, T=None, *, block_rows=None, xp=None, library="array-api"):
+        from .._xp import device_of, namespace
+
+        self.X, self.y, self.T = X, y, T
+        self.xp = xp if xp is not None else namespace(X)
+        self.device = device_of(X)
+        self.library = library
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        if block_rows is None:
+            env = os.environ.get("STACKAE_DEVICE_BLOCK_ROWS")
+            block_rows = int(env) if env and env.isdigit() and int(env) > 0 else self.n_samples
+        self.block_rows = max(1, int(block_rows))
+        self.kernels = kernels_for(self.xp, self.device, library)
+
+    def asarray(self, a):
+        """``a`` in this namespace, dtype and device (a no-op for such an array)."""
+        xp = self.xp
+        a = xp.asarray(a, device=self.device)
+        return a if a.dtype == self.dtype else xp.astype(a, self.dtype)
+
+    def scalar(self, a):
+        """A small reduction's value, left on the device (a 0-d array)."""
+        return a
+
+    def blocks(self):
+        m, b = self.n_samples, self.block_rows
+        return [(lo, min(lo + b, m)) for lo in range(0, max(m, 1), b)]
+
+    def map_sum(self, fn, args=(), *, keep=False, kept=None):
+        """As :meth:`NumpyRows.map_sum`; ``cost`` is a 0-d array on the device."""
+        from . import Block
+
+        cost, acc, kept_out = None, None, []
+        for index, (lo, hi) in enumerate(self.blocks()):
+            whole = lo == 0 and hi == self.n_samples
+            block = Block(
+                self.X if whole else self.X[lo:hi, ...],
+                None if self.y is None else (self.y if whole else self.y[lo:hi]),
+                None if self.T is None else (self.T if whole else self.T[lo:hi, ...]),
+                lo,
+                None if kept is None else kept[index],
+            )
+            c, parts, keep_item = fn(self.kernels, block, *args)
+            if acc is None:
+                cost, acc = c, list(parts)
+            else:
+                cost = cost + c
+                acc = [a + p for a, p in zip(acc, parts)]
+            if keep:
+                kept_out.append(keep_item)
+        return cost, acc, (kept_out if keep else None)

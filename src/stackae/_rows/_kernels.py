@@ -1,0 +1,107 @@
+"""The array operations that block functions use, written against the array API.
+
+A block function (see :mod:`stackae._rows`) does its arithmetic through a
+:class:`Kernels` object ``k``: ``k.xp`` for plain array API calls, and a handful of
+named operations (``affine``, ``activate``, ``derivative``, ``keep_mask``, ...) that an
+engine may implement faster for its library, in its own module: in-place NumPy with
+reused buffers (:mod:`stackae._rows._numpy`), fused PyTorch or CuPy kernels
+(:mod:`stackae._rows._device`). The versions here are the reference: plain, portable,
+allocation-happy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import ACTIVATIONS
+
+__all__ = ["Kernels", "philox_keep_mask"]
+
+
+class Kernels:
+    """Portable array operations in namespace ``xp`` on ``device``."""
+
+    def __init__(self, xp, device=None):
+        self.xp = xp
+        self.device = device
+
+    # ------------------------------------------------------------ products
+    def matmul(self, A, B, key=None):
+        """``A @ B``; ``key`` names a scratch buffer an engine may reuse."""
+        return A @ B
+
+    def affine(self, A, W, b, key=None):
+        """``A @ W + b``: (m, n_in) @ (n_in, n_out) + (n_out,) -> (m, n_out)."""
+        Z = self.matmul(A, W, key)
+        Z += b
+        return Z
+
+    # --------------------------------------------------------- activations
+    def activate(self, name: str, Z):
+        """``f(Z)``; may overwrite ``Z``."""
+        return ACTIVATIONS[name].f(Z)
+
+    def derivative(self, name: str, A, key=None):
+        """``f'(Z)`` from ``A = f(Z)``, as a new array (``A`` is left as it is)."""
+        return ACTIVATIONS[name].derivative(A)
+
+    def second_derivative(self, name: str, A):
+        """``f''(Z)`` from ``A = f(Z)``."""
+        return ACTIVATIONS[name].second_derivative(A)
+
+    # ---------------------------------------------------------- reductions
+    def sum_rows(self, A):
+        """Column sums: the sum over samples, shape ``(A.shape[1],)``."""
+        return self.xp.sum(A, axis=0)
+
+    def dot(self, A, B):
+        """``sum(A * B)`` as a 0-d array (left on the device)."""
+        return self.xp.sum(A * B)
+
+    def total(self, a):
+        """The sum of all of ``a`` as a 0-d array, accumulated in float64 where that is cheap."""
+        return self.xp.sum(a)
+
+    # ------------------------------------------------------------- samples
+    def one_hot(self, y, n_classes: int, dtype):
+        """``Y[i, j] = 1`` where ``y[i] == j``, shape (m, n_classes)."""
+        xp = self.xp
+        classes = xp.arange(n_classes, dtype=y.dtype, device=self.device)
+        return xp.astype(y[:, None] == classes[None, :], dtype)
+
+    def keep_mask(self, seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype):
+        """Inverted-dropout mask: ``1/(1-p)`` with probability ``1-p``, else 0.
+
+        Row ``i`` depends only on ``(seed, stream, start + i)``, so a mask does not depend
+        on how the rows are split into blocks. The portable version draws it with NumPy
+        and copies it to the device; engines draw it where the rows live.
+        """
+        mask = philox_keep_mask(seed, stream, start, shape, p_drop, np.dtype(str(dtype).split(".")[-1]))
+        return self.xp.asarray(mask, device=self.device)
+
+    def float(self, value) -> float:
+        """A cost as a Python float (the one place a device value is brought to the host)."""
+        return float(value)
+
+
+def _dtype_name(dtype) -> str:
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype) -> np.ndarray:
+    """Counter-based dropout mask on the host (see :meth:`Kernels.keep_mask`).
+
+    Each row takes 16-bit random numbers from its own span of a Philox counter keyed by
+    ``(seed, stream)``; an entry is kept when its number is at least ``p_drop * 2**16``.
+    """
+    rows, width = shape
+    per_counter = 16  # Philox4x64 gives 4 x 64 bits = 16 x 16 bits per counter step
+    steps_per_row = -(-width // per_counter)
+    key = np.random.SeedSequence([int(seed), int(stream)]).generate_state(2, np.uint64)
+    generator = np.random.Philox(key=key, counter=[int(start) * steps_per_row, 0, 0, 0])
+    raw = generator.random_raw(rows * steps_per_row * 4)
+    bits = raw.view(np.uint16).reshape(rows, steps_per_row * per_counter)[:, :width]
+    threshold = np.uint16(min(65535, int(round(p_drop * 65536))))
+    mask = np.greater_equal(bits, threshold).astype(dtype)
+    mask *= np.asarray(1.0 / (1.0 - p_drop), dtype=dtype)
+    return mask

@@ -1,0 +1,24 @@
+"""scikit-learn estimators: they validate input and wire the objectives to an optimizer.
+
+* :class:`SparseAutoencoder` - one autoencoder layer (a transformer);
+* :class:`SoftmaxRegression` - multinomial logistic regression (a classifier);
+* :class:`StackedAutoencoderClassifier` - greedy layer-wise pretraining, a softmax on
+  top, then fine-tuning of the whole stack by backpropagation (UFLDL's recipe).
+
+One module per estimator; the stages they share (pretraining a layer, the softmax,
+fine-tuning, early stopping) are in :mod:`._stages`, the handling of every kind of
+``X`` (NumPy, memory maps, Zarr, GPU arrays, Dask) in :mod:`._data`, the parameter
+checks in :mod:`._validation`.
+
+References
+----------
+UFLDL Tutorial, "Stacked Autoencoders" and "Fine-tuning Stacked AEs",
+http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
+"""
+
+from ._autoencoder import SparseAutoencoder
+from ._softmax import SoftmaxRegression
+from ._stacked import StackedAutoencoderClassifier
+from ._validation import SOLVERS
+
+__all__ = ["SparseAutoencoder", "SoftmaxRegression", "StackedAutoencoderClassifier", "SOLVERS"]

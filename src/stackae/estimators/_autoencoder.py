@@ -1,0 +1,212 @@
+"""One autoencoder layer as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+
+from ..noise import level_of
+from ..objectives import feedforward
+from ._data import check_fit_data, check_predict_X, encode, split_validation, weights_like
+from ._softmax import store_history
+from ._stages import autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
+from ._validation import check_autoencoder_params, check_int
+
+__all__ = ["SparseAutoencoder"]
+
+
+class SparseAutoencoder(TransformerMixin, BaseEstimator):
+    r"""An autoencoder: sparse (UFLDL), denoising, tied, contractive; sigmoid, tanh or
+    ReLU units.
+
+    Minimises :func:`stackae.objectives.sparse_autoencoder_cost`; ``transform`` returns
+    the hidden activations ``f(X W1 + b1)``. The defaults are UFLDL's sparse sigmoid
+    autoencoder.
+
+    Parameters
+    ----------
+    n_hidden : int, default=200
+        Hidden units.
+    alpha : float, default=3e-3
+        Weight decay :math:`\lambda`.
+    sparsity_target : float, default=0.1
+        Target mean activation :math:`\rho`, in (0, 1).
+    sparsity_weight : float, default=3.0
+        Weight :math:`\beta` of the KL sparsity penalty; must be 0 with tanh or ReLU
+        units (their mean activations are not in (0, 1)).
+    activation : {"sigmoid", "tanh", "relu"}, default="sigmoid"
+        Hidden units.
+    output_activation : {"sigmoid", "linear"}, default="sigmoid"
+        Reconstruction units.
+    reconstruction_loss : {"squared", "cross_entropy"}, default="squared"
+        ``"cross_entropy"`` needs sigmoid outputs and inputs in [0, 1].
+    tied_weights : bool, default=False
+        Decode with ``W2 = W1^T`` (one weight matrix).
+    noise : {None, "masking", "gaussian", "salt_and_pepper"}, default=None
+        Corrupt the input and reconstruct the clean one (a denoising autoencoder; see
+        :mod:`stackae.noise`). L-BFGS draws one corrupted copy for the stage; the
+        minibatch solvers draw fresh noise for every batch.
+    noise_level : float, default=0.2
+        The fraction of entries corrupted, or the Gaussian noise's standard deviation.
+    contraction : float, default=0.0
+        Weight of the contractive penalty (the encoder Jacobian's squared Frobenius
+        norm; Rifai et al., 2011).
+    max_iter : int, default=400
+        L-BFGS iterations (epochs for the minibatch solvers).
+    tol : float, default=1e-6
+        Stop L-BFGS when no gradient component exceeds ``tol``.
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` and ``"adam"``: minibatches, reshuffled every epoch from
+        ``random_state`` (``max_iter`` counts epochs; reaching it is the plan, not a
+        convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=False
+    learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
+    lbfgs_history : int, default=10
+        Correction pairs L-BFGS keeps (UFLDL's minFunc: 100; see the README).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples, score the reconstruction
+        (minus the mean loss per sample) after every iteration (epoch), stop after
+        ``n_iter_no_change`` without improvement and keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    device : str, default="cpu"
+        ``"cuda"`` or ``"cuda:N"``: train on that GPU. PyTorch or CuPy input trains
+        where it lives.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the noise and the minibatches.
+    verbose : int, default=0
+        Progress on stderr when > 0.
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``[W1 (n_features, n_hidden), W2 (n_hidden, n_features)]`` (``W2 = W1^T`` when
+        tied).
+    intercepts_ : list of ndarray
+        ``[b1 (n_hidden,), b2 (n_features,)]``.
+    n_iter_ : int
+    loss_ : float
+        Final cost.
+    loss_curve_ : list of float
+        Cost after each iteration.
+    validation_scores_, best_validation_score_ : list of float, float
+        With ``early_stopping``.
+    n_features_in_ : int
+
+    References
+    ----------
+    UFLDL Tutorial, "Autoencoders and Sparsity", http://ufldl.stanford.edu/wiki/ ;
+    P. Vincent et al., "Stacked Denoising Autoencoders", JMLR 11 (2010);
+    S. Rifai et al., "Contractive Auto-Encoders", ICML 2011.
+    """
+
+    def __init__(
+        self,
+        n_hidden=200,
+        *,
+        alpha=3e-3,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        activation="sigmoid",
+        output_activation="sigmoid",
+        reconstruction_loss="squared",
+        tied_weights=False,
+        noise=None,
+        noise_level=0.2,
+        contraction=0.0,
+        max_iter=400,
+        tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        learning_rate_schedule="constant",
+        lbfgs_history=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_hidden = n_hidden
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.activation = activation
+        self.output_activation = output_activation
+        self.reconstruction_loss = reconstruction_loss
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contraction = contraction
+        self.max_iter = max_iter
+        self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.learning_rate_schedule = learning_rate_schedule
+        self.lbfgs_history = lbfgs_history
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Train on ``X`` of shape (n_samples, n_features); ``y`` is ignored."""
+        n_hidden = check_int("n_hidden", self.n_hidden, 1)
+        max_iter = check_int("max_iter", self.max_iter, 0)
+        levels = check_autoencoder_params(self)
+        X, _ = check_fit_data(self, X, device=self.device)
+        rng = check_random_state(self.random_state)
+        validation = None
+        if self.early_stopping:
+            X, _, validation, _ = split_validation(X, None, self.validation_fraction, rng, stratify=False)
+        stage = "sparse autoencoder"
+        result, monitor = pretrain_layer(
+            self,
+            X,
+            n_hidden,
+            max_iter=max_iter,
+            rng=rng,
+            stage=stage,
+            noise_level=level_of(levels, 0),
+            validation=validation,
+        )
+        warn_not_converged(result, stage, "max_iter", max_iter)
+        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        W1, W2, b1, b2 = autoencoder_layers(self, result.theta, X.shape[1], n_hidden, dtype)
+        self.coefs_, self.intercepts_ = [W1, W2], [b1, b2]
+        store_history(self, result, monitor)
+        warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage)
+        return self
+
+    def transform(self, X):
+        """Hidden activations ``f(X W1 + b1)``, shape (n_samples, n_hidden), in ``X``'s
+        library (NumPy for array-likes)."""
+        X = check_predict_X(self, X)
+        return feedforward(
+            X, [weights_like(X, self.coefs_[0])], [weights_like(X, self.intercepts_[0])], self.activation
+        )
+
+    def inverse_transform(self, H):
+        """Reconstruction ``g(H W2 + b2)`` from hidden activations, shape (n_samples, n_features)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        if not hasattr(H, "__array_namespace__"):
+            H = np.asarray(H, dtype=self.coefs_[1].dtype)
+        return feedforward(
+            H, [weights_like(H, self.coefs_[1])], [weights_like(H, self.intercepts_[1])], self.output_activation
+        )

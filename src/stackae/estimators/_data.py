@@ -1,0 +1,235 @@
+"""Training data in whatever holds it: validation, moving to a device, the features of
+the next stage, minibatch rows and validation splits, for every kind of ``X``.
+
+==================  ==================================================================
+``X``               how it is taken
+==================  ==================================================================
+array-like          scikit-learn's ``validate_data`` (a NumPy array, float32/float64)
+NumPy memory map    as it is (never read whole); checked block by block
+Zarr array          as it is, read block by block
+PyTorch / CuPy      where it lives (``device`` must agree or be ``"cpu"``)
+Dask array          rechunked by rows, persisted on the cluster, checked there
+==================  ==================================================================
+
+With ``device="cuda"`` (or ``"cuda:N"``), array-like input is validated on the host and
+moved to the GPU once, in float32 unless it is float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _xp
+from .._rows import release_pages
+from ..exceptions import DataError
+from ..objectives import feedforward
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def is_out_of_core(X) -> bool:
+    """Rows read from a file block by block: a memory map or a Zarr array."""
+    return _xp.is_zarr(X) or (isinstance(X, np.memmap))
+
+
+def is_array_like(X) -> bool:
+    """Input for scikit-learn's own validation (lists, NumPy arrays, pandas, ...)."""
+    return not (is_out_of_core(X) or _xp.is_dask(X) or (hasattr(X, "__array_namespace__") and not _xp.is_numpy(X)))
+
+
+def _set_n_features(est, X, reset: bool) -> None:
+    n = int(X.shape[1])
+    if reset:
+        est.n_features_in_ = n
+        est.__dict__.pop("feature_names_in_", None)
+    elif n != est.n_features_in_:
+        raise ValueError(
+            f"X has {n} features, but {type(est).__name__} is expecting {est.n_features_in_} features as input."
+        )
+
+
+def _check_shape(X, what: str = "X") -> None:
+    if len(X.shape) != 2:
+        raise ValueError(f"Expected a 2-dimensional {what} (n_samples, n_features), got shape {tuple(X.shape)}.")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"Found array with shape {tuple(X.shape)}: at least one sample and one feature are needed.")
+
+
+def _blockwise_finite(X, rows: int = 1 << 14) -> bool:
+    for lo in range(0, X.shape[0], rows):
+        block = np.asarray(X[lo : lo + rows])
+        if not np.all(np.isfinite(block)):
+            return False
+    release_pages(X)
+    return True
+
+
+def _non_finite_error() -> DataError:
+    return DataError("Input X contains NaN or infinity; remove or impute those values first.")
+
+
+def check_fit_data(est, X, y=None, *, reset: bool = True, device="cpu", needs_y: bool = False):
+    """``(X, y)`` ready for training (see the module's table); sets ``n_features_in_``.
+
+    ``y`` comes back as a NumPy vector (labels are small; they go where the rows are
+    when a stage needs them there).
+    """
+    target = _xp.resolve_device(device)
+    if needs_y and y is None:
+        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y is None.")
+    if is_array_like(X):
+        if needs_y:
+            X, y = validate_data(est, X, _xp.to_numpy(y), dtype=FLOAT_DTYPES, reset=reset)
+        else:
+            X = validate_data(est, X, dtype=FLOAT_DTYPES, reset=reset)
+        if target is not None:
+            X = _xp.to_device(X, target, np.float64 if X.dtype == np.float64 else np.float32)
+        return X, y
+    _check_shape(X)
+    if target is not None and _xp.library(X) not in ("torch", "cupy"):
+        raise ValueError(
+            f"device={device!r} takes NumPy arrays (moved to the GPU) or arrays already on it, "
+            f"got {_xp.describe(X)}; use device='cpu' for it."
+        )
+    if _xp.is_dask(X):
+        X = _prepare_dask(X)
+    elif is_out_of_core(X):
+        if X.dtype not in FLOAT_DTYPES:
+            raise ValueError(
+                f"A memory-mapped or Zarr X must hold float32 or float64 values (it is read as it is), "
+                f"got dtype {X.dtype}; convert the file once."
+            )
+        if not _blockwise_finite(X):
+            raise _non_finite_error()
+    else:
+        xp = _xp.namespace(X)
+        if target is not None and str(_xp.device_of(X)) != str(target[1]):
+            raise ValueError(f"X is on {_xp.device_of(X)} but device={device!r}; move X, or set device to match.")
+        if X.dtype not in (xp.float32, xp.float64):
+            X = xp.astype(X, xp.float32)
+        if not bool(xp.all(xp.isfinite(X))):
+            raise _non_finite_error()
+    _set_n_features(est, X, reset)
+    if needs_y:
+        y = np.asarray(_xp.to_numpy(y))
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be a vector of {X.shape[0]} labels (one per row of X), got shape {y.shape}.")
+    return X, y
+
+
+def _prepare_dask(X):
+    """Rows in chunks, all columns in each chunk, float dtype, persisted, checked."""
+    import dask.array as da
+
+    if X.dtype not in FLOAT_DTYPES:
+        X = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if len(X.chunks[1]) != 1:
+        X = X.rechunk({1: -1})
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("A Dask X must have known chunk sizes; call X.compute_chunk_sizes() first.")
+    X = X.persist()
+    if not bool(da.isfinite(X).all().compute()):
+        raise _non_finite_error()
+    return X
+
+
+def check_predict_X(est, X):
+    """``X`` for prediction or transform, in its own library (NumPy for array-likes)."""
+    check_is_fitted(est)
+    if is_array_like(X):
+        return validate_data(est, X, dtype=FLOAT_DTYPES, reset=False)
+    _check_shape(X)
+    _set_n_features(est, X, reset=False)
+    if is_out_of_core(X):
+        return np.asarray(X[:])
+    return X
+
+
+# ------------------------------------------------------------- stages' plumbing
+def host(a):
+    """A fitted attribute: always a NumPy array."""
+    return _xp.to_numpy(a)
+
+
+def on_rows_of(X, a):
+    """``a`` (a NumPy array: weights, labels) where ``X``'s rows live."""
+    if _xp.is_numpy(X) or is_out_of_core(X) or _xp.is_dask(X) or a is None:
+        return a
+    xp = _xp.namespace(X)
+    return xp.asarray(a, device=_xp.device_of(X))
+
+
+def weights_like(X, a):
+    """Weights for computing with ``X``'s rows: in its namespace, dtype and device."""
+    if _xp.is_numpy(X) or is_out_of_core(X) or _xp.is_dask(X):
+        return np.asarray(a, dtype=X.dtype)
+    xp = _xp.namespace(X)
+    return xp.asarray(np.asarray(a), dtype=X.dtype, device=_xp.device_of(X))
+
+
+def encode(X, weights, biases, activation: str):
+    """The next stage's input: ``f(... f(X W1 + b1) ...)``, kept where ``X`` lives (on the
+    device; persisted on the workers; in memory for a file)."""
+    weights = [weights_like(X, W) for W in weights]
+    biases = [weights_like(X, b) for b in biases]
+    if not weights:
+        return X
+    if _xp.is_dask(X):
+        n_out = weights[-1].shape[1]
+        return X.map_blocks(
+            feedforward, weights, biases, activation, dtype=X.dtype, chunks=(X.chunks[0], (n_out,))
+        ).persist()
+    if is_out_of_core(X):
+        parts = []
+        step = 1 << 14
+        for lo in range(0, X.shape[0], step):
+            parts.append(feedforward(np.asarray(X[lo : lo + step]), weights, biases, activation))
+        release_pages(X)
+        return np.concatenate(parts)
+    return feedforward(X, weights, biases, activation)
+
+
+def take_rows(X, rows):
+    """Rows ``rows`` (a sorted NumPy index array) of ``X``, in ``X``'s library."""
+    if _xp.is_numpy(X):
+        return X[rows]
+    if _xp.is_zarr(X):
+        return np.asarray(X.get_orthogonal_selection((rows, slice(None))))
+    xp = _xp.namespace(X)
+    return xp.take(X, xp.asarray(rows, device=_xp.device_of(X)), axis=0)
+
+
+def take_labels(y, rows):
+    return None if y is None else y[rows]
+
+
+def split_validation(X, y, fraction: float, rng, *, stratify: bool):
+    """``(X_train, y_train, X_val, y_val)``: a held-out ``fraction`` of the rows, drawn
+    from ``rng`` (stratified by ``y`` when asked and possible)."""
+    from sklearn.model_selection import train_test_split
+
+    n = X.shape[0]
+    index = np.arange(n)
+    labels = y if stratify and y is not None else None
+    if labels is not None:
+        _, counts = np.unique(labels, return_counts=True)
+        n_val = int(np.ceil(fraction * n))
+        if counts.min() < 2 or n_val < counts.size or n - n_val < counts.size:
+            labels = None
+    seed = int(rng.randint(2**31)) if hasattr(rng, "randint") else int(rng.integers(2**31))
+    train, val = train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
+    if train.size == 0 or val.size == 0:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no samples to train on or to validate with "
+            f"({n} samples); use more samples or another fraction."
+        )
+    train, val = np.sort(train), np.sort(val)
+    if _xp.is_dask(X):
+        return X[train].persist(), (None if y is None else y[train]), X[val].persist(), (None if y is None else y[val])
+    if is_out_of_core(X):
+        raise ValueError(
+            "early_stopping needs a validation split, which a memory-mapped or Zarr X cannot give without "
+            "copying it; split the file yourself and pass the validation part to your own scoring."
+        )
+    return take_rows(X, train), take_labels(y, train), take_rows(X, val), take_labels(y, val)

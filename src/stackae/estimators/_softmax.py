@@ -1,0 +1,204 @@
+"""Softmax regression, and the predictions every softmax-topped model shares."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+
+from .. import _xp
+from .._params import unpack
+from ..objectives import softmax_probabilities
+from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
+from ._stages import train_softmax, warn_not_converged
+from ._validation import check_float, check_int, check_solver_params
+
+__all__ = ["SoftmaxRegression", "SoftmaxOutputMixin", "encode_labels", "store_history"]
+
+
+def encode_labels(est, y):
+    """``(classes_, y_index)`` with at least two classes."""
+    check_classification_targets(y)
+    classes, y_index = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise ValueError(
+            f"{type(est).__name__} needs samples of at least 2 classes, got 1 class ({only!r}); "
+            "add samples of the other classes."
+        )
+    return classes, y_index.astype(np.intp)
+
+
+def store_history(est, result, monitor) -> None:
+    """A single-stage estimator's ``n_iter_``, ``loss_``, ``loss_curve_`` and validation scores."""
+    est.n_iter_ = result.n_iter
+    est.loss_ = result.cost
+    est.loss_curve_ = result.loss_curve
+    for name in ("validation_scores_", "best_validation_score_"):
+        est.__dict__.pop(name, None)
+    if monitor is not None:
+        est.validation_scores_ = monitor.scores
+        est.best_validation_score_ = monitor.best_score
+
+
+class SoftmaxOutputMixin:
+    """Predictions of a model whose last layer is a softmax over ``classes_``.
+
+    Subclasses provide ``_scores(X, pretrained)``: the softmax's input, shape
+    (n_samples, n_classes), in ``X``'s namespace (NumPy for array-likes).
+    """
+
+    def decision_function(self, X, *, pretrained=False):
+        """Class scores, shape (n_samples, n_classes); for two classes, as scikit-learn
+        expects, the log-odds of ``classes_[1]``, shape (n_samples,)."""
+        S = self._scores(X, pretrained)
+        return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
+
+    def predict_proba(self, X, *, pretrained=False):
+        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        return softmax_probabilities(self._scores(X, pretrained))
+
+    def predict(self, X, *, pretrained=False):
+        """Most probable class of each sample (a NumPy array of labels)."""
+        scores = self._scores(X, pretrained)
+        if _xp.is_numpy(scores):
+            return self.classes_[np.argmax(scores, axis=1)]
+        xp = _xp.namespace(scores)
+        return self.classes_[_xp.to_numpy(xp.argmax(scores, axis=1))]
+
+
+class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
+    r"""Softmax (multinomial logistic) regression.
+
+    Minimises :func:`stackae.objectives.softmax_cost`.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-4
+        Weight decay :math:`\lambda` on the weights (not the intercepts).
+    max_iter : int, default=400
+    tol : float, default=1e-6
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` and ``"adam"``: minibatches, reshuffled every epoch from
+        ``random_state`` (``max_iter`` counts epochs; reaching it is the plan, not a
+        convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+        Samples per minibatch (``"sgd"``, ``"adam"``).
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
+    momentum : float, default=0.9
+        Of ``"sgd"``.
+    nesterovs_momentum : bool, default=False
+        Nesterov's momentum for ``"sgd"``.
+    learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
+        Decay of the minibatch step size over all epochs (to 0 at the end).
+    lbfgs_history : int, default=10
+        Correction pairs L-BFGS keeps (UFLDL's minFunc: 100; see the README).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples (stratified), score the model
+        on them (accuracy) after every iteration (epoch), stop after
+        ``n_iter_no_change`` without improvement and keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    device : str, default="cpu"
+        ``"cuda"`` or ``"cuda:N"``: train on that GPU (NumPy input moved there once,
+        float32 unless float64). PyTorch or CuPy input trains where it lives.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights (``0.005 * randn``, as UFLDL) and the minibatches.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of one ndarray of shape (n_features, n_classes)
+    intercepts_ : list of one ndarray of shape (n_classes,)
+    n_iter_ : int
+    loss_ : float
+    loss_curve_ : list of float
+    validation_scores_ : list of float
+        With ``early_stopping``: the validation accuracy after each iteration.
+    best_validation_score_ : float
+        With ``early_stopping``: the best of them (the kept weights').
+    n_features_in_ : int
+
+    References
+    ----------
+    UFLDL Tutorial, "Softmax Regression", http://ufldl.stanford.edu/wiki/
+    """
+
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        max_iter=400,
+        tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        learning_rate_schedule="constant",
+        lbfgs_history=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.learning_rate_schedule = learning_rate_schedule
+        self.lbfgs_history = lbfgs_history
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``."""
+        check_float("alpha", self.alpha, 0.0)
+        check_solver_params(self)
+        max_iter = check_int("max_iter", self.max_iter, 0)
+        X, y = check_fit_data(self, X, y, needs_y=True, device=self.device)
+        self.classes_, y_index = encode_labels(self, y)
+        rng = check_random_state(self.random_state)
+        validation = None
+        if self.early_stopping:
+            X, y_index, X_val, y_val = split_validation(X, y_index, self.validation_fraction, rng, stratify=True)
+            validation = (X_val, y_val)
+        stage = "softmax"
+        result, monitor = train_softmax(
+            self,
+            X,
+            y_index,
+            self.classes_.size,
+            alpha=self.alpha,
+            max_iter=max_iter,
+            rng=rng,
+            stage=stage,
+            validation=validation,
+        )
+        warn_not_converged(result, stage, "max_iter", max_iter)
+        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        (W,), (b,) = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], self.classes_.size))
+        self.coefs_, self.intercepts_ = [W.copy()], [b.copy()]
+        store_history(self, result, monitor)
+        return self
+
+    def _scores(self, X, pretrained=False):
+        if pretrained:
+            raise ValueError("SoftmaxRegression has no pretraining; call it without 'pretrained'.")
+        X = check_predict_X(self, X)
+        W, b = weights_like(X, self.coefs_[0]), weights_like(X, self.intercepts_[0])
+        return X @ W + b  # (m, n) @ (n, k) -> (m, k)
