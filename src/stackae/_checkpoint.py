@@ -157,7 +157,7 @@ class StageCheckpoints:
             optimizer = state.get("optimizer") or {}
             scalars = {}
             for key, value in optimizer.items():
-                if isinstance(value, np.ndarray) or hasattr(value, "__array_namespace__"):
+                if isinstance(value, np.ndarray) or _xp.is_array(value):
                     arrays[f"opt_{key}"] = _xp.to_numpy(value)
                 else:
                     scalars[key] = value

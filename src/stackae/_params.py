@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["init_theta", "n_params", "pack", "unpack", "autoencoder_layout"]
+__all__ = ["init_theta", "n_params", "pack", "flatten", "unpack", "autoencoder_layout"]
 
 
 def _check_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
@@ -113,7 +113,12 @@ def pack(weights: Sequence, biases: Sequence, dtype=None):
     """
     if len(weights) != len(biases):
         raise ValueError(f"'weights' and 'biases' must have the same length, got {len(weights)} and {len(biases)}.")
-    parts = list(weights) + list(biases)
+    return flatten([*weights, *biases], dtype)
+
+
+def flatten(parts: Sequence, dtype=None):
+    """The arrays ``parts``, raveled in C order and concatenated (any packing rule)."""
+    parts = list(parts)
     if all(isinstance(p, np.ndarray | np.generic | list | tuple | float | int) for p in parts):
         if dtype is None:
             dtype = np.result_type(*parts)

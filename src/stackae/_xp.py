@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "namespace",
     "library",
+    "is_array",
     "is_numpy",
     "is_dask",
     "is_zarr",
@@ -37,6 +38,12 @@ def is_dask(a) -> bool:
 def is_zarr(a) -> bool:
     module = type(a).__module__
     return module.startswith("zarr") and hasattr(a, "chunks") and hasattr(a, "shape")
+
+
+def is_array(a) -> bool:
+    """An array of a library the array API reaches (NumPy, PyTorch, CuPy, Dask, ...),
+    as opposed to a list, a scalar or a pandas frame."""
+    return array_api_compat.is_array_api_obj(a)
 
 
 def is_numpy(a) -> bool:

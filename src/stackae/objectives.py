@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _xp
-from ._params import autoencoder_layout, n_params, pack, unpack
+from ._params import autoencoder_layout, flatten, n_params, pack, unpack
 from ._rows import rows_of
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
@@ -64,7 +64,7 @@ def _check_X(X, name: str = "X"):
         if X.dtype not in (np.float32, np.float64):
             raise ValueError(f"'{name}' must hold float32 or float64 values, got dtype {X.dtype}.")
         return X
-    if not hasattr(X, "__array_namespace__") and not _xp.is_numpy(X):
+    if not _xp.is_array(X) and not _xp.is_numpy(X):
         X = np.asarray(X)
     if _xp.is_numpy(X):
         if X.ndim != 2:
@@ -99,7 +99,7 @@ def _check_target(T, X):
 
 def _check_theta(theta, expected: int, sizes_text: str, X):
     """``theta`` as a vector of the right length, in ``X``'s library (NumPy for Dask)."""
-    if not hasattr(theta, "__array_namespace__") and not _xp.is_numpy(theta):
+    if not _xp.is_array(theta) and not _xp.is_numpy(theta):
         theta = np.asarray(theta)
     library = _xp.library(theta)
     host = _xp.is_dask(X) or _xp.is_zarr(X) or _xp.is_numpy(X)
@@ -117,8 +117,8 @@ def _check_labels(y, n_samples: int, n_classes: int, X):
     """Integer labels in ``0..n_classes-1``, in ``X``'s library and device."""
     if _xp.is_dask(y):
         return y  # checked once by the estimator, chunk by chunk
-    if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X) or not hasattr(y, "__array_namespace__"):
-        y = np.asarray(_xp.to_numpy(y) if hasattr(y, "__array_namespace__") else y)
+    if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X) or not _xp.is_array(y):
+        y = np.asarray(_xp.to_numpy(y) if _xp.is_array(y) else y)
         if y.shape != (n_samples,):
             raise ValueError(f"'y' must have shape ({n_samples},), got {y.shape}.")
         if not np.issubdtype(y.dtype, np.integer):
@@ -348,7 +348,7 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
     decay = rows.scalar(xp.sum(W1 * W1))
     if spec.tied:
         gW1 = gW1 + gW2.T  # W2 = W1^T
-        grad = pack([gW1], [gb1, gb2])
+        grad = flatten([gW1, gb1, gb2])
     else:
         gW2 = gW2 + alpha * W2
         decay = decay + rows.scalar(xp.sum(W2 * W2))

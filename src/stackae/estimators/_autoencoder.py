@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
+from .. import _xp
 from ..noise import level_of
 from ..objectives import feedforward
 from ._data import check_fit_data, check_predict_X, encode, split_validation, weights_like
@@ -205,7 +206,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        if not hasattr(H, "__array_namespace__"):
+        if not _xp.is_array(H):
             H = np.asarray(H, dtype=self.coefs_[1].dtype)
         return feedforward(
             H, [weights_like(H, self.coefs_[1])], [weights_like(H, self.intercepts_[1])], self.output_activation

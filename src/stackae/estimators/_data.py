@@ -35,7 +35,7 @@ def is_out_of_core(X) -> bool:
 
 def is_array_like(X) -> bool:
     """Input for scikit-learn's own validation (lists, NumPy arrays, pandas, ...)."""
-    return not (is_out_of_core(X) or _xp.is_dask(X) or (hasattr(X, "__array_namespace__") and not _xp.is_numpy(X)))
+    return not (is_out_of_core(X) or _xp.is_dask(X) or (_xp.is_array(X) and not _xp.is_numpy(X)))
 
 
 def _set_n_features(est, X, reset: bool) -> None:

@@ -306,7 +306,7 @@ def train_softmax(
 
     monitor = None
     if validation is not None:
-        monitor = EarlyStopping(_accuracy_score(*validation, (n, n_classes), est.activation), est.n_iter_no_change)
+        monitor = EarlyStopping(_accuracy_score(*validation, (n, n_classes), "linear"), est.n_iter_no_change)
     result = optimize(
         est, cost_grad, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng, monitor=monitor, **resumable
     )

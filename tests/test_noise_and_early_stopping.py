@@ -1,0 +1,207 @@
+"""Denoising corruption (each kind touches the documented fraction), early stopping
+(the best weights on the validation split are the ones kept), and the estimators'
+options for both."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from stackae import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from stackae.datasets import load_digits_split
+from stackae.estimators._data import split_validation
+from stackae.estimators._stages import EarlyStopping
+from stackae.noise import corrupt
+from stackae.optim import lbfgs, minibatch
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+# ------------------------------------------------------------------------- noise
+@pytest.mark.parametrize("level", [0.1, 0.3])
+def test_masking_zeroes_the_documented_fraction(level):
+    X = np.random.default_rng(0).uniform(0.1, 1.0, (400, 250))  # no zeros to start with
+    Xc = corrupt(X, "masking", level, 0)
+    changed = Xc != X
+    assert abs(changed.mean() - level) < 0.01
+    assert np.all(Xc[changed] == 0.0)
+    np.testing.assert_array_equal(Xc[~changed], X[~changed])
+
+
+@pytest.mark.parametrize("level", [0.1, 0.4])
+def test_salt_and_pepper_sets_the_documented_fraction_to_0_or_1(level):
+    X = np.random.default_rng(1).uniform(0.1, 0.9, (400, 250))
+    Xc = corrupt(X, "salt_and_pepper", level, 0)
+    changed = Xc != X
+    assert abs(changed.mean() - level) < 0.01
+    salt = Xc[changed] == 1.0
+    assert np.all(salt | (Xc[changed] == 0.0))
+    assert abs(salt.mean() - 0.5) < 0.03
+
+
+def test_gaussian_noise_has_the_documented_deviation():
+    X = np.zeros((500, 200))
+    Xc = corrupt(X, "gaussian", 0.25, 0)
+    assert abs(Xc.std() - 0.25) < 0.005
+    assert abs(Xc.mean()) < 0.005
+
+
+def test_corruption_is_reproducible_and_leaves_the_input_alone():
+    X = np.random.default_rng(2).random((30, 10))
+    before = X.copy()
+    np.testing.assert_array_equal(corrupt(X, "masking", 0.3, 5), corrupt(X, "masking", 0.3, 5))
+    assert not np.array_equal(corrupt(X, "masking", 0.3, 5), corrupt(X, "masking", 0.3, 6))
+    np.testing.assert_array_equal(X, before)
+    assert corrupt(X, None, 0.3, 0) is X and corrupt(X, "masking", 0.0, 0) is X
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"noise": "dropout"}, r"^'noise' must be None, 'masking', 'gaussian' or 'salt_and_pepper', got 'dropout'\.$"),
+        ({"noise": "masking", "noise_level": 1.5}, r"^'noise_level' must be a number in \[0, 1\], got 1\.5\.$"),
+    ],
+)
+def test_noise_parameter_errors(params, message):
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(3, **params).fit(np.random.rand(10, 4))
+
+
+def test_noise_level_per_layer_must_match_the_layers():
+    with pytest.raises(
+        ValueError,
+        match=r"^'noise_level' must be a number in \[0, 1\], or a sequence of 2 such numbers \(one per layer\), got \[0\.1, 0\.2, 0\.3\]\.$",
+    ):
+        StackedAutoencoderClassifier((4, 3), noise="masking", noise_level=[0.1, 0.2, 0.3]).fit(
+            np.random.rand(10, 4), np.arange(10) % 2
+        )
+
+
+def test_denoising_autoencoders_train_with_either_solver(digits):
+    for solver, max_iter in (("lbfgs", 60), ("adam", 20)):
+        ae = SparseAutoencoder(
+            32,
+            alpha=1e-4,
+            noise="masking",
+            noise_level=0.3,
+            tied_weights=True,
+            reconstruction_loss="cross_entropy",
+            solver=solver,
+            learning_rate=1e-2,
+            batch_size=64,
+            max_iter=max_iter,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ae.fit(digits.X_train)
+        assert ae.coefs_[1].shape == (32, 64)
+        np.testing.assert_array_equal(ae.coefs_[1], ae.coefs_[0].T)  # tied
+        error = np.mean((ae.inverse_transform(ae.transform(digits.X_test)) - digits.X_test) ** 2)
+        assert error < 0.5 * np.mean((digits.X_train.mean(axis=0) - digits.X_test) ** 2)
+
+
+# ---------------------------------------------------------------- early stopping
+def _path_problem():
+    """Gradient descent from 0 runs straight to (10, 10, ...); the validation score is
+    best at the point 3 of the way: it rises, then falls."""
+    target = np.full(4, 10.0)
+    best = np.full(4, 3.0)
+
+    def fun(theta, rows=None):
+        return float(np.sum((theta - target) ** 2)), 2 * (theta - target)
+
+    def score(theta):
+        return -float(np.sum((theta - best) ** 2))
+
+    return fun, score, best
+
+
+def test_early_stopping_keeps_the_best_not_the_last_minibatch():
+    fun, score, best = _path_problem()
+    monitor = EarlyStopping(score, patience=3)
+    result = minibatch(
+        fun,
+        np.zeros(4),
+        10,
+        solver="sgd",
+        max_iter=200,
+        batch_size=10,
+        learning_rate=0.01,
+        momentum=0.0,
+        rng=np.random.RandomState(0),
+        monitor=monitor,
+    )
+    assert result.stopped_early and result.n_iter < 200
+    last_score = monitor.scores[-1]
+    result = monitor.restore(result)
+    assert score(result.theta) == monitor.best_score == max(monitor.scores)
+    assert monitor.best_score > last_score  # keeping the last would have been worse
+    assert np.abs(result.theta - best).max() < 0.5
+
+
+def test_early_stopping_keeps_the_best_not_the_last_lbfgs():
+    fun, score, _ = _path_problem()
+    target = np.linspace(1.0, 10.0, 4)
+
+    def curved(theta):  # an ill-conditioned bowl: L-BFGS takes several steps
+        d = theta - target
+        w = np.array([1.0, 10.0, 100.0, 1000.0])
+        return float(np.sum(w * d * d)), 2 * w * d
+
+    monitor = EarlyStopping(score, patience=2)
+    result = lbfgs(curved, np.zeros(4), max_iter=100, monitor=monitor)
+    assert result.stopped_early
+    result = monitor.restore(result)
+    assert score(result.theta) == max(monitor.scores)
+    assert max(monitor.scores) > monitor.scores[-1]
+
+
+def test_estimator_keeps_the_weights_of_its_best_validation_score(digits):
+    clf = SoftmaxRegression(
+        solver="adam", learning_rate=0.05, max_iter=60, early_stopping=True, n_iter_no_change=4, random_state=0
+    )
+    clf.fit(digits.X_train, digits.y_train)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    # the same split, drawn the same way: the kept weights score the best score there
+    rng = check_random_state(0)
+    _, _, X_val, y_val = split_validation(digits.X_train, digits.y_train, 0.1, rng, stratify=True)
+    assert clf.score(X_val, y_val) == pytest.approx(clf.best_validation_score_)
+
+
+def test_every_stage_stops_early_with_its_own_scores(digits):
+    clf = StackedAutoencoderClassifier(
+        (32,),
+        alpha=1e-4,
+        solver="adam",
+        learning_rate=1e-2,
+        batch_size=64,
+        pretrain_max_iter=30,
+        softmax_max_iter=30,
+        finetune_max_iter=30,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
+    )
+    clf.fit(digits.X_train, digits.y_train)
+    assert list(clf.validation_scores_) == ["pretrain layer 1", "softmax", "finetune"]
+    assert clf.validation_scores_["pretrain layer 1"][0] < 0  # minus a reconstruction loss
+    assert 0.9 <= clf.best_validation_score_["finetune"] <= 1.0  # an accuracy
+    for stage, scores in clf.validation_scores_.items():
+        assert clf.best_validation_score_[stage] == max(scores)
+    assert clf.score(digits.X_test, digits.y_test) >= 0.95
+
+
+def test_early_stopping_parameter_errors():
+    with pytest.raises(ValueError, match=r"^'validation_fraction' must be a number in \(0\.0, 1\.0\), got 1\.0\.$"):
+        SoftmaxRegression(early_stopping=True, validation_fraction=1.0).fit(np.random.rand(10, 2), np.arange(10) % 2)
+    with pytest.raises(ValueError, match=r"^'n_iter_no_change' must be an integer >= 1, got 0\.$"):
+        SoftmaxRegression(early_stopping=True, n_iter_no_change=0).fit(np.random.rand(10, 2), np.arange(10) % 2)
