@@ -225,3 +225,46 @@ def test_bad_hidden_sizes_and_foreign_model_file(tmp_path):
         and "is not a usable stackae model: it has no stackae metadata" in proc.stderr
     )
     assert proc.stderr.count("\n") == 1
+
+
+def test_presets_command_lists_every_recipe(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("ufldl", "fast", "best"):
+        assert f"\n{name}: " in "\n" + out
+    assert "--solver lbfgs" in out and "--nesterovs-momentum" in out
+
+
+def test_train_with_a_preset_and_an_override(capsys):
+    code = main(["train", "--preset", "fast", "--hidden", "32", "--finetune-max-iter", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "hidden_layer_sizes=(32,)" in out and "solver='adam'" in out and "finetune_max_iter=2" in out
+
+
+def test_per_layer_options_take_one_or_several_numbers(capsys):
+    code = main(
+        [
+            "train",
+            "--hidden",
+            "16",
+            "8",
+            "--noise",
+            "masking",
+            "--noise-level",
+            "0.1",
+            "0.3",
+            "--dropout",
+            "0.2",
+            "--pretrain-max-iter",
+            "2",
+            "--softmax-max-iter",
+            "2",
+            "--finetune-max-iter",
+            "2",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "noise_level=(0.1, 0.3)" in out and "dropout=0.2" in out

@@ -203,3 +203,15 @@ def test_warm_start_with_other_architecture_is_refused(digits):
         ValueError, match=r"^warm_start=True needs the fitted hidden layer sizes \(8,\), got hidden_layer_sizes=\(9,\)"
     ):
         clf.fit(digits.X_train, digits.y_train)
+
+
+def test_presets_build_the_documented_estimators():
+    from stackae.presets import PRESETS, make_estimator
+
+    fast = StackedAutoencoderClassifier.from_preset("fast", random_state=3)
+    assert fast.get_params()["solver"] == "adam" and fast.finetune_max_iter == 20 and fast.random_state == 3
+    assert make_estimator("ufldl").get_params() == StackedAutoencoderClassifier(**PRESETS["ufldl"]).get_params()
+    best = make_estimator("best", finetune_max_iter=1)
+    assert best.activation == "relu" and best.noise == "masking" and best.finetune_max_iter == 1
+    with pytest.raises(ValueError, match=r"^Unknown preset 'fastest'; the presets are 'ufldl', 'fast', 'best'\.$"):
+        make_estimator("fastest")

@@ -34,7 +34,8 @@ def _ae_theta(n, h, tied, rng):
 
 @pytest.mark.parametrize(("tied", "activation", "output", "loss", "contraction"), AE_COMBINATIONS)
 def test_autoencoder_gradient_every_combination(tied, activation, output, loss, contraction):
-    rng = np.random.default_rng(abs(hash((tied, activation, output, loss, contraction))) % 2**32)
+    # a fixed seed per combination (ReLU's kink at 0 must not fall within 2 epsilon of a z)
+    rng = np.random.default_rng(AE_COMBINATIONS.index((tied, activation, output, loss, contraction)))
     m, n, h = 7, 5, 3
     X = rng.random((m, n))
     target = rng.random((m, n))  # a denoising autoencoder's clean input

@@ -16,8 +16,13 @@ import warnings
 import numpy as np
 
 from . import __version__
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .estimators import SOLVERS, StackedAutoencoderClassifier
 from .exceptions import StackaeError
+from .noise import NOISE_KINDS
+from .objectives import LOSSES
+from .optim import SCHEDULES
+from .presets import DESCRIPTIONS, PRESETS, preset_params
 
 #: Hyperparameters that differ from the estimator's (UFLDL MNIST) defaults when the
 #: data is the embedded 8x8 digits. With UFLDL's weight decay of 3e-3 on 64 inputs the
@@ -29,9 +34,26 @@ DATASET_PRESETS = {
 }
 
 _NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
-_CHOICES = {"solver": list(SOLVERS), "finetune_decay": ["softmax", "all"]}
-_NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float}  # parameters whose default is None
-_OPTION_HELP = {"random_state": "seed of weights and minibatches (default 0)", "learning_rate": "default: per solver"}
+_CHOICES = {
+    "solver": list(SOLVERS),
+    "finetune_decay": ["softmax", "all"],
+    "activation": list(HIDDEN_ACTIVATIONS),
+    "output_activation": list(OUTPUT_ACTIVATIONS),
+    "reconstruction_loss": list(LOSSES),
+    "noise": list(NOISE_KINDS),
+    "learning_rate_schedule": list(SCHEDULES),
+}
+#: parameters whose default is None: the type of a given value
+_NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float, "finetune_learning_rate": float, "max_norm": float}
+#: parameters that take one number or one per layer
+_PER_LAYER = {"noise_level": "one level for every layer, or one per layer", "dropout": "hidden layers, or INPUT H1 .. HL"}
+_OPTION_HELP = {
+    "random_state": "seed of weights, noise and minibatches (default 0)",
+    "learning_rate": "default: per solver",
+    "finetune_learning_rate": "default: --learning-rate",
+    "max_norm": "default: none",
+    "noise": "default: none (no denoising)",
+}
 
 
 def _hyperparameters():
@@ -53,28 +75,45 @@ def _option_type(default):
 
 
 def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("hyperparameters (defaults: the estimator's, or the data's preset)")
+    group = parser.add_argument_group(
+        "hyperparameters (defaults: --preset, else the data's preset, else the estimator's)"
+    )
     group.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. --hidden 200 200")
     for name, default in _hyperparameters():
         flag = "--" + name.replace("_", "-")
         if name in _CHOICES:
-            group.add_argument(flag, choices=_CHOICES[name], default=None, help=f"default {default!r}")
+            help_text = _OPTION_HELP.get(name, f"default {default!r}")
+            group.add_argument(flag, choices=_CHOICES[name], default=None, help=help_text)
         elif name in _NONE_DEFAULT_TYPES:
             group.add_argument(flag, type=_NONE_DEFAULT_TYPES[name], default=None, help=_OPTION_HELP[name])
+        elif name in _PER_LAYER:
+            group.add_argument(
+                flag, type=float, nargs="+", default=None, metavar="P", help=f"{_PER_LAYER[name]} (default {default!r})"
+            )
         elif isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             group.add_argument(flag, type=_option_type(default), default=None, help=f"default {default!r}")
 
 
-def _estimator_from_args(args, preset: dict) -> StackedAutoencoderClassifier:
-    params = {"random_state": 0, **preset}  # reproducible runs unless --random-state says otherwise
+def _estimator_params(args, data_preset: dict) -> dict:
+    """The estimator's parameters: a recipe (``--preset``), else the data's own preset,
+    then every option given."""
+    params = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
+    params.update(preset_params(args.preset) if getattr(args, "preset", None) else data_preset)
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
     for name, _ in _hyperparameters():
         value = getattr(args, name)
         if value is not None:
+            if name in _PER_LAYER:
+                value = value[0] if len(value) == 1 else tuple(value)
             params[name] = value
+    return params
+
+
+def _estimator_from_args(args, preset: dict) -> StackedAutoencoderClassifier:
+    params = _estimator_params(args, preset)
     params["verbose"] = 0 if args.quiet else 1
     return StackedAutoencoderClassifier(**params)
 
@@ -328,6 +367,27 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_presets(args) -> int:
+    for name, params in PRESETS.items():
+        print(f"{name}: {DESCRIPTIONS[name]}")
+        print("    " + " ".join(_as_options(params)))
+    return 0
+
+
+def _as_options(params: dict) -> list[str]:
+    """``--name value`` words for ``params`` (as ``stackae train`` takes them)."""
+    words = []
+    for name, value in params.items():
+        flag = "--hidden" if name == "hidden_layer_sizes" else "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple | list):
+            words.append(f"{flag} {' '.join(str(v) for v in value)}")
+        else:
+            words.append(f"{flag} {value}")
+    return words
+
+
 def cmd_gradcheck(args) -> int:
     from ._params import init_theta, n_params
     from .gradcheck import check_gradient
@@ -386,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the run checkpointed in DIR, with its settings (other options ignored)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress lines, no warnings")
+    train.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="a named recipe (see 'stackae presets'); options given beside it override it",
+    )
     _add_hyperparameter_options(train)
     train.set_defaults(func=cmd_train)
 
@@ -409,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", required=True, help="PNG file for the filters")
     show.add_argument("--curves", help="PNG file for the learning curves (default: OUT-curves.png)")
     show.set_defaults(func=cmd_show)
+
+    presets = sub.add_parser("presets", help="the named recipes of --preset and what each sets")
+    presets.set_defaults(func=cmd_presets)
 
     gradcheck = sub.add_parser("gradcheck", help="check every objective's gradient by central differences")
     gradcheck.add_argument("--samples", type=int, default=10)

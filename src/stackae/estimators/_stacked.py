@@ -300,6 +300,14 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
             )
 
     @classmethod
+    def from_preset(cls, name: str, **params):
+        """The named recipe ``name`` of :mod:`stackae.presets` (``"ufldl"``, ``"fast"``,
+        ``"best"``), with ``params`` overriding its settings."""
+        from ..presets import preset_params
+
+        return cls(**{**preset_params(name), **params})
+
+    @classmethod
     def from_layers(cls, layers, softmax, **params):
         """A stack assembled from layers trained elsewhere, ready to be fine-tuned by ``fit``.
 
