@@ -46,7 +46,10 @@ _CHOICES = {
 #: parameters whose default is None: the type of a given value
 _NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float, "finetune_learning_rate": float, "max_norm": float}
 #: parameters that take one number or one per layer
-_PER_LAYER = {"noise_level": "one level for every layer, or one per layer", "dropout": "hidden layers, or INPUT H1 .. HL"}
+_PER_LAYER = {
+    "noise_level": "one level for every layer, or one per layer",
+    "dropout": "hidden layers, or INPUT H1 .. HL",
+}
 _OPTION_HELP = {
     "random_state": "seed of weights, noise and minibatches (default 0)",
     "learning_rate": "default: per solver",

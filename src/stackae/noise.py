@@ -55,7 +55,7 @@ def level_of(levels, layer: int) -> float:
     return levels[layer] if len(levels) > 1 else levels[0]
 
 
-def corrupt(X, kind: str | None, level: float, random_state=None, *, low=None, high=None):
+def corrupt(X, kind: str | None, level: float, random_state=None, *, low=None, high=None, start: int = 0):
     """A corrupted copy of ``X`` (``X`` itself when ``kind`` is None or ``level`` is 0).
 
     Parameters
@@ -70,6 +70,10 @@ def corrupt(X, kind: str | None, level: float, random_state=None, *, low=None, h
         Seeds the noise (a device generator is seeded from it).
     low, high : arrays of shape (n_features,), optional
         The values of "pepper" and "salt" per column (default 0 and 1).
+    start : int
+        The index of ``X``'s first row among the rows being corrupted: a NumPy row's
+        noise is a function of the seed and its index only, so rows corrupted in
+        chunks (on a cluster) get the noise they would get all at once.
     """
     if kind is None or level == 0:
         return X
@@ -79,8 +83,7 @@ def corrupt(X, kind: str | None, level: float, random_state=None, *, low=None, h
     if _xp.is_dask(X):
         return X.map_blocks(_corrupt_chunk, kind, level, seed, low, high, dtype=X.dtype, block_info=True)
     if _xp.is_numpy(X):
-        rng = np.random.default_rng(seed)
-        return _apply(np, X, kind, level, *_numpy_draws(rng, X.dtype), low, high)
+        return _apply(np, X, kind, level, *_row_keyed_draws(seed, start, X.dtype), low, high)
     return _corrupt_on_device(X, kind, level, seed, low, high)
 
 
@@ -94,8 +97,20 @@ def _seed(random_state) -> int:
     return int(np.random.default_rng(random_state).integers(2**31))
 
 
-def _numpy_draws(rng, dtype):
-    return (lambda shape: rng.random(shape, dtype=dtype)), (lambda shape: rng.standard_normal(shape, dtype=dtype))
+def _row_keyed_draws(seed: int, start: int, dtype):
+    """``(uniform, normal)`` drawing NumPy rows keyed by ``(seed, start + i)``; the normal
+    numbers by Box and Muller's transform of two such uniform streams."""
+    from ._rows._kernels import philox_uniform
+
+    def uniform(shape):
+        return philox_uniform(seed, 0, start, shape, dtype)
+
+    def normal(shape):
+        u1 = 1.0 - philox_uniform(seed, 1, start, shape, np.float64)  # in (0, 1]
+        u2 = philox_uniform(seed, 2, start, shape, np.float64)
+        return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(dtype)
+
+    return uniform, normal
 
 
 def _apply(xp, X, kind, level, uniform, normal, low, high):
@@ -115,10 +130,9 @@ def _apply(xp, X, kind, level, uniform, normal, low, high):
 
 
 def _corrupt_chunk(chunk, kind, level, seed, low, high, block_info=None):
-    """Dask: one chunk, with noise seeded by ``(seed, the chunk's first row)``."""
+    """Dask: one chunk, its rows' noise keyed by their index in the whole array."""
     first_row = block_info[0]["array-location"][0][0] if block_info else 0
-    rng = np.random.default_rng([seed, first_row])
-    return _apply(np, chunk, kind, level, *_numpy_draws(rng, chunk.dtype), low, high)
+    return _apply(np, chunk, kind, level, *_row_keyed_draws(seed, first_row, chunk.dtype), low, high)
 
 
 def _corrupt_on_device(X, kind, level, seed, low, high):

@@ -199,6 +199,11 @@ class AutoencoderSpec:
     def n_params(self) -> int:
         return autoencoder_layout(self.n, self.h, self.tied)[0]
 
+    @property
+    def widths(self) -> tuple:
+        """The widths of the arrays a block computes besides its rows (to size blocks)."""
+        return (self.h,)
+
     def unpack(self, theta):
         return autoencoder_layout(self.n, self.h, self.tied)[1](theta)
 
@@ -455,6 +460,10 @@ class StackSpec:
 
     def unpack(self, theta):
         return unpack(theta, self.sizes)
+
+    @property
+    def widths(self) -> tuple:
+        return tuple(self.sizes[1:-1])
 
 
 def _stack_block(k, block, theta, spec: StackSpec, inv_m):

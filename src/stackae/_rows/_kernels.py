@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 
-__all__ = ["Kernels", "philox_keep_mask"]
+__all__ = ["Kernels", "philox_keep_mask", "philox_uniform"]
 
 
 class Kernels:
@@ -105,3 +105,23 @@ def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int],
     mask = np.greater_equal(bits, threshold).astype(dtype)
     mask *= np.asarray(1.0 / (1.0 - p_drop), dtype=dtype)
     return mask
+
+
+def _philox_rows(seed: int, stream: int, start: int, rows: int, words_per_row: int) -> np.ndarray:
+    """``rows`` x ``words_per_row`` random 64-bit words; row ``i`` is a function of
+    ``(seed, stream, start + i)`` only (its own span of a counter keyed by the seed)."""
+    steps_per_row = -(-words_per_row // 4)  # Philox4x64: 4 words per counter step
+    key = np.random.SeedSequence([int(seed), int(stream)]).generate_state(2, np.uint64)
+    generator = np.random.Philox(key=key, counter=[int(start) * steps_per_row, 0, 0, 0])
+    return generator.random_raw(rows * steps_per_row * 4).reshape(rows, steps_per_row * 4)[:, :words_per_row]
+
+
+def philox_uniform(seed: int, stream: int, start: int, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Uniform numbers in [0, 1) of ``dtype``, row ``i`` a function of ``(seed, stream,
+    start + i)`` only, like :func:`philox_keep_mask`: noise that does not depend on how
+    the rows are split into blocks, chunks or batches."""
+    rows, width = shape
+    words = _philox_rows(seed, stream, start, rows, width)
+    if np.dtype(dtype) == np.float32:
+        return ((words >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)).astype(np.float32)
+    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53

@@ -259,12 +259,18 @@ class NumpyRows:
     block_rows, n_threads : int or None
         ``None``: :func:`stackae._tuning.block_rows` for these shapes, and
         :func:`get_num_threads`.
+    widths : sequence of int
+        The widths of the arrays a block computes (hidden layers), to size the blocks.
+    offset : int
+        The index of ``X``'s first row among all the rows (a Dask chunk's start), so
+        that a block's ``start`` is absolute.
     """
 
     kind = "numpy"
 
-    def __init__(self, X, y=None, T=None, *, block_rows=None, n_threads=None, widths=()):
+    def __init__(self, X, y=None, T=None, *, block_rows=None, n_threads=None, widths=(), offset=0):
         self.X, self.y, self.T = X, y, T
+        self.offset = int(offset)  # the index of X's first row in the whole data
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype.type
         self.xp = xnp
@@ -301,7 +307,7 @@ class NumpyRows:
                 _read(self.X, lo, hi),
                 None if self.y is None else self.y[lo:hi],
                 _read(self.T, lo, hi),
-                lo,
+                self.offset + lo,
                 None if kept is None else kept[index],
             )
             c, parts, keep_item = fn(k, block, *args)

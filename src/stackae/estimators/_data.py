@@ -204,6 +204,38 @@ def take_labels(y, rows):
     return None if y is None else y[rows]
 
 
+def batch_source(X, y):
+    """``batch(index, noise) -> rows engine`` for minibatches of ``X`` (labels ``y`` where
+    ``X`` lives); ``noise=(kind, level, seed)`` corrupts the batch's input, the clean
+    rows becoming the targets. In memory and on a device the rows are gathered; on a
+    cluster each chunk's task takes its share where it lives."""
+    from .._rows import rows_of
+    from ..noise import corrupt
+
+    if _xp.is_dask(X):
+        full = rows_of(X, y)
+
+        def dask_batch(index, noise):
+            return full.subset(np.sort(_xp.to_numpy(index)), noise)
+
+        return dask_batch
+    on_device = not (_xp.is_numpy(X) or is_out_of_core(X))
+    xp = _xp.namespace(X) if on_device else None
+
+    def batch(index, noise):
+        Xb = take_rows(X, index)
+        yb = None
+        if y is not None:
+            yb = take_labels(y, xp.asarray(index, device=_xp.device_of(X)) if on_device else index)
+        T = None
+        if noise is not None:
+            kind, level, seed = noise
+            Xb, T = corrupt(Xb, kind, level, seed), Xb
+        return rows_of(Xb, yb, T)
+
+    return batch
+
+
 def split_validation(X, y, fraction: float, rng, *, stratify: bool):
     """``(X_train, y_train, X_val, y_val)``: a held-out ``fraction`` of the rows, drawn
     from ``rng`` (stratified by ``y`` when asked and possible)."""

@@ -32,7 +32,7 @@ from ..objectives import (
     stack_cost_grad,
 )
 from ..optim import OptimizeResult, lbfgs, minibatch
-from ._data import encode, host, on_rows_of, take_labels, take_rows, weights_like
+from ._data import batch_source, encode, host, on_rows_of, weights_like
 
 __all__ = [
     "optimize",
@@ -133,7 +133,7 @@ def optimize(
     max_iter,
     stage,
     rng,
-    corrupt_batch=None,
+    noise=None,
     checkpoint=None,
     resume=None,
     monitor=None,
@@ -143,12 +143,12 @@ def optimize(
     """Minimise ``cost_grad(rows, theta, batch_seed) -> (cost, grad)`` over the rows of
     ``X`` (labels ``y``, a NumPy vector or None) with ``est``'s solver.
 
-    L-BFGS works on all rows at once; for NumPy rows with a float64 ``theta`` on the
-    host (scipy), for rows on a device with ``theta`` there. The minibatch solvers keep
-    ``theta`` in ``X``'s dtype where ``X`` lives and evaluate batches of rows
-    (``corrupt_batch(Xb, seed)`` corrupts each batch's input first, for denoising).
-    ``checkpoint`` (a callback) and ``resume`` (a state it saved, with the random
-    generator's state under ``"rng"``) are passed on.
+    L-BFGS works on all rows at once: with a float64 ``theta`` on the host (scipy) for
+    NumPy, file and Dask rows, with ``theta`` on the device for rows there. The
+    minibatch solvers keep ``theta`` in ``X``'s dtype where ``X`` lives and evaluate
+    batches of rows; ``noise=(kind, level)`` corrupts each batch's input first (for
+    denoising; on a cluster, on the workers). ``checkpoint`` (a callback) and ``resume``
+    (a state it saved, with the random generator's state under ``"rng"``) are passed on.
     """
     verbose = est.verbose > 0
     every = getattr(est, "checkpoint_every", 0) if checkpoint is not None else 0
@@ -164,8 +164,8 @@ def optimize(
         resume=resume,
         monitor=monitor,
     )
+    y_rows = on_rows_of(X, y)
     if est.solver == "lbfgs":
-        y_rows = on_rows_of(X, y)
         rows = rows_of(X, y_rows)
         if on_device:
             theta0 = weights_like(X, theta0)
@@ -181,22 +181,16 @@ def optimize(
 
         return lbfgs(fun, theta0, tol=est.tol, maxcor=est.lbfgs_history, **common)
 
-    y_rows = on_rows_of(X, y)
+    batches = batch_source(X, y_rows)
 
     def on_rows(theta, index):
-        Xb = take_rows(X, index)
-        yb = take_labels(y_rows, index if not on_device else _xp.namespace(X).asarray(index, device=_xp.device_of(X)))
         seed = int(rng.randint(2**31))  # noise and dropout of this step, reproducible from rng
-        T = None
-        if corrupt_batch is not None:
-            Xb, T = corrupt_batch(Xb, seed), Xb
-        rows = rows_of(Xb, yb, T)
+        rows = batches(index, None if noise is None else (*noise, seed))
         return cost_grad(rows, rows.asarray(theta) if not on_device else theta, seed)
 
-    theta0 = weights_like(X, theta0)
     return minibatch(
         on_rows,
-        theta0,
+        weights_like(X, theta0),
         X.shape[0],
         solver=est.solver,
         batch_size=est.batch_size,
@@ -245,18 +239,19 @@ def pretrain_layer(
         return autoencoder_cost_grad(rows, theta, spec, alpha)
 
     noisy = est.noise is not None and noise_level > 0
-    corrupt_batch = None
-    data = X
+    noise = None
     if noisy and est.solver == "lbfgs":
+        # one corrupted copy for the whole stage, the clean rows as targets
         corrupted = corrupt(X, est.noise, noise_level, rng)
+        if _xp.is_dask(corrupted):
+            corrupted = corrupted.persist()
+        noisy_rows = rows_of(corrupted, None, X, widths=(n_hidden,))
 
         def cost_grad(rows, theta, seed):  # noqa: F811 - the denoising variant
-            return autoencoder_cost_grad(rows_of(corrupted, None, X, widths=(n_hidden,)), theta, spec, alpha)
+            return autoencoder_cost_grad(noisy_rows, theta, spec, alpha)
 
     elif noisy:
-
-        def corrupt_batch(Xb, seed):
-            return corrupt(Xb, est.noise, noise_level, seed)
+        noise = (est.noise, noise_level)
 
     monitor = None
     if validation is not None:
@@ -270,13 +265,13 @@ def pretrain_layer(
     result = optimize(
         est,
         cost_grad,
-        data,
+        X,
         None,
         theta0,
         max_iter=max_iter,
         stage=stage,
         rng=rng,
-        corrupt_batch=corrupt_batch,
+        noise=noise,
         monitor=monitor,
         **resumable,
     )

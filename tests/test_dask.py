@@ -1,0 +1,148 @@
+"""Training on a Dask cluster: a LocalCluster of 2 worker processes, started and closed
+here, on loopback. Objectives on Dask arrays equal NumPy's, L-BFGS fits end where the
+NumPy fits end, minibatch fits are the same fits, a worker killed mid-fit does not stop
+it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from stackae import SoftmaxRegression, StackedAutoencoderClassifier, init_theta, n_params
+from stackae.datasets import load_digits_split
+from stackae.gradcheck import relative_difference
+from stackae.objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
+
+da = pytest.importorskip("dask.array", reason="dask is not installed (pip install 'stackae[cluster]')")
+distributed = pytest.importorskip("distributed")
+
+REL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+def _quietly(est, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args)
+
+
+def test_objectives_on_a_dask_array_equal_numpy(client):
+    rng = np.random.default_rng(0)
+    X = rng.random((700, 9))
+    y = rng.integers(0, 3, 700)
+    Xd = da.from_array(X, chunks=(180, 9)).persist()
+    theta = init_theta((9, 5, 9), 0) + rng.normal(0, 0.1, n_params((9, 5, 9)))
+    for kw in (
+        dict(alpha=3e-3, sparsity_target=0.1, sparsity_weight=3.0),
+        dict(alpha=1e-3, sparsity_target=0.1, sparsity_weight=0.0, activation="tanh", contraction=0.2),
+    ):
+        ref = sparse_autoencoder_cost(theta, X, 5, **kw)
+        got = sparse_autoencoder_cost(theta, Xd, 5, **kw)
+        assert got[0] == pytest.approx(ref[0], rel=REL)
+        assert relative_difference(got[1], ref[1]) < REL
+    theta = rng.normal(0, 0.5, n_params((9, 6, 4, 3)))
+    ref = stack_cost(theta, X, y, (6, 4), 3, alpha=1e-3, decay="all", dropout=(0.1, 0.3, 0.3), dropout_seed=5)
+    got = stack_cost(theta, Xd, y, (6, 4), 3, alpha=1e-3, decay="all", dropout=(0.1, 0.3, 0.3), dropout_seed=5)
+    assert got[0] == pytest.approx(ref[0], rel=REL)  # dropout masks follow the rows, not the chunks
+    assert relative_difference(got[1], ref[1]) < REL
+    theta = rng.normal(0, 0.5, n_params((9, 3)))
+    ref, got = (
+        softmax_cost(theta, X, y, 3, alpha=1e-4),
+        softmax_cost(theta, Xd, da.from_array(y, chunks=250), 3, alpha=1e-4),
+    )
+    assert got[0] == pytest.approx(ref[0], rel=REL)
+    assert relative_difference(got[1], ref[1]) < REL
+
+
+def test_lbfgs_fits_end_where_the_numpy_fits_end(client, digits):
+    Xd = da.from_array(digits.X_train, chunks=(400, 64))
+    # a convex problem solved to convergence: both end at its one minimum
+    ref = _quietly(SoftmaxRegression(alpha=1e-2, tol=1e-9, random_state=0), digits.X_train, digits.y_train)
+    got = _quietly(SoftmaxRegression(alpha=1e-2, tol=1e-9, random_state=0), Xd, digits.y_train)
+    assert abs(got.loss_ - ref.loss_) < 1e-8
+    params = dict(
+        hidden_layer_sizes=(16,),
+        alpha=1e-4,
+        pretrain_max_iter=15,
+        softmax_max_iter=15,
+        finetune_max_iter=15,
+        random_state=0,
+    )
+    ref = _quietly(StackedAutoencoderClassifier(**params), digits.X_train, digits.y_train)
+    got = _quietly(StackedAutoencoderClassifier(**params), Xd, digits.y_train)
+    for stage, cost in ref.stage_costs_.items():
+        assert abs(got.stage_costs_[stage] - cost) < 1e-8, stage
+    assert all(isinstance(W, np.ndarray) for W in got.coefs_)
+    assert got.score(digits.X_test, digits.y_test) == ref.score(digits.X_test, digits.y_test)
+    np.testing.assert_array_equal(got.predict(Xd[:50]), ref.predict(digits.X_train[:50]))  # Dask input predicts too
+
+
+def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
+    """Synchronous data-parallel steps: each chunk's share of every batch, summed."""
+    params = dict(
+        hidden_layer_sizes=(32,),
+        alpha=1e-4,
+        solver="adam",
+        learning_rate=1e-2,
+        batch_size=256,
+        pretrain_max_iter=2,
+        softmax_max_iter=2,
+        finetune_max_iter=12,
+        noise="masking",
+        noise_level=0.2,
+        random_state=0,
+    )
+    ref = _quietly(StackedAutoencoderClassifier(**params), digits.X_train, digits.y_train)
+    got = _quietly(
+        StackedAutoencoderClassifier(**params), da.from_array(digits.X_train, chunks=(400, 64)), digits.y_train
+    )
+    for W_ref, W in zip(ref.coefs_, got.coefs_):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-9, atol=1e-12)
+    assert got.score(digits.X_test, digits.y_test) >= 0.9
+
+
+def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
+    Xd = da.from_array(digits.X_train, chunks=(200, 64))
+    clf = StackedAutoencoderClassifier(
+        (32,), alpha=1e-4, pretrain_max_iter=60, softmax_max_iter=60, finetune_max_iter=60, random_state=0
+    )
+    errors = []
+
+    def fit():
+        try:
+            _quietly(clf, Xd, digits.y_train)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    pids = list(client.run(os.getpid).values())
+    thread = threading.Thread(target=fit)
+    thread.start()
+    time.sleep(3.0)
+    assert thread.is_alive(), "the fit ended before a worker could be killed; give it more work"
+    os.kill(pids[0], signal.SIGKILL)  # the nanny starts a new worker; Dask recomputes the lost chunks
+    thread.join(timeout=240)
+    assert not thread.is_alive() and not errors, errors
+    assert clf.score(digits.X_test, digits.y_test) >= 0.95
+    client.wait_for_workers(2, timeout=60)
