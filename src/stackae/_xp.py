@@ -36,8 +36,10 @@ def is_dask(a) -> bool:
 
 
 def is_zarr(a) -> bool:
-    module = type(a).__module__
-    return module.startswith("zarr") and hasattr(a, "chunks") and hasattr(a, "shape")
+    """Rows read from a store on demand: a Zarr array (or a window of one)."""
+    return not isinstance(a, np.ndarray) and all(
+        hasattr(a, name) for name in ("chunks", "shape", "dtype", "get_orthogonal_selection")
+    )
 
 
 def is_array(a) -> bool:

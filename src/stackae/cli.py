@@ -127,7 +127,8 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_dat
         default=default,
         required=default is None,
         help="'digits' (embedded 8x8 digits), a folder of MNIST-format IDX files (MNIST, Fashion-MNIST), "
-        "'IMAGES_IDX,LABELS_IDX', or an .npz (arrays X, y) or .csv file",
+        "'IMAGES_IDX,LABELS_IDX', an .npz (arrays X, y) or .csv file, or data used in place (larger than "
+        "memory): 'X.npy,y.npy' (X memory-mapped) or a Zarr store holding X and y",
     )
     if test_data:
         parser.add_argument(
@@ -219,17 +220,30 @@ def cmd_train(args) -> int:
     shown = {k: v for k, v in clf.get_params().items() if k not in skip}
     print(
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
-        f"{data.X_train.shape[1]} features, {config['dtype']})"
+        f"{data.X_train.shape[1]} features, {np.dtype(data.X_train.dtype).name})"
     )
     print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
     if clf.checkpoint_dir is not None:
         print(f"checkpoints: {clf.checkpoint_dir} (every {clf.checkpoint_every} iterations and after each stage)")
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        if args.quiet:
-            warnings.simplefilter("ignore")
-        clf.fit(data.X_train, data.y_train)
-    elapsed = time.perf_counter() - start
+    with _cluster(args) as client:
+        X_train = data.X_train
+        if client is not None:
+            from .cluster import dask_rows
+
+            X_train = dask_rows(X_train)
+            workers = client.scheduler_info()["workers"]
+            dashboard = _dashboard_link(client)
+            print(
+                f"cluster: {client.scheduler.address}, {len(workers)} workers, "
+                f"{sum(w['nthreads'] for w in workers.values())} threads; "
+                f"dashboard: {dashboard or 'none (pip install bokeh)'}; {X_train.numblocks[0]} chunks of rows"
+            )
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            clf.fit(X_train, data.y_train)
+        elapsed = time.perf_counter() - start
     after = float(clf.score(data.X_test, data.y_test))
     before = None
     if hasattr(clf, "pretrained_coefs_"):
@@ -249,6 +263,30 @@ def cmd_train(args) -> int:
         save_model(clf, config["out"], metadata=metadata)
         print(f"model saved to {config['out']}")
     return 0
+
+
+def _dashboard_link(client):
+    from .cluster import _has_bokeh
+
+    if client.cluster is not None and not _has_bokeh():  # a LocalCluster of ours has no dashboard then
+        return None
+    try:
+        return client.dashboard_link
+    except (AttributeError, KeyError, ValueError):
+        return None
+
+
+def _cluster(args):
+    """A Dask client for ``--workers``/``--scheduler``, else a context yielding None."""
+    import contextlib
+
+    if args.workers is None and args.scheduler is None:
+        return contextlib.nullcontext(None)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"'--workers' must be a positive integer, got {args.workers}.")
+    from .cluster import connect
+
+    return connect(workers=args.workers, scheduler=args.scheduler)
 
 
 def cmd_evaluate(args) -> int:
@@ -449,6 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the run checkpointed in DIR, with its settings (other options ignored)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress lines, no warnings")
+    cluster = train.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers", type=int, metavar="N", help="train on a local Dask cluster of N worker processes"
+    )
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="train on the Dask cluster at ADDRESS (tcp://...)")
     train.add_argument(
         "--preset",
         choices=list(PRESETS),

@@ -29,6 +29,8 @@ __all__ = [
     "load_images",
     "load_dataset",
     "load_samples",
+    "open_rows",
+    "is_large_source",
 ]
 
 # IDX type codes -> big-endian NumPy dtypes (http://yann.lecun.com/exdb/mnist/).
@@ -338,6 +340,93 @@ def load_images(paths, image_shape: tuple[int, int], *, invert: bool = False) ->
     return np.vstack(rows)
 
 
+# --------------------------------------------------------- data larger than memory
+def is_large_source(spec) -> bool:
+    """``spec`` names rows that are read where they lie: ``X.npy,y.npy`` or a Zarr store."""
+    spec = os.fspath(spec)
+    parts = spec.split(",")
+    if len(parts) == 2 and all(p.endswith(".npy") for p in parts):
+        return True
+    return spec.rstrip("/").endswith(".zarr")
+
+
+def open_rows(path):
+    """A ``.npy`` file as a read-only memory map, or a Zarr array: never read whole.
+
+    Their values are used as they are: float32 or float64, already scaled.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file or folder: '{path}'.")
+    if path.suffix == ".npy":
+        try:
+            X = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise DataError(f"'{path}' is not a .npy file stackae can map ({exc}).") from None
+        return X
+    try:
+        import zarr
+    except ImportError:
+        raise DataError(f"'{path}' is a Zarr store, which needs zarr: pip install 'stackae[zarr]'.") from None
+    try:
+        return zarr.open(str(path), mode="r")
+    except Exception as exc:  # zarr raises several kinds for a foreign folder
+        raise DataError(f"'{path}' is not a Zarr store stackae can read ({exc}).") from None
+
+
+class RowWindow:
+    """Rows ``lo:hi`` of a Zarr array, read on demand (Zarr has no views): what a
+    training set cut from a store is, without reading it."""
+
+    def __init__(self, array, lo: int, hi: int):
+        self.array, self.lo, self.hi = array, int(lo), int(hi)
+        self.dtype = array.dtype
+        self.shape = (self.hi - self.lo, *array.shape[1:])
+        self.ndim = array.ndim
+        self.chunks = array.chunks
+
+    def _rows(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            return slice(self.lo + start, self.lo + stop, step)
+        return np.asarray(key) + self.lo
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return self.array[(self._rows(key[0]), *key[1:])]
+        return self.array[self._rows(key)]
+
+    def get_orthogonal_selection(self, selection):
+        rows, *rest = selection
+        return self.array.get_orthogonal_selection((self._rows(rows), *rest))
+
+    def __len__(self):
+        return self.shape[0]
+
+
+def _large_samples(spec):
+    """``(X, y)`` of a large source (see :func:`is_large_source`), checked, not read."""
+    spec = os.fspath(spec)
+    if spec.rstrip("/").endswith(".zarr"):
+        store = open_rows(spec)
+        if not hasattr(store, "keys") or "X" not in store or "y" not in store:
+            raise DataError(f"'{spec}' must be a Zarr group holding arrays 'X' and 'y'.")
+        X, y = store["X"], np.asarray(store["y"][:])
+    else:
+        x_path, y_path = spec.split(",")
+        X, y = open_rows(x_path), np.load(y_path, allow_pickle=False)
+    if X.ndim != 2:
+        raise DataError(f"'{spec}': X must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
+    if X.dtype not in (np.float32, np.float64):
+        raise DataError(
+            f"'{spec}': X holds {X.dtype} values; a file used in place must hold float32 or float64 values, "
+            "already scaled (convert it once, e.g. X.astype(np.float32) / 255)."
+        )
+    if y.shape != (X.shape[0],):
+        raise DataError(f"'{spec}' holds {X.shape[0]} samples in X but labels of shape {y.shape}.")
+    return X, y
+
+
 # ------------------------------------------------------------- one name for any source
 def _square_shape(n_features: int):
     side = int(round(np.sqrt(n_features)))
@@ -356,6 +445,9 @@ def load_samples(spec, *, label_column=None, scale="auto", dtype=np.float64, spl
     X, y, image_shape, input_scale
     """
     spec = os.fspath(spec)
+    if is_large_source(spec):
+        X, y = _large_samples(spec)
+        return X, y, _square_shape(X.shape[1]), 1.0
     if spec == "digits":
         d = load_digits_split(dtype=dtype)
         return (
@@ -406,9 +498,18 @@ def load_dataset(
 
     Sources without their own test part (``.npz``, ``.csv``, an IDX pair) are split,
     stratified, keeping ``test_size`` for testing, unless ``test_spec`` names the test
-    samples.
+    samples. Files used in place (``X.npy,y.npy``, a Zarr store) are never copied: their
+    test part is their last ``test_size`` of rows.
     """
     spec = os.fspath(spec)
+    if is_large_source(spec) and test_spec is None:
+        X, y = _large_samples(spec)
+        cut = X.shape[0] - max(1, int(round(test_size * X.shape[0])))
+        if cut < 1:
+            raise DataError(f"'{spec}' holds {X.shape[0]} samples: too few to hold out a test part.")
+        X_test = np.asarray(X[cut:])
+        X_train = X[:cut] if isinstance(X, np.ndarray) else RowWindow(X, 0, cut)
+        return Dataset(X_train, y[:cut], X_test, y[cut:], _square_shape(X.shape[1]), spec, 1.0)
     if spec == "digits" and test_spec is None:
         return load_digits_split(dtype=dtype)
     if Path(spec).is_dir() and test_spec is None:

@@ -204,6 +204,10 @@ def take_labels(y, rows):
     return None if y is None else y[rows]
 
 
+#: Minibatches gathered from a memory map between two hand-backs of its pages.
+RELEASE_EVERY = 8
+
+
 def batch_source(X, y):
     """``batch(index, noise) -> rows engine`` for minibatches of ``X`` (labels ``y`` where
     ``X`` lives); ``noise=(kind, level, seed)`` corrupts the batch's input, the clean
@@ -221,9 +225,14 @@ def batch_source(X, y):
         return dask_batch
     on_device = not (_xp.is_numpy(X) or is_out_of_core(X))
     xp = _xp.namespace(X) if on_device else None
+    mapped = isinstance(X, np.memmap)
+    served = [0]
 
     def batch(index, noise):
         Xb = take_rows(X, index)
+        served[0] += 1
+        if mapped and served[0] % RELEASE_EVERY == 0:
+            release_pages(X)  # keep the resident memory to a few batches' pages
         yb = None
         if y is not None:
             yb = take_labels(y, xp.asarray(index, device=_xp.device_of(X)) if on_device else index)
