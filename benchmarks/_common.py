@@ -56,3 +56,58 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print(line(row))
+
+
+# ------------------------------------------------------------ matrix-product floors
+def flops_autoencoder(m: int, n: int, h: int) -> float:
+    """Matrix-product FLOPs of one autoencoder evaluation on ``m`` rows: X W1, H W2,
+    H^T delta_3, delta_3 W2^T, X^T delta_2 (each 2 m n h)."""
+    return 5 * 2.0 * m * n * h
+
+
+def flops_stack(m: int, sizes) -> float:
+    """Matrix-product FLOPs of one evaluation of a stack ``(n_0, ..., n_L, k)``: every
+    layer forward and its gradient, every delta but the input's."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(2.0 * m * a * b for a, b in pairs)
+    gradients = forward
+    deltas = sum(2.0 * m * a * b for a, b in pairs[1:])
+    return forward + gradients + deltas
+
+
+def matmul_peak(dtype, size: int = 4000, repeats: int = 3) -> float:
+    """This machine's matrix-product rate in GFLOP/s: the best of ``repeats`` products of
+    two ``size`` x ``size`` matrices (all threads)."""
+    import time
+
+    rng = np.random.default_rng(0)
+    A = rng.random((size, size)).astype(dtype)
+    B = rng.random((size, size)).astype(dtype)
+    A @ B
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        A @ B
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def stage_flops(clf, n_samples: int) -> dict:
+    """Matrix-product FLOPs of each stage of a fitted StackedAutoencoderClassifier: its
+    evaluations (full batch: each on all rows; minibatch: each epoch's batches add up to
+    all rows once)."""
+    n_in = clf.n_features_in_
+    sizes = (n_in, *clf.hidden_layer_sizes, clf.classes_.size)
+    minibatch = clf.solver != "lbfgs"
+    flops = {}
+    for stage, profile in clf.stage_profile_.items():
+        passes = clf.n_iter_[stage] if minibatch else profile["evaluations"]
+        if stage.startswith("pretrain layer"):
+            layer = int(stage.rsplit(" ", 1)[1])
+            per_pass = flops_autoencoder(n_samples, sizes[layer - 1], sizes[layer])
+        elif stage == "softmax":
+            per_pass = flops_stack(n_samples, (sizes[-2], sizes[-1]))
+        else:
+            per_pass = flops_stack(n_samples, sizes)
+        flops[stage] = passes * per_pass
+    return flops

@@ -488,9 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", action="store_true", help="no progress lines, no warnings")
     cluster = train.add_mutually_exclusive_group()
-    cluster.add_argument(
-        "--workers", type=int, metavar="N", help="train on a local Dask cluster of N worker processes"
-    )
+    cluster.add_argument("--workers", type=int, metavar="N", help="train on a local Dask cluster of N worker processes")
     cluster.add_argument("--scheduler", metavar="ADDRESS", help="train on the Dask cluster at ADDRESS (tcp://...)")
     train.add_argument(
         "--preset",

@@ -274,6 +274,26 @@ def _scipy_lbfgs(guarded, theta0, max_iter, tol, maxcor, after_iteration):
 DEFAULT_LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3}
 
 
+#: Elements of the parameter vector a minibatch step updates at a time (128 KiB of
+#: float32): the several passes of an update then run in the core's cache.
+STEP_CHUNK = 1 << 15
+
+
+def _chunked(update, *arrays):
+    """Apply ``update(*slices)`` to NumPy ``arrays`` chunk by chunk, the chunks shared out
+    between the threads (an element's arithmetic does not depend on the chunking)."""
+    from ._rows import parallel_chunks
+
+    n = arrays[0].size
+
+    def run(lo, hi):
+        for a in range(lo, hi, STEP_CHUNK):
+            b = min(a + STEP_CHUNK, hi)
+            update(*(x[a:b] for x in arrays))
+
+    parallel_chunks(run, n, min_chunk=4 * STEP_CHUNK)
+
+
 class _SGDMomentum:
     """``v = momentum * v - lr * g ; theta += v`` (classical momentum), or Nesterov's
     form ``theta += momentum * v - lr * g`` (Sutskever et al., 2013)."""
@@ -289,13 +309,21 @@ class _SGDMomentum:
         self.velocity[...] = _like(state["velocity"], self.velocity)
 
     def step(self, theta, grad, lr):
-        self.velocity *= self.momentum
-        self.velocity -= lr * grad
-        if self.nesterov:
-            theta += self.momentum * self.velocity
-            theta -= lr * grad
+        momentum, nesterov = self.momentum, self.nesterov
+
+        def update(theta, grad, velocity):
+            velocity *= momentum
+            velocity -= lr * grad
+            if nesterov:
+                theta += momentum * velocity
+                theta -= lr * grad
+            else:
+                theta += velocity
+
+        if _xp.is_numpy(theta):
+            _chunked(update, theta, grad, self.velocity)
         else:
-            theta += self.velocity
+            update(theta, grad, self.velocity)
 
 
 class _Adam:
@@ -317,20 +345,30 @@ class _Adam:
 
     def step(self, theta, grad, lr):
         self.t += 1
-        self.m *= self.beta1
-        self.m += (1 - self.beta1) * grad
-        self.v *= self.beta2
-        self.v += (1 - self.beta2) * (grad * grad)
-        step = lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        beta1, beta2, epsilon = self.beta1, self.beta2, self.epsilon
+        step = lr * np.sqrt(1 - beta2**self.t) / (1 - beta1**self.t)
+
         if _xp.is_numpy(theta):
-            tmp = np.sqrt(self.v)
-            tmp += self.epsilon
-            np.divide(self.m, tmp, out=tmp)
-            tmp *= step
-            theta -= tmp
-        else:
-            xp = _xp.namespace(theta)
-            theta -= step * (self.m / (xp.sqrt(self.v) + self.epsilon))
+
+            def update(theta, grad, m, v):
+                m *= beta1
+                m += (1 - beta1) * grad
+                v *= beta2
+                v += (1 - beta2) * (grad * grad)
+                tmp = np.sqrt(v)
+                tmp += epsilon
+                np.divide(m, tmp, out=tmp)
+                tmp *= step
+                theta -= tmp
+
+            _chunked(update, theta, grad, self.m, self.v)
+            return
+        xp = _xp.namespace(theta)
+        self.m *= beta1
+        self.m += (1 - beta1) * grad
+        self.v *= beta2
+        self.v += (1 - beta2) * (grad * grad)
+        theta -= step * (self.m / (xp.sqrt(self.v) + epsilon))
 
 
 def _like(saved, current):
@@ -381,9 +419,9 @@ def minibatch(
     Parameters
     ----------
     fun : callable ``fun(theta, rows) -> (cost, grad)``
-        Cost and gradient on the samples ``rows`` (an index array), as a mean over them.
-        The cost may be a 0-d array on a device: it is summed there and read once an
-        epoch.
+        Cost and gradient on the samples ``rows`` (an index array: NumPy, or on
+        ``theta``'s device when ``theta`` is there), as a mean over them. The cost may be
+        a 0-d array on a device: it is summed there and read once an epoch.
     theta0 : array
         Starting point; its dtype, namespace and device are kept.
     n_samples : int
@@ -451,10 +489,13 @@ def minibatch(
     try:
         for epoch in range(first, max_iter + 1):
             permutation = order(rng, n_samples) if order is not None else rng.permutation(n_samples)
+            if not on_host:  # the epoch's order goes to the device once; no copy per step
+                xp = _xp.namespace(theta)
+                permutation = xp.asarray(permutation, device=_xp.device_of(theta))
             total = 0.0
             for step, lo in enumerate(range(0, n_samples, batch_size)):
                 rows = permutation[lo : lo + batch_size]
-                if order is None:
+                if order is None and on_host:
                     rows = np.sort(rows)  # sorted rows: cache-friendly gather
                 tick = time.perf_counter()
                 cost, grad = fun(theta, rows)
@@ -463,7 +504,7 @@ def minibatch(
                 if on_host:
                     cost = float(cost)
                     _check_finite(cost, grad, stage, f"in epoch {epoch}", epoch - 1, last_good)
-                total = total + cost * len(rows)
+                total = total + cost * rows.shape[0]
                 done = ((epoch - 1) * steps_per_epoch + step) / (max_iter * steps_per_epoch)
                 stepper.step(theta, grad, _learning_rate(lr, schedule, done))
                 if project is not None:

@@ -275,13 +275,19 @@ class NumpyRows:
         self.dtype = X.dtype.type
         self.xp = xnp
         self.device = "cpu"
+        self.n_threads = get_num_threads() if n_threads is None else n_threads
         if block_rows is None:
-            block_rows = _tuning.block_rows(self.n_features, widths, np.dtype(self.dtype).itemsize)
+            block_rows = _tuning.block_rows(
+                self.n_features,
+                widths,
+                np.dtype(self.dtype).itemsize,
+                n_samples=self.n_samples,
+                n_threads=self.n_threads,
+            )
             chunks = getattr(X, "chunks", None)
             if chunks is not None and not isinstance(X, np.ndarray):  # Zarr: whole chunks
                 block_rows = max(block_rows, int(chunks[0]))
         self.block_rows = int(block_rows)
-        self.n_threads = get_num_threads() if n_threads is None else n_threads
 
     def asarray(self, a):
         return np.ascontiguousarray(a, dtype=self.dtype)

@@ -57,11 +57,15 @@ def _check_shape(X, what: str = "X") -> None:
 
 
 def _blockwise_finite(X, rows: int = 1 << 14) -> bool:
-    for lo in range(0, X.shape[0], rows):
-        block = np.asarray(X[lo : lo + rows])
-        if not np.all(np.isfinite(block)):
-            return False
-    release_pages(X)
+    """Whether a file's rows are all finite, read block by block (pages handed back)."""
+    try:
+        for lo in range(0, X.shape[0], rows):
+            block = np.asarray(X[lo : lo + rows])
+            if not np.all(np.isfinite(block)):
+                return False
+            release_pages(X)
+    finally:
+        release_pages(X)
     return True
 
 
@@ -191,7 +195,7 @@ def encode(X, weights, biases, activation: str):
 
 
 def take_rows(X, rows):
-    """Rows ``rows`` (a sorted NumPy index array) of ``X``, in ``X``'s library."""
+    """Rows ``rows`` (a NumPy index array, or one on ``X``'s device) of ``X``."""
     if _xp.is_numpy(X):
         return X[rows]
     if _xp.is_zarr(X):
@@ -201,7 +205,13 @@ def take_rows(X, rows):
 
 
 def take_labels(y, rows):
-    return None if y is None else y[rows]
+    """Labels ``rows`` of ``y`` (NumPy, or on the device with an index there)."""
+    if y is None:
+        return None
+    if _xp.is_numpy(y):
+        return y[_xp.to_numpy(rows)]
+    xp = _xp.namespace(y)
+    return xp.take(y, xp.asarray(rows, device=_xp.device_of(y)), axis=0)
 
 
 #: Minibatches gathered from a memory map between two hand-backs of its pages.
@@ -223,8 +233,6 @@ def batch_source(X, y):
             return full.subset(np.sort(_xp.to_numpy(index)), noise)
 
         return dask_batch
-    on_device = not (_xp.is_numpy(X) or is_out_of_core(X))
-    xp = _xp.namespace(X) if on_device else None
     mapped = isinstance(X, np.memmap)
     served = [0]
 
@@ -235,7 +243,7 @@ def batch_source(X, y):
             release_pages(X)  # keep the resident memory to a few batches' pages
         yb = None
         if y is not None:
-            yb = take_labels(y, xp.asarray(index, device=_xp.device_of(X)) if on_device else index)
+            yb = take_labels(y, index)
         T = None
         if noise is not None:
             kind, level, seed = noise

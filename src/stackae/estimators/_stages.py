@@ -56,11 +56,15 @@ def warn_not_converged(result: OptimizeResult, stage: str, param: str, max_iter:
         )
 
 
+#: Rows of a layer's features checked for a collapse.
+COLLAPSE_ROWS = 10000
+
+
 def warn_if_collapsed(H, stage: str) -> None:
     if _xp.is_dask(H):
         spread = float(H.std(axis=0).max().compute()) if H.shape[0] > 1 else np.inf
     else:
-        H = host(H)
+        H = host(H)[:COLLAPSE_ROWS]  # a sample tells a collapse as well as all the rows
         spread = float(H.std(axis=0).max()) if H.shape[0] > 1 else np.inf
     if spread < 1e-3:
         warnings.warn(
