@@ -23,6 +23,7 @@ class Progress:
         isatty = getattr(self.stream, "isatty", None)
         self.interactive = bool(isatty and isatty())
         self._last_draw = 0.0
+        self.extra = ""
         self._last_line = -1  # iteration of the last line written (non-interactive)
 
     @property
@@ -33,7 +34,12 @@ class Progress:
         width = 20
         filled = min(width, int(width * iteration / self.total))
         bar = "#" * filled + "-" * (width - filled)
-        return f"{self.stage:<18} [{bar}] {unit} {iteration:>5}/{self.total:<5} cost {cost:.6g}  {self.elapsed:7.1f}s"
+        extra = f"  {self.extra}" if self.extra else ""
+        return f"{self.stage:<18} [{bar}] {unit} {iteration:>5}/{self.total:<5} cost {cost:.6g}{extra}  {self.elapsed:7.1f}s"
+
+    def note(self, text: str) -> None:
+        """Shown after the cost on the next lines (e.g. the validation score)."""
+        self.extra = text
 
     def update(self, iteration: int, cost: float, unit: str = "iter") -> None:
         if not self.enabled:

@@ -66,7 +66,9 @@ def _copy(theta):
 
 def _all_finite(a) -> bool:
     if _xp.is_numpy(a):
-        return bool(np.all(np.isfinite(a)))
+        # the sum is NaN or infinite when an entry is (or, harmlessly, when the entries
+        # are so large that their sum overflows): one pass, no temporary array
+        return bool(np.isfinite(np.add.reduce(a, axis=None)))
     xp = _xp.namespace(a)
     return bool(xp.all(xp.isfinite(a)))
 
@@ -116,6 +118,13 @@ class _Guarded:
         if cost <= self.best_cost:
             self.best_cost = float(cost)
             self.best_theta[...] = theta
+
+
+def _show_score(progress: Progress, monitor) -> None:
+    """Put a monitor's latest validation score on the progress line."""
+    scores = getattr(monitor, "scores", None)
+    if scores:
+        progress.note(f"validation {scores[-1]:.6g}")
 
 
 def _blas_for_scipy():
@@ -198,6 +207,7 @@ def lbfgs(
         if monitor is not None and monitor(theta, guarded.iteration):
             stopped_early = True
             raise StopIteration
+        _show_score(progress, monitor)
 
     interrupted = False
     try:
@@ -515,10 +525,12 @@ def minibatch(
                 raise _non_finite(what, stage, f"in epoch {epoch}", epoch - 1, last_good)
             curve.append(total / n_samples)
             last_good[...] = theta
+            stop = monitor is not None and monitor(theta, epoch)
+            _show_score(progress, monitor)
             progress.update(epoch, curve[-1], unit="epoch")
             if checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
                 checkpoint({"theta": theta, "iteration": epoch, "loss_curve": curve, "optimizer": stepper.state()})
-            if monitor is not None and monitor(theta, epoch):
+            if stop:
                 stopped_early = True
                 break
     except KeyboardInterrupt:

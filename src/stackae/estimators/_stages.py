@@ -325,7 +325,12 @@ def max_norm_projection(sizes, c: float):
         for n_in, n_out in shapes:
             W = _reshape(theta[offset : offset + n_in * n_out], (n_in, n_out))
             offset += n_in * n_out
-            xp = np if _xp.is_numpy(W) else _xp.namespace(W)
+            if _xp.is_numpy(W):
+                norms = np.sqrt(np.einsum("ij,ij->j", W, W))  # one pass, no temporary
+                if norms.max() > c:
+                    W *= c / np.maximum(norms, c)
+                continue
+            xp = _xp.namespace(W)
             norms = xp.sqrt(xp.sum(W * W, axis=0))
             W *= c / xp.maximum(norms, c)
 
