@@ -35,7 +35,8 @@ class Progress:
         filled = min(width, int(width * iteration / self.total))
         bar = "#" * filled + "-" * (width - filled)
         extra = f"  {self.extra}" if self.extra else ""
-        return f"{self.stage:<18} [{bar}] {unit} {iteration:>5}/{self.total:<5} cost {cost:.6g}{extra}  {self.elapsed:7.1f}s"
+        count = f"{unit} {iteration:>5}/{self.total:<5}"
+        return f"{self.stage:<18} [{bar}] {count} cost {cost:.6g}{extra}  {self.elapsed:7.1f}s"
 
     def note(self, text: str) -> None:
         """Shown after the cost on the next lines (e.g. the validation score)."""
