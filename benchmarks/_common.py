@@ -111,3 +111,67 @@ def stage_flops(clf, n_samples: int) -> dict:
             per_pass = flops_stack(n_samples, sizes)
         flops[stage] = passes * per_pass
     return flops
+
+
+# --------------------------------------------------------------- shared baselines
+def median_seconds(fun, repeats: int, synchronize=None) -> float:
+    """Median wall time of ``fun()`` over ``repeats`` calls after one warm-up call;
+    ``synchronize()`` (a GPU's) is called after each."""
+    import time
+
+    fun()
+    if synchronize is not None:
+        synchronize()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fun()
+        if synchronize is not None:
+            synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def autograd_objectives(X, y):
+    """The straightforward PyTorch programs for the sparse autoencoder 784-200-784 (UFLDL's
+    hyperparameters) and the stack 784-200-200-10: forward, then autograd. ``X``, ``y``
+    are tensors; each function takes a flat parameter tensor and returns the cost (a
+    0-d tensor) and the gradient, where they live."""
+    import torch
+
+    n, h = 784, 200
+    sizes = (784, 200, 200, 10)
+
+    def ae(theta):
+        t = theta.detach().clone().requires_grad_(True)
+        W1, W2 = t[: n * h].view(n, h), t[n * h : 2 * n * h].view(h, n)
+        b1, b2 = t[2 * n * h : 2 * n * h + h], t[2 * n * h + h :]
+        H = torch.sigmoid(X @ W1 + b1)
+        Xhat = torch.sigmoid(H @ W2 + b2)
+        rho, rho_hat = 0.1, H.mean(0)
+        cost = (
+            0.5 * ((Xhat - X) ** 2).sum() / X.shape[0]
+            + 1.5e-3 * ((W1**2).sum() + (W2**2).sum())
+            + 3.0 * (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+        )
+        cost.backward()
+        return cost.detach(), t.grad
+
+    def stack(theta):
+        t = theta.detach().clone().requires_grad_(True)
+        offset, weights, biases = 0, [], []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            weights.append(t[offset : offset + a * b].view(a, b))
+            offset += a * b
+        for b in sizes[1:]:
+            biases.append(t[offset : offset + b])
+            offset += b
+        A = X
+        for W, b in zip(weights[:-1], biases[:-1]):
+            A = torch.sigmoid(A @ W + b)
+        S = A @ weights[-1] + biases[-1]
+        cost = torch.nn.functional.cross_entropy(S, y) + 0.5e-4 * (weights[-1] ** 2).sum()
+        cost.backward()
+        return cost.detach(), t.grad
+
+    return ae, stack

@@ -15,12 +15,11 @@ tracemalloc for the NumPy implementations, as a ratio to the arrays that must ex
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 
 import numpy as np
 
-from _common import DEFAULT_MNIST, machine_description, print_table
+from _common import DEFAULT_MNIST, autograd_objectives, machine_description, median_seconds, print_table
 from stackae import get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
 from stackae.datasets import load_mnist
 
@@ -88,64 +87,24 @@ def naive_stack(theta, X, y, hidden, k, alpha):
 
 # ----------------------------------------------------------------- PyTorch autograd
 def torch_functions(X, y, dtype):
+    """The autograd baselines on CPU tensors, taking and returning NumPy vectors."""
     import torch
 
     torch.set_num_threads(get_num_threads())
     tdtype = torch.float32 if dtype == np.float32 else torch.float64
-    Xt = torch.from_numpy(X)
-    yt = torch.from_numpy(y.astype(np.int64))
+    ae, stack = autograd_objectives(torch.from_numpy(X), torch.from_numpy(y.astype(np.int64)))
 
-    def ae(theta):
-        t = torch.tensor(theta, dtype=tdtype, requires_grad=True)
-        n, h = 784, 200
-        W1 = t[: n * h].view(n, h)
-        W2 = t[n * h : 2 * n * h].view(h, n)
-        b1 = t[2 * n * h : 2 * n * h + h]
-        b2 = t[2 * n * h + h :]
-        H = torch.sigmoid(Xt @ W1 + b1)
-        Xhat = torch.sigmoid(H @ W2 + b2)
-        rho, rho_hat = 0.1, H.mean(0)
-        cost = (
-            0.5 * ((Xhat - Xt) ** 2).sum() / Xt.shape[0]
-            + 1.5e-3 * ((W1**2).sum() + (W2**2).sum())
-            + 3.0 * (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
-        )
-        cost.backward()
-        return float(cost.detach()), t.grad.numpy()
+    def on_numpy(fun):
+        def call(theta):
+            cost, grad = fun(torch.tensor(theta, dtype=tdtype))
+            return float(cost), grad.numpy()
 
-    def stack(theta):
-        t = torch.tensor(theta, dtype=tdtype, requires_grad=True)
-        sizes = STACK_SIZES
-        offset, weights = 0, []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            weights.append(t[offset : offset + a * b].view(a, b))
-            offset += a * b
-        biases = []
-        for b in sizes[1:]:
-            biases.append(t[offset : offset + b])
-            offset += b
-        A = Xt
-        for W, b in zip(weights[:-1], biases[:-1]):
-            A = torch.sigmoid(A @ W + b)
-        S = A @ weights[-1] + biases[-1]
-        cost = torch.nn.functional.cross_entropy(S, yt) + 0.5e-4 * (weights[-1] ** 2).sum()
-        cost.backward()
-        return float(cost.detach()), t.grad.numpy()
+        return call
 
-    return ae, stack
+    return on_numpy(ae), on_numpy(stack)
 
 
 # ---------------------------------------------------------------------- measuring
-def median_seconds(fun, repeats):
-    fun()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fun()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def peak_bytes(fun):
     tracemalloc.start()
     tracemalloc.reset_peak()

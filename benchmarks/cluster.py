@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import DEFAULT_MNIST, flops_autoencoder, flops_stack, machine_description, print_table
+from _common import DEFAULT_MNIST, flops_autoencoder, flops_stack, machine_description, median_seconds, print_table
 from stackae import init_theta, set_num_threads
 from stackae.datasets import load_mnist
 from stackae.objectives import sparse_autoencoder_cost, stack_cost
@@ -57,16 +57,6 @@ def generate(mnist: np.ndarray, labels: np.ndarray, rows: int, path: Path, seed:
     del X
     os.replace(path.with_suffix(".tmp.npy"), path)
     np.save(path.with_name(path.stem + "-labels.npy"), y)
-
-
-def median_seconds(fun, repeats: int) -> float:
-    fun()  # warm-up (and, on a cluster, the chunks' first read)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fun()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def objectives(X, y):

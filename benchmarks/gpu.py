@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from _common import DEFAULT_MNIST, flops_autoencoder, flops_stack, print_table
+from _common import DEFAULT_MNIST, autograd_objectives, flops_autoencoder, flops_stack, median_seconds, print_table
 from stackae import StackedAutoencoderClassifier, init_theta
 from stackae.datasets import load_mnist
 from stackae.objectives import sparse_autoencoder_cost, stack_cost
@@ -43,16 +43,8 @@ def synchronize(torch, device):
 
 
 def timed(torch, device, fun, repeats: int) -> float:
-    """Median seconds of ``fun()`` (the device synchronised around each call)."""
-    fun()
-    synchronize(torch, device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fun()
-        synchronize(torch, device)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    """Median seconds of ``fun()``, the device synchronised around each call."""
+    return median_seconds(fun, repeats, lambda: synchronize(torch, device))
 
 
 def device_name(torch, device) -> str:
@@ -62,47 +54,6 @@ def device_name(torch, device) -> str:
     from _common import cpu_model
 
     return f"CPU: {cpu_model()}, {torch.get_num_threads()} threads"
-
-
-def autograd_functions(torch, X, y):
-    """The straightforward PyTorch programs: forward, autograd backward."""
-    n, h = 784, 200
-
-    def ae(theta):
-        t = theta.detach().clone().requires_grad_(True)
-        W1, W2 = t[: n * h].view(n, h), t[n * h : 2 * n * h].view(h, n)
-        b1, b2 = t[2 * n * h : 2 * n * h + h], t[2 * n * h + h :]
-        H = torch.sigmoid(X @ W1 + b1)
-        Xhat = torch.sigmoid(H @ W2 + b2)
-        rho, rho_hat = 0.1, H.mean(0)
-        cost = (
-            0.5 * ((Xhat - X) ** 2).sum() / X.shape[0]
-            + 1.5e-3 * ((W1**2).sum() + (W2**2).sum())
-            + 3.0 * (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
-        )
-        cost.backward()
-        return cost.detach(), t.grad
-
-    sizes = (784, 200, 200, 10)
-
-    def stack(theta):
-        t = theta.detach().clone().requires_grad_(True)
-        offset, weights, biases = 0, [], []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            weights.append(t[offset : offset + a * b].view(a, b))
-            offset += a * b
-        for b in sizes[1:]:
-            biases.append(t[offset : offset + b])
-            offset += b
-        A = X
-        for W, b in zip(weights[:-1], biases[:-1]):
-            A = torch.sigmoid(A @ W + b)
-        S = A @ weights[-1] + biases[-1]
-        cost = torch.nn.functional.cross_entropy(S, y) + 0.5e-4 * (weights[-1] ** 2).sum()
-        cost.backward()
-        return cost.detach(), t.grad
-
-    return ae, stack
 
 
 def products_alone(torch, X, theta_ae, theta_st):
@@ -176,7 +127,7 @@ def main(argv=None):
     m = X.shape[0]
     theta_ae = torch.from_numpy(init_theta((784, 200, 784), 0, np.float32)).to(device)
     theta_st = torch.from_numpy(init_theta((784, 200, 200, 10), 0, np.float32)).to(device)
-    grad_ae, grad_st = autograd_functions(torch, X, y)
+    grad_ae, grad_st = autograd_objectives(X, y)
     alone_ae, alone_st = products_alone(torch, X, theta_ae, theta_st)
     evaluations = {
         "sparse AE 784-200-784": (
