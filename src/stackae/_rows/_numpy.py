@@ -277,13 +277,7 @@ class NumpyRows:
         self.device = "cpu"
         self.n_threads = get_num_threads() if n_threads is None else n_threads
         if block_rows is None:
-            block_rows = _tuning.block_rows(
-                self.n_features,
-                widths,
-                np.dtype(self.dtype).itemsize,
-                n_samples=self.n_samples,
-                n_threads=self.n_threads,
-            )
+            block_rows = _tuning.block_rows(self.n_features, widths, np.dtype(self.dtype).itemsize)
             chunks = getattr(X, "chunks", None)
             if chunks is not None and not isinstance(X, np.ndarray):  # Zarr: whole chunks
                 block_rows = max(block_rows, int(chunks[0]))
