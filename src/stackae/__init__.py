@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from ._params import init_theta, n_params, pack, unpack
 from ._rows import get_num_threads, set_num_threads
+from ._tuning import set_block_rows
 from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
 from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
 from .gradcheck import check_gradient, numerical_gradient, relative_difference
@@ -30,6 +31,7 @@ __all__ = [
     "unpack",
     "get_num_threads",
     "set_num_threads",
+    "set_block_rows",
     "StackaeError",
     "DataError",
     "ModelFileError",

@@ -437,6 +437,7 @@ def cmd_gradcheck(args) -> int:
     rng = np.random.default_rng(args.random_state)
     X = rng.random((args.samples, 8))
     y = rng.integers(0, 3, args.samples)
+    clean = rng.random((args.samples, 8))  # a denoising autoencoder's target
     checks = {
         "sparse_autoencoder_cost (8-5-8)": (
             lambda t: sparse_autoencoder_cost(t, X, 5, alpha=3e-3, sparsity_target=0.1, sparsity_weight=3.0),
@@ -454,12 +455,44 @@ def cmd_gradcheck(args) -> int:
             lambda t: stack_cost(t, X, y, (6, 4), 3, alpha=3e-3, decay="all"),
             rng.normal(0, 0.5, n_params((8, 6, 4, 3))),
         ),
+        "denoising tied AE, cross-entropy (8-5-8)": (
+            lambda t: sparse_autoencoder_cost(
+                t,
+                X,
+                5,
+                alpha=3e-3,
+                sparsity_target=0.1,
+                sparsity_weight=3.0,
+                target=clean,
+                tied=True,
+                loss="cross_entropy",
+            ),
+            init_theta((8, 5, 8), rng, tied=True) + rng.normal(0, 0.1, 8 * 5 + 5 + 8),
+        ),
+        "contractive tanh AE, linear output (8-5-8)": (
+            lambda t: sparse_autoencoder_cost(
+                t,
+                X,
+                5,
+                alpha=3e-3,
+                sparsity_target=0.1,
+                sparsity_weight=0.0,
+                activation="tanh",
+                output_activation="linear",
+                contraction=0.3,
+            ),
+            init_theta((8, 5, 8), rng) + rng.normal(0, 0.1, n_params((8, 5, 8))),
+        ),
+        "ReLU stack with dropout (8-6-4-3)": (
+            lambda t: stack_cost(t, X, y, (6, 4), 3, alpha=1e-4, activation="relu", dropout=(0.2, 0.5, 0.5)),
+            rng.normal(0, 0.5, n_params((8, 6, 4, 3))),
+        ),
     }
     worst = 0.0
     for name, (fun, theta) in checks.items():
         diff = check_gradient(fun, theta, order=4)
         worst = max(worst, diff)
-        print(f"{name:<40} relative difference {diff:.3e}")
+        print(f"{name:<44} relative difference {diff:.3e}")
     ok = worst < 1e-9
     print(
         f"{'OK' if ok else 'FAILED'}: largest relative difference {worst:.3e} "
