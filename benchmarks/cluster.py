@@ -31,6 +31,7 @@ import numpy as np
 
 from _common import DEFAULT_MNIST, flops_autoencoder, flops_stack, machine_description, median_seconds, print_table
 from stackae import init_theta, set_num_threads
+from stackae._rows._dask import STATS
 from stackae.datasets import load_mnist
 from stackae.objectives import sparse_autoencoder_cost, stack_cost
 
@@ -101,31 +102,34 @@ def on_cluster(source, y, workers: int, repeats: int) -> tuple[dict, dict]:
         seconds, sent = {}, {}
         for name, f in objectives(X, y).items():
             seconds[name] = median_seconds(f, repeats)
-            before = worker_bytes(client)
-            f()
-            moved = worker_bytes(client) - before
-            theta_bytes = (
-                (init_theta((784, 200, 784), 0) if "AE" in name else init_theta((784, 200, 200, 10), 0))
-                .astype(np.float32)
-                .nbytes
-            )
-            passes = 2 if "AE" in name else 1
-            sent[name] = moved + passes * workers * theta_bytes + theta_bytes  # scatters + the result to the client
+            moved, scattered = worker_bytes(client), STATS["scattered_bytes"]
+            cost, grad = f()
+            # parameters scattered to the workers + partial results moved between workers
+            # and to the client
+            sent[name] = (STATS["scattered_bytes"] - scattered) + (worker_bytes(client) - moved)
         return seconds, sent
 
 
 def streamed_fit_rss(path: Path, labels: Path) -> tuple[float, float, float]:
     """Peak resident memory (MiB) and seconds of a one-epoch Adam fit streamed from the
-    memory-mapped file, in a fresh process; and that process's resident memory before."""
+    memory-mapped file, in a fresh process; and that process's peak before the fit (its
+    imports). Linux's VmHWM of the process, which (unlike getrusage's maximum) does not
+    inherit the parent's peak."""
     code = f"""
-import resource, time, warnings, numpy as np
+import time, warnings, numpy as np
 warnings.simplefilter("ignore")
 from stackae import SoftmaxRegression
+
+def peak_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
 X = np.load({str(path)!r}, mmap_mode="r"); y = np.load({str(labels)!r})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_mib()
 start = time.perf_counter()
 SoftmaxRegression(solver="adam", learning_rate=1e-3, batch_size=256, max_iter=1, random_state=0).fit(X, y)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start, base)
+print(peak_mib(), time.perf_counter() - start, base)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     peak, seconds, base = map(float, out.stdout.split())
@@ -147,8 +151,11 @@ def main(argv=None):
         generate(data.X_train, data.y_train, args.rows, big)
         print(f"generated {big} ({big.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - start:.0f} s")
     big_labels = big.with_name(big.stem + "-labels.npy")
+    small = Path(args.workdir) / "stackae-mnist-60000.npy"
+    if not small.exists():
+        np.save(small, data.X_train)
     sets = [
-        ("MNIST 60,000", data.X_train, data.y_train, data.X_train),
+        ("MNIST 60,000", data.X_train, data.y_train, small),
         (f"generated {args.rows:,} (.npy on disk)", np.load(big, mmap_mode="r"), np.load(big_labels), big),
     ]
     rows = []

@@ -9,8 +9,10 @@ none. One evaluation:
    worker once (``Client.scatter(..., broadcast=True)``), not once per chunk;
 2. one task per chunk runs the block function on its rows with the NumPy engine
    (:class:`~._numpy.NumpyRows`: cache-sized blocks, on the worker's threads);
-3. the chunks' ``(cost, parts)`` are added pairwise in a tree of tasks, so the client
-   receives one cost and one gradient.
+3. the chunks' ``(cost, parts)`` are summed where they are, one task per worker, and
+   those sums in one more task: one gradient crosses from each worker but one, and one
+   reaches the client. (Without a cluster, Dask's threaded scheduler adds them in a
+   tree of tasks.)
 
 What a pass keeps for a later one (the sparse autoencoder's hidden activations) stays
 on the workers as persisted task results. A worker that dies loses its chunks; Dask
@@ -21,7 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DaskRows", "client_or_none"]
+__all__ = ["DaskRows", "client_or_none", "STATS"]
+
+#: What this process has sent to clusters: ``scattered_bytes`` counts every array sent
+#: to the workers (times the workers it went to). Read by benchmarks/cluster.py.
+STATS = {"scattered_bytes": 0}
 
 
 def client_or_none():
@@ -59,6 +65,9 @@ def _run_chunk(fn, X, y, T, start, keep, kept, rows, noise, args):
 
     from ._numpy import NumpyRows, blas_single_thread
 
+    if isinstance(kept, tuple):  # an earlier pass's whole result for this chunk
+        kept = kept[2]
+
     if rows is not None:
         X = X[rows]
         y = None if y is None else y[rows]
@@ -84,17 +93,14 @@ def _content_key(a: np.ndarray) -> tuple:
     return a.shape, a.dtype.str, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest()
 
 
-def _add(a, b):
-    """Two chunks' ``(cost, parts)`` added (the tree-sum's node)."""
-    return a[0] + b[0], [p + q for p, q in zip(a[1], b[1])]
-
-
-def _strip(result):
-    return result[0], result[1]
-
-
-def _kept_of(result):
-    return result[2]
+def _sum_chunks(results):
+    """``(cost, parts)``: the sum of chunks' results (or of such sums)."""
+    cost, parts = results[0][0], [np.array(p, copy=True) for p in results[0][1]]
+    for result in results[1:]:
+        cost += result[0]
+        for a, p in zip(parts, result[1]):
+            a += p
+    return cost, parts
 
 
 class DaskRows:
@@ -129,7 +135,8 @@ class DaskRows:
         self.dtype = X.dtype.type
         self.xp = xnp
         self.device = "cpu"
-        self._scattered: list = []  # (array, future) of the last arrays sent
+        self._scattered: list = []  # (contents key, future) of the last arrays sent
+        self._chunk_futures = None
 
     def subset(self, rows, noise=None):
         """The rows ``rows`` (sorted indices) as an engine over the same chunks: each
@@ -148,6 +155,7 @@ class DaskRows:
         engine.noise = noise
         engine.n_samples = int(len(rows))
         engine._scattered = self._scattered
+        engine._chunk_futures = self._chunk_futures
         return engine
 
     def asarray(self, a):
@@ -156,15 +164,10 @@ class DaskRows:
     def scalar(self, a) -> float:
         return float(a)
 
-    def _broadcast(self, args):
-        """``args`` where the tasks take them: scattered to every worker once (an array
-        sent in one of the last calls, with the same contents, is not sent again), or as
-        they are without a cluster."""
-        from dask import delayed
-
-        client = client_or_none()
-        if client is None:
-            return delayed(args, traverse=True)
+    def _broadcast(self, args, client):
+        """``args`` where the tasks take them: every array scattered to every worker
+        once (one sent in one of the last calls, with the same contents, is not sent
+        again)."""
         sent = []
         for a in args:
             if isinstance(a, np.ndarray):
@@ -173,46 +176,118 @@ class DaskRows:
                 if future is None:
                     future = client.scatter(a, broadcast=True, hash=False)
                     self._scattered.append((key, future))
+                    STATS["scattered_bytes"] += a.nbytes * len(client.scheduler_info()["workers"])
                 sent.append(future)
             else:
                 sent.append(a)
         del self._scattered[:-4]
-        return delayed(tuple, pure=True)(sent)
+        return tuple(sent)
 
     def map_sum(self, fn, args=(), *, keep=False, kept=None):
         """As :meth:`NumpyRows.map_sum`: ``kept`` (from a ``keep=True`` pass) is a list of
         per-chunk results that stay on the workers."""
+        client = client_or_none()
+        # the chunks with rows to use (a minibatch's may leave some out)
+        chunks = [c for c, rows in enumerate(self.local_rows or [()] * len(self.chunks)) if rows is not None]
+        if client is None:
+            return self._map_sum_threaded(fn, args, keep, kept, chunks)
+        from distributed import wait
+
+        shared = self._broadcast(args, client)
+        X, y, T = self._futures(client)
+        futures = [
+            client.submit(
+                _run_chunk,
+                fn,
+                X[c],
+                None if y is None else y[c],
+                None if T is None else T[c],
+                self.offsets[c],
+                keep,
+                None if kept is None else kept[c],
+                None if self.local_rows is None else self.local_rows[c],
+                self.noise,
+                shared,
+                pure=False,
+            )
+            for c in chunks
+        ]
+        wait(futures)
+        # sum each worker's chunks where they are, then those sums: a gradient crosses
+        # from each worker but one
+        where = client.who_has(futures)
+        groups: dict = {}
+        for future in futures:
+            holders = where.get(future.key) or ("",)
+            groups.setdefault(holders[0], []).append(future)
+        partials = [
+            client.submit(
+                _sum_chunks, group, workers=[worker] if worker else None, allow_other_workers=True, pure=False
+            )
+            for worker, group in groups.items()
+        ]
+        total = partials[0] if len(partials) == 1 else client.submit(_sum_chunks, partials, pure=False)
+        cost, parts = total.result()
+        kept_out = None
+        if keep:
+            kept_out = [None] * len(self.chunks)
+            for c, future in zip(chunks, futures):
+                kept_out[c] = future
+        return cost, parts, kept_out
+
+    def _futures(self, client):
+        """Futures of the chunks of X, y and T (persisted on the cluster once)."""
+        if self._chunk_futures is None:
+            self._chunk_futures = tuple(
+                None if a is None else _chunk_futures(client, a) for a in (self.X, self.y, self.T)
+            )
+        return self._chunk_futures
+
+    def _map_sum_threaded(self, fn, args, keep, kept, chunks):
+        """Without a cluster: the same tasks by Dask's threaded scheduler, a tree-sum."""
         import dask
         from dask import delayed
 
-        shared = self._broadcast(args)
-        tasks = []
-        for c, chunk in enumerate(self.chunks):
-            rows = None if self.local_rows is None else self.local_rows[c]
-            if self.local_rows is not None and rows is None:
-                continue  # no row of this minibatch in this chunk
-            task = delayed(_run_chunk, pure=False)(
+        shared = delayed(args, traverse=True)
+        tasks = [
+            delayed(_run_chunk, pure=False)(
                 fn,
-                chunk,
+                self.chunks[c],
                 None if self.y_chunks is None else self.y_chunks[c],
                 None if self.T_chunks is None else self.T_chunks[c],
                 self.offsets[c],
                 keep,
                 None if kept is None else kept[c],
-                rows,
+                None if self.local_rows is None else self.local_rows[c],
                 self.noise,
                 shared,
             )
-            tasks.append(task)
-        keep_tasks = None
-        if keep:  # the results stay on the workers for the next pass
+            for c in chunks
+        ]
+        kept_out = None
+        if keep:
             tasks = list(dask.persist(*tasks))
-            keep_tasks = [delayed(_kept_of)(t) for t in tasks]
-        level = [delayed(_strip)(t) for t in tasks]
+            kept_out = [None] * len(self.chunks)
+            for c, task in zip(chunks, tasks):
+                kept_out[c] = task
+        level = tasks
         while len(level) > 1:
-            nxt = [delayed(_add)(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            nxt = [delayed(_sum_chunks)(level[i : i + 2]) for i in range(0, len(level) - 1, 2)]
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt
-        (cost, parts) = dask.compute(level[0])[0]
-        return cost, parts, keep_tasks
+        (cost, parts) = dask.compute(delayed(_sum_chunks)(level))[0]
+        return cost, parts, kept_out
+
+
+def _chunk_futures(client, array):
+    """One future per row chunk of the Dask ``array``, in order (persisting it if needed)."""
+    from distributed import futures_of
+
+    found = {f.key: f for f in futures_of(array)}
+    keys = [k[0] if isinstance(k, list) else k for k in array.__dask_keys__()]
+    if not all(k in found for k in keys):
+        array = client.persist(array)
+        found = {f.key: f for f in futures_of(array)}
+        keys = [k[0] if isinstance(k, list) else k for k in array.__dask_keys__()]
+    return [found[k] for k in keys]
