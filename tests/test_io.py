@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,7 +113,7 @@ def test_newer_format_is_refused(tmp_path, small_model):
     arrays["metadata"] = np.array(json.dumps(record))
     np.savez(path, **arrays)
     with pytest.raises(
-        ModelFileError, match=r"was written in model format 2 by stackae .*Upgrade stackae to load it\.$"
+        ModelFileError, match=rf"was written in model format {FORMAT_VERSION + 1} by stackae .*Upgrade stackae to load it\.$"
     ):
         load_model(path)
 
@@ -139,3 +140,15 @@ def test_corrupted_archive_member(tmp_path, small_model):
             zf.writestr(name, blob)
     with pytest.raises(ModelFileError, match=r"is not a usable stackae model"):
         load_model(path)
+
+
+def test_a_model_file_of_the_first_release_still_loads():
+    """tests/data/model-v1.npz: written by stackae 0.1.0 (model format 1) on the digits."""
+    from stackae.datasets import load_digits_split
+
+    model = load_model(Path(__file__).parent / "data" / "model-v1.npz")
+    assert model.metadata_["stackae_version"] == "0.1.0"
+    assert model.activation == "sigmoid" and model.noise is None  # parameters it did not have: defaults
+    proba = model.predict_proba(load_digits_split().X_test[:10])
+    assert proba[0, 1] == pytest.approx(0.9836989213488662, rel=1e-12)  # what 0.1.0 predicted
+    assert model.score(load_digits_split().X_test, load_digits_split().y_test) >= 0.9

@@ -4,7 +4,7 @@ One row per sample everywhere: ``X`` has shape ``(n_samples, n_features)`` and a
 layer's weights ``W`` shape ``(n_in, n_out)``, so ``Z = X @ W + b``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._params import init_theta, n_params, pack, unpack
 from ._rows import get_num_threads, set_num_threads

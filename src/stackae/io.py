@@ -22,7 +22,7 @@ from .exceptions import ModelFileError
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
 FORMAT_NAME = "stackae-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the hyperparameters of stackae 0.2 (noise, activation, dropout, device, ...)
 _ESTIMATORS = {cls.__name__: cls for cls in (SparseAutoencoder, SoftmaxRegression, StackedAutoencoderClassifier)}
 _HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
 
