@@ -47,7 +47,6 @@ from ._numpy import (
     blas_single_thread,
     get_num_threads,
     is_memory_mapped,
-    parallel_chunks,
     release_pages,
     set_num_threads,
 )
@@ -60,7 +59,6 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "blas_single_thread",
-    "parallel_chunks",
     "release_pages",
     "is_memory_mapped",
 ]

@@ -101,22 +101,6 @@ def blas_single_thread():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
-def parallel_chunks(fn, n_items: int, n_threads: int | None = None, min_chunk: int = 1 << 15):
-    """Run ``fn(lo, hi)`` over ``0..n_items`` split into one contiguous run per thread
-    (BLAS pinned to one thread meanwhile); small jobs run on the caller's thread."""
-    n_threads = get_num_threads() if n_threads is None else n_threads
-    n_threads = max(1, min(n_threads, n_items // min_chunk))
-    if n_threads == 1:
-        fn(0, n_items)
-        return
-    edges = [n_items * t // n_threads for t in range(n_threads + 1)]
-    pool = _pool(n_threads)
-    with blas_single_thread():
-        futures = [pool.submit(fn, edges[t], edges[t + 1]) for t in range(n_threads)]
-        for f in futures:
-            f.result()
-
-
 # ----------------------------------------------------------------------- pages
 def _mapping_of(a):
     while a is not None:
