@@ -23,7 +23,7 @@ def test_gpu_benchmark_runs_on_cpu_tensors():
             "--device",
             "cpu",
             "--samples",
-            "1500",
+            "800",
             "--max-iter",
             "3",
             "--fast-epochs",

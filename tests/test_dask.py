@@ -126,7 +126,7 @@ def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
 def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
     Xd = da.from_array(digits.X_train, chunks=(200, 64))
     clf = StackedAutoencoderClassifier(
-        (32,), alpha=1e-4, pretrain_max_iter=60, softmax_max_iter=60, finetune_max_iter=60, random_state=0
+        (32,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, finetune_max_iter=40, random_state=0
     )
     errors = []
 
@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
     pids = list(client.run(os.getpid).values())
     thread = threading.Thread(target=fit)
     thread.start()
-    time.sleep(3.0)
+    time.sleep(2.0)
     assert thread.is_alive(), "the fit ended before a worker could be killed; give it more work"
     os.kill(pids[0], signal.SIGKILL)  # the nanny starts a new worker; Dask recomputes the lost chunks
     thread.join(timeout=240)

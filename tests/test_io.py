@@ -113,7 +113,8 @@ def test_newer_format_is_refused(tmp_path, small_model):
     arrays["metadata"] = np.array(json.dumps(record))
     np.savez(path, **arrays)
     with pytest.raises(
-        ModelFileError, match=rf"was written in model format {FORMAT_VERSION + 1} by stackae .*Upgrade stackae to load it\.$"
+        ModelFileError,
+        match=rf"was written in model format {FORMAT_VERSION + 1} by stackae .*Upgrade stackae to load it\.$",
     ):
         load_model(path)
 
