@@ -64,7 +64,7 @@ def warn_if_collapsed(H, stage: str) -> None:
     if _xp.is_dask(H):
         spread = float(H.std(axis=0).max().compute()) if H.shape[0] > 1 else np.inf
     else:
-        H = host(H)[:COLLAPSE_ROWS]  # a sample tells a collapse as well as all the rows
+        H = host(H[:COLLAPSE_ROWS])  # a sample tells a collapse as well as all the rows
         spread = float(H.std(axis=0).max()) if H.shape[0] > 1 else np.inf
     if spread < 1e-3:
         warnings.warn(
