@@ -19,8 +19,17 @@ import tracemalloc
 
 import numpy as np
 
-from _common import DEFAULT_MNIST, autograd_objectives, machine_description, median_seconds, print_table
-from stackae import get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
+from _common import (
+    DEFAULT_MNIST,
+    autograd_objectives,
+    flops_autoencoder,
+    machine_description,
+    matmul_peak,
+    median_seconds,
+    print_table,
+)
+from _common import flops_stack as flops_stack_sizes
+from stackae import _tuning, get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
 from stackae.datasets import load_mnist
 
 AE_SIZES = (784, 200, 784)
@@ -29,15 +38,11 @@ PARAMS = dict(alpha=3e-3, sparsity_target=0.1, sparsity_weight=3.0)
 
 
 def flops_ae(m):
-    n, h, _ = AE_SIZES
-    return 5 * 2 * m * n * h  # XW1, HW2, H^T D3, D3 W2^T, X^T D2
+    return flops_autoencoder(m, *AE_SIZES[:2])  # XW1, HW2, H^T D3, D3 W2^T, X^T D2
 
 
 def flops_stack(m):
-    n0, n1, n2, k = STACK_SIZES
-    forward = 2 * m * (n0 * n1 + n1 * n2 + n2 * k)
-    backward = 2 * m * (n2 * k + n1 * n2 + n1 * n2 + n0 * n1)  # grads and deltas (no delta for X)
-    return forward + backward
+    return flops_stack_sizes(m, STACK_SIZES)  # forward, gradients, deltas (none for X)
 
 
 # ------------------------------------------------------------ straightforward NumPy
@@ -114,14 +119,6 @@ def peak_bytes(fun):
     return peak
 
 
-def matmul_peak(dtype, size=4000, repeats=3):
-    rng = np.random.default_rng(0)
-    A = rng.random((size, size)).astype(dtype)
-    B = rng.random((size, size)).astype(dtype)
-    seconds = median_seconds(lambda: A @ B, repeats)
-    return 2 * size**3 / seconds / 1e9
-
-
 def measure(dtype, args) -> list[list[str]]:
     """Table rows for one dtype: every implementation of both objectives, and the peak."""
     rows = []
@@ -182,14 +179,59 @@ def measure(dtype, args) -> list[list[str]]:
     return rows
 
 
+def sweep(args, chosen) -> None:
+    """stackae's seconds per evaluation for several block sizes, against the peak."""
+    rows = []
+    for dtype in (np.float64, np.float32):
+        peak = matmul_peak(dtype)
+        data = load_mnist(args.mnist, dtype=dtype)
+        X, y = data.X_train[: args.samples], data.y_train[: args.samples]
+        theta_ae, theta_st = init_theta(AE_SIZES, 0), init_theta(STACK_SIZES, 0)
+        sizes = sorted(set(args.sweep_blocks) | {chosen[np.dtype(dtype).name]})
+        for block in sizes:
+            _tuning.set_block_rows(block)
+            try:
+                ae = median_seconds(lambda t=theta_ae, X=X: sparse_autoencoder_cost(t, X, 200, **PARAMS), args.repeats)
+                st = median_seconds(
+                    lambda t=theta_st, X=X, y=y: stack_cost(t, X, y, (200, 200), 10, alpha=1e-4), args.repeats
+                )
+            finally:
+                _tuning.set_block_rows(None)
+            mark = " (chosen)" if block == chosen[np.dtype(dtype).name] else ""
+            rows.append(
+                [
+                    np.dtype(dtype).name,
+                    f"{block}{mark}",
+                    f"{ae:.3f} ({100 * flops_ae(X.shape[0]) / ae / 1e9 / peak:.0f}%)",
+                    f"{st:.3f} ({100 * flops_stack(X.shape[0]) / st / 1e9 / peak:.0f}%)",
+                ]
+            )
+    print_table(["dtype", "rows per block", "sparse AE s (of peak)", "stack s (of peak)"], rows)
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=DEFAULT_MNIST)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--sweep-blocks",
+        type=int,
+        nargs="*",
+        metavar="ROWS",
+        help="also time stackae with these rows per block (the machine-derived choice is marked)",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_description()}; threads: {get_num_threads()}")
+    chosen = {np.dtype(d).name: _tuning.block_rows(784, (200,), np.dtype(d).itemsize) for d in (np.float64, np.float32)}
+    print(
+        f"rows per block (from {_tuning.cache_share_bytes() / 2**20:.0f} MiB of last-level cache per core): "
+        + ", ".join(f"{k} {v}" for k, v in chosen.items())
+    )
+    if args.sweep_blocks:
+        sweep(args, chosen)
     rows = []
     for dtype in (np.float64, np.float32):
         rows += measure(dtype, args)
