@@ -117,31 +117,34 @@ def minimize(fun, x0, *, xp, max_iter: int, gtol: float = 1e-6, history: int = 1
     raises ``StopIteration``. Returns ``(x, f, n_iter, converged, message)``.
     """
 
-    def dot(a, b):
+    def dot(a, b):  # a number the host must compare
         return float(xp.sum(a * b))
+
+    def dot_on_device(a, b):  # a number only the device uses: no synchronisation
+        return xp.sum(a * b)
 
     def inf_norm(a):
         return float(xp.max(xp.abs(a)))
 
     x = x0
     f, g = fun(x)
-    pairs: deque = deque(maxlen=max(int(history), 1))  # (s, y, 1 / y^T s)
+    pairs: deque = deque(maxlen=max(int(history), 1))  # (s, y, 1 / y^T s, y^T y), scalars on the device
     n_iter = 0
     if inf_norm(g) <= gtol:
         return x, f, 0, True, "the gradient is below gtol at the start"
     while n_iter < max_iter:
-        # two-loop recursion: d = -H g
+        # two-loop recursion: d = -H g (its scalars stay on the device)
         q = -g
         alphas = []
-        for s, y, rho in reversed(pairs):
-            a = rho * dot(s, q)
+        for s, y, rho, _ in reversed(pairs):
+            a = rho * dot_on_device(s, q)
             alphas.append(a)
             q = q - a * y
         if pairs:
-            s, y, rho = pairs[-1]
-            q = q * (1.0 / (rho * dot(y, y)))  # gamma = s^T y / y^T y
-        for (s, y, rho), a in zip(pairs, reversed(alphas)):
-            b = rho * dot(y, q)
+            _, _, rho, yy = pairs[-1]
+            q = q / (rho * yy)  # times gamma = s^T y / y^T y
+        for (s, y, rho, _), a in zip(pairs, reversed(alphas)):
+            b = rho * dot_on_device(y, q)
             q = q + (a - b) * s
         d = q
         gtd = dot(g, d)
@@ -156,9 +159,9 @@ def minimize(fun, x0, *, xp, max_iter: int, gtol: float = 1e-6, history: int = 1
             return x, f, n_iter, True, "the line search could not lower the cost"
         s = t * d
         y = g_new - g
-        ys = dot(y, s)
-        if ys > 1e-10 * max(1.0, dot(y, y)):
-            pairs.append((s, y, 1.0 / ys))
+        ys, yy = dot(y, s), dot_on_device(y, y)
+        if ys > 1e-10 * max(1.0, float(yy)):
+            pairs.append((s, y, 1.0 / ys, yy))
         x = x + s
         f_prev, f, g = f, f_new, g_new
         n_iter += 1
