@@ -205,3 +205,36 @@ def test_early_stopping_parameter_errors():
         SoftmaxRegression(early_stopping=True, validation_fraction=1.0).fit(np.random.rand(10, 2), np.arange(10) % 2)
     with pytest.raises(ValueError, match=r"^'n_iter_no_change' must be an integer >= 1, got 0\.$"):
         SoftmaxRegression(early_stopping=True, n_iter_no_change=0).fit(np.random.rand(10, 2), np.arange(10) % 2)
+
+
+def test_max_norm_caps_every_hidden_unit_and_dropout_trains(digits):
+    clf = StackedAutoencoderClassifier(
+        (32, 16),
+        activation="relu",
+        sparsity_weight=0.0,
+        alpha=1e-4,
+        solver="sgd",
+        nesterovs_momentum=True,
+        learning_rate=0.01,  # pretraining ReLU autoencoders with linear outputs needs small steps
+        finetune_learning_rate=0.1,
+        learning_rate_schedule="cosine",
+        batch_size=64,
+        pretrain_max_iter=3,
+        softmax_max_iter=3,
+        finetune_max_iter=40,
+        dropout=(0.1, 0.3, 0.3),
+        max_norm=1.5,
+        random_state=0,
+    )
+    clf.fit(digits.X_train, digits.y_train)
+    for W in clf.coefs_[:-1]:  # the hidden layers' incoming weights, unit by unit
+        assert np.linalg.norm(W, axis=0).max() <= 1.5 * (1 + 1e-6)
+    assert np.linalg.norm(clf.coefs_[-1], axis=0).max() > 0  # the softmax is left free
+    assert clf.score(digits.X_test, digits.y_test) >= 0.95
+
+
+def test_max_norm_needs_a_minibatch_solver():
+    with pytest.raises(
+        ValueError, match=r"^'max_norm' needs solver='sgd' or 'adam' \(it projects the weights after every step\)\.$"
+    ):
+        StackedAutoencoderClassifier((4,), max_norm=2.0).fit(np.random.rand(10, 3), np.arange(10) % 2)
