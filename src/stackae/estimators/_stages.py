@@ -259,11 +259,15 @@ def pretrain_layer(
 
     monitor = None
     if validation is not None:
-        X_val = validation
+        # a denoising autoencoder is scored on what it learns: clean rows from corrupted
+        # ones (one corrupted copy of the validation rows, drawn once)
+        X_val, T_val = validation, None
+        if noisy:
+            X_val, T_val = corrupt(validation, est.noise, noise_level, rng), validation
+        validation_rows = rows_of(X_val, None, T_val, widths=(n_hidden,))
 
         def score(theta):
-            rows = rows_of(X_val, widths=(n_hidden,))
-            return -reconstruction_loss(rows, rows.asarray(theta), spec)
+            return -reconstruction_loss(validation_rows, validation_rows.asarray(theta), spec)
 
         monitor = EarlyStopping(score, est.n_iter_no_change)
     result = optimize(
