@@ -146,3 +146,28 @@ def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
     assert not thread.is_alive() and not errors, errors
     assert clf.score(digits.X_test, digits.y_test) >= 0.95
     client.wait_for_workers(2, timeout=60)
+
+
+def test_cli_trains_on_an_existing_cluster(client, capsys):
+    from stackae.cli import main
+
+    code = main(
+        [
+            "train",
+            "--scheduler",
+            client.scheduler.address,
+            "--hidden",
+            "16",
+            "--pretrain-max-iter",
+            "10",
+            "--softmax-max-iter",
+            "10",
+            "--finetune-max-iter",
+            "10",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"cluster: {client.scheduler.address}, 2 workers, 2 threads" in out
+    assert float(out.split("test accuracy after fine-tuning:")[1].split("%")[0]) >= 80.0
