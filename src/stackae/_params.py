@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["init_theta", "n_params", "pack", "flatten", "unpack", "autoencoder_layout"]
+__all__ = ["init_theta", "n_params", "pack", "flatten", "unpack", "reshape", "autoencoder_layout"]
 
 
 def _check_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
@@ -42,7 +42,8 @@ def n_params(layer_sizes: Sequence[int]) -> int:
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes[1:])
 
 
-def _reshape(a, shape):
+def reshape(a, shape):
+    """``a`` reshaped (a view where the library gives one), for NumPy or any array API array."""
     if isinstance(a, np.ndarray):
         return a.reshape(shape)
     from ._xp import namespace
@@ -54,7 +55,7 @@ def _views(theta, weight_shapes, bias_sizes):
     weights, biases = [], []
     offset = 0
     for n_in, n_out in weight_shapes:
-        weights.append(_reshape(theta[offset : offset + n_in * n_out], (n_in, n_out)))
+        weights.append(reshape(theta[offset : offset + n_in * n_out], (n_in, n_out)))
         offset += n_in * n_out
     for n_out in bias_sizes:
         biases.append(theta[offset : offset + n_out])

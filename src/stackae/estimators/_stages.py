@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _xp
 from .._checkpoint import restore_rng
-from .._params import _reshape, init_theta, pack, unpack
+from .._params import init_theta, pack, reshape, unpack
 from .._rows import rows_of
 from ..exceptions import CollapsedFeaturesWarning
 from ..noise import corrupt
@@ -327,7 +327,7 @@ def max_norm_projection(sizes, c: float):
     def project(theta):
         offset = 0
         for n_in, n_out in shapes:
-            W = _reshape(theta[offset : offset + n_in * n_out], (n_in, n_out))
+            W = reshape(theta[offset : offset + n_in * n_out], (n_in, n_out))
             offset += n_in * n_out
             if _xp.is_numpy(W):
                 norms = np.sqrt(np.einsum("ij,ij->j", W, W))  # one pass, no temporary
