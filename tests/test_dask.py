@@ -171,3 +171,21 @@ def test_cli_trains_on_an_existing_cluster(client, capsys):
     assert code == 0
     assert f"cluster: {client.scheduler.address}, 2 workers, 2 threads" in out
     assert float(out.split("test accuracy after fine-tuning:")[1].split("%")[0]) >= 80.0
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_workers"), [(1_000_000, 2), (1_000_000, 3), (60_000, 2), (1797, 4), (10, 2), (5, 2)]
+)
+def test_default_chunks_share_out_evenly(n_samples, n_workers):
+    from stackae.cluster import MAX_CHUNK_ROWS, chunk_rows_for
+
+    rows = chunk_rows_for(n_samples, n_workers)
+    sizes = [min(rows, n_samples - lo) for lo in range(0, n_samples, rows)]
+    assert rows <= MAX_CHUNK_ROWS
+    assert sum(sizes) == n_samples
+    # at least 4 chunks a worker, a whole number of chunks for each worker, of one size
+    # but the last (no worker waits on one extra), wherever a chunk has at least as many
+    # rows as there are chunks (rounding the rows up then costs less than a chunk)
+    if n_samples >= (4 * n_workers) ** 2:
+        assert len(sizes) >= 4 * n_workers and len(sizes) % n_workers == 0
+        assert max(sizes) - min(sizes) < len(sizes)

@@ -41,8 +41,14 @@ def _require_dask():
 
 def chunk_rows_for(n_samples: int, n_workers: int = 1) -> int:
     """Rows per chunk: at least 4 chunks per worker (so a lost worker's share is spread
-    over the others), at most :data:`MAX_CHUNK_ROWS`."""
-    return int(max(1, min(MAX_CHUNK_ROWS, -(-n_samples // (4 * max(1, n_workers))))))
+    over the others), at most :data:`MAX_CHUNK_ROWS`, and a number of chunks that the
+    workers share evenly, all of (nearly) one size: an evaluation waits for its busiest
+    worker (1,000,000 rows in chunks of 65,536 rows put 8 full chunks on one of 2
+    workers and 7 and a small one on the other)."""
+    workers = max(1, n_workers)
+    chunks = max(4 * workers, -(-n_samples // MAX_CHUNK_ROWS))
+    chunks = -(-chunks // workers) * workers
+    return int(max(1, -(-n_samples // chunks)))
 
 
 def _read_npy_rows(path: str, lo: int, hi: int) -> np.ndarray:
