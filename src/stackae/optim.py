@@ -35,8 +35,10 @@ from .exceptions import NonFiniteError, choice_error
 
 __all__ = ["OptimizeResult", "lbfgs", "minibatch", "DEFAULT_LEARNING_RATES", "DEFAULT_HISTORY"]
 
-#: Correction pairs L-BFGS keeps by default (see the README's measurements: 10 and 100
-#: reach the same accuracy on the UFLDL protocol; 10 costs less per iteration).
+#: Correction pairs L-BFGS keeps by default. Measured on the UFLDL protocol (MNIST,
+#: 400 iterations a stage, float32, 2 cores; benchmarks/ufldl_mnist.py --history 10 100):
+#: 10 pairs gave 98.01% after fine-tuning in 646 s (20 s of it in the optimizer), UFLDL's
+#: 100 gave 97.81% in 770 s (135 s in the optimizer): no better, and slower.
 DEFAULT_HISTORY = 10
 
 

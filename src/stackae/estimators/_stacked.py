@@ -105,7 +105,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
     learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
         Decay of the minibatch step size over each stage's epochs.
     lbfgs_history : int, default=10
-        Correction pairs L-BFGS keeps (UFLDL's minFunc: 100; see the README).
+        Correction pairs L-BFGS keeps. UFLDL's minFunc kept 100; on its MNIST protocol
+        100 pairs reached no better accuracy than 10 and took 19% longer (see the README).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples (stratified); score every stage
         on them after every iteration (epoch): minus the mean reconstruction loss for
