@@ -128,12 +128,11 @@ def connect(
     scheduler: str | None = None,
     *,
     threads_per_worker: int | None = None,
-    dashboard: bool = True,
 ):
     """A ``distributed.Client``: to the scheduler at ``scheduler``, or to a new
     ``LocalCluster`` of ``workers`` processes (on this machine's loopback; by default
     the cores shared out between them), closed at the end. Yields the client;
-    ``client.dashboard_link`` is the dashboard (which needs bokeh)."""
+    ``client.dashboard_link`` is the dashboard (which needs bokeh), on a free port."""
     _require_dask()
     from distributed import Client, LocalCluster
 
@@ -152,7 +151,9 @@ def connect(
         threads_per_worker=threads_per_worker,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=":0" if dashboard and _has_bokeh() else None,
+        # a free port, never 8787: the scheduler's HTTP server listens even without a
+        # dashboard (None means the default port), and a taken port is a warning
+        dashboard_address=":0",
     )
     client = Client(cluster)
     try:
