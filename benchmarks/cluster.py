@@ -85,19 +85,12 @@ def worker_bytes(client) -> int:
 def on_cluster(source, y, workers: int, repeats: int) -> tuple[dict, dict]:
     """Seconds and bytes per evaluation on a LocalCluster of ``workers`` single-threaded
     processes; ``source`` is an array or a .npy path the workers read."""
-    from distributed import Client, LocalCluster
+    from distributed import wait
 
-    from stackae.cluster import dask_rows
+    from stackae.cluster import connect, dask_rows
 
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with connect(workers=workers, threads_per_worker=1) as client:
         X = dask_rows(source).persist()
-        from distributed import wait
-
         wait(X)
         seconds, sent = {}, {}
         for name, f in objectives(X, y).items():

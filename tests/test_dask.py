@@ -28,13 +28,10 @@ REL = 1e-12
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+    from stackae.cluster import connect
+
+    with connect(workers=2, threads_per_worker=1) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
