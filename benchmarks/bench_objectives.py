@@ -9,13 +9,21 @@ if torch is installed: ``pip install torch==2.13.0``). Peak memory is measured w
 tracemalloc for the NumPy implementations, as a ratio to the arrays that must exist
 (data, activations, parameters and gradient).
 
+``--breakdown`` also times stackae's matrix products inside its evaluations (on every
+thread) and prints their share of the evaluation and their own rate: what the products
+leave to the element-wise passes.
+
     python benchmarks/bench_objectives.py [--mnist DIR] [--repeats 5] [--samples 60000]
+                                          [--sweep-blocks ROWS ...] [--breakdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import threading
+import time
 import tracemalloc
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -29,7 +37,7 @@ from _common import (
     print_table,
 )
 from _common import flops_stack as flops_stack_sizes
-from stackae import _tuning, get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
+from stackae import _rows, _tuning, get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
 from stackae.datasets import load_mnist
 
 AE_SIZES = (784, 200, 784)
@@ -179,6 +187,19 @@ def measure(dtype, args) -> list[list[str]]:
     return rows
 
 
+def stackae_evaluations(X, y):
+    """``(label, FLOPs, evaluate)`` of stackae's sparse AE and stack on ``X``, ``y``."""
+    theta_ae, theta_st = init_theta(AE_SIZES, 0), init_theta(STACK_SIZES, 0)
+    return (
+        ("sparse AE 784-200-784", flops_ae(X.shape[0]), lambda: sparse_autoencoder_cost(theta_ae, X, 200, **PARAMS)),
+        (
+            "stack 784-200-200-10",
+            flops_stack(X.shape[0]),
+            lambda: stack_cost(theta_st, X, y, (200, 200), 10, alpha=1e-4),
+        ),
+    )
+
+
 def sweep(args, chosen) -> None:
     """stackae's seconds per evaluation for several block sizes, against the peak."""
     rows = []
@@ -186,27 +207,84 @@ def sweep(args, chosen) -> None:
         peak = matmul_peak(dtype)
         data = load_mnist(args.mnist, dtype=dtype)
         X, y = data.X_train[: args.samples], data.y_train[: args.samples]
-        theta_ae, theta_st = init_theta(AE_SIZES, 0), init_theta(STACK_SIZES, 0)
         sizes = sorted(set(args.sweep_blocks) | {chosen[np.dtype(dtype).name]})
         for block in sizes:
             _tuning.set_block_rows(block)
             try:
-                ae = median_seconds(lambda t=theta_ae, X=X: sparse_autoencoder_cost(t, X, 200, **PARAMS), args.repeats)
-                st = median_seconds(
-                    lambda t=theta_st, X=X, y=y: stack_cost(t, X, y, (200, 200), 10, alpha=1e-4), args.repeats
-                )
+                timed = [(flops, median_seconds(fun, args.repeats)) for _, flops, fun in stackae_evaluations(X, y)]
             finally:
                 _tuning.set_block_rows(None)
             mark = " (chosen)" if block == chosen[np.dtype(dtype).name] else ""
+            cells = [f"{seconds:.3f} ({100 * flops / seconds / 1e9 / peak:.0f}%)" for flops, seconds in timed]
+            rows.append([np.dtype(dtype).name, f"{block}{mark}", *cells])
+    print_table(["dtype", "rows per block", "sparse AE s (of peak)", "stack s (of peak)"], rows)
+    print()
+
+
+@contextmanager
+def timed_products(totals: list):
+    """Adds the seconds spent in stackae's NumPy matrix products, on every thread, to
+    ``totals[0]`` while it lasts (the benchmark wraps the engine's one product kernel)."""
+    kernels = _rows._numpy.NumpyKernels
+    product = kernels.matmul
+    lock = threading.Lock()
+
+    def matmul(self, A, B, key=None):
+        start = time.perf_counter()
+        out = product(self, A, B, key)
+        spent = time.perf_counter() - start
+        with lock:
+            totals[0] += spent
+        return out
+
+    kernels.matmul = matmul
+    try:
+        yield
+    finally:
+        kernels.matmul = product
+
+
+def breakdown(args) -> None:
+    """Where one stackae evaluation goes: its matrix products (per thread) and the rest."""
+    rows = []
+    threads = get_num_threads()
+    for dtype in (np.float64, np.float32):
+        peak = matmul_peak(dtype)
+        data = load_mnist(args.mnist, dtype=dtype)
+        X, y = data.X_train[: args.samples], data.y_train[: args.samples]
+        cases = stackae_evaluations(X, y)
+        for label, flops, fun in cases:
+            fun()  # warm-up
+            walls, inside = [], []
+            for _ in range(args.repeats):
+                totals = [0.0]
+                with timed_products(totals):
+                    start = time.perf_counter()
+                    fun()
+                    walls.append(time.perf_counter() - start)
+                inside.append(totals[0] / threads)
+            wall, products = float(np.median(walls)), float(np.median(inside))
             rows.append(
                 [
-                    np.dtype(dtype).name,
-                    f"{block}{mark}",
-                    f"{ae:.3f} ({100 * flops_ae(X.shape[0]) / ae / 1e9 / peak:.0f}%)",
-                    f"{st:.3f} ({100 * flops_stack(X.shape[0]) / st / 1e9 / peak:.0f}%)",
+                    f"{label}, {np.dtype(dtype).name}",
+                    f"{wall:.3f}",
+                    f"{100 * flops / wall / 1e9 / peak:.0f}%",
+                    f"{products:.3f} ({100 * products / wall:.0f}%)",
+                    f"{100 * flops / products / 1e9 / peak:.0f}%",
+                    f"{wall - products:.3f} ({100 * (wall - products) / wall:.0f}%)",
                 ]
             )
-    print_table(["dtype", "rows per block", "sparse AE s (of peak)", "stack s (of peak)"], rows)
+    print_table(
+        [
+            "stackae evaluation",
+            "seconds",
+            "of peak",
+            "in its products, per thread (share)",
+            "products alone, of peak",
+            "the rest (share)",
+        ],
+        rows,
+    )
     print()
 
 
@@ -223,6 +301,9 @@ def main(argv=None):
         metavar="ROWS",
         help="also time stackae with these rows per block (the machine-derived choice is marked)",
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also split stackae's evaluations into matrix products and the rest"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_description()}; threads: {get_num_threads()}")
     chosen = {np.dtype(d).name: _tuning.block_rows(784, (200,), np.dtype(d).itemsize) for d in (np.float64, np.float32)}
@@ -232,6 +313,8 @@ def main(argv=None):
     )
     if args.sweep_blocks:
         sweep(args, chosen)
+    if args.breakdown:
+        breakdown(args)
     rows = []
     for dtype in (np.float64, np.float32):
         rows += measure(dtype, args)

@@ -1,4 +1,5 @@
-"""The GPU benchmark script runs end to end (on CPU tensors here: CI has no GPU)."""
+"""Benchmark scripts run end to end on small inputs: the objectives' breakdown, and the GPU
+benchmark on CPU tensors (CI has no GPU)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import pytest
 
 from conftest import MNIST_DIR
 
-pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
 def test_gpu_benchmark_runs_on_cpu_tensors():
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
     proc = subprocess.run(
         [
             sys.executable,
@@ -52,3 +53,31 @@ def test_gpu_benchmark_runs_on_cpu_tensors():
         "| fast recipe, Adam 1+1+1+1 epochs",
     ):
         assert row in out, row
+
+
+def _run(*args):
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=BENCHMARKS, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _cells(out: str, row: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(row))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
+def test_objectives_benchmark_splits_evaluations_into_products_and_the_rest():
+    out = _run(
+        "bench_objectives.py", "--samples", "2000", "--repeats", "1", "--no-torch", "--breakdown",
+        "--mnist", str(MNIST_DIR),
+    )  # fmt: skip
+    for row in ("| sparse AE 784-200-784, float64", "| stack 784-200-200-10, float32"):
+        seconds, _, products, _, rest = _cells(out, row)[1:]
+        inside = float(products.split()[0])
+        # the products' time and the rest add up to the evaluation's, and both are there
+        assert 0 < inside < float(seconds)
+        assert abs(float(rest.split()[0]) - (float(seconds) - inside)) < 2e-3
+    assert "| matrix-product peak, float32" in out
