@@ -21,6 +21,8 @@ recomputes them from their lineage (the graph that made them) on the others.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 __all__ = ["DaskRows", "client_or_none", "STATS"]
@@ -203,7 +205,7 @@ class DaskRows:
                 key = _content_key(a)
                 future = next((f for k, f in self._scattered if k == key), None)
                 if future is None:
-                    future = client.scatter(a, broadcast=True, hash=False)
+                    future = _scatter_to_all(client, a)
                     self._scattered.append((key, future))
                     STATS["scattered_bytes"] += a.nbytes * len(client.scheduler_info()["workers"])
                 sent.append(future)
@@ -225,20 +227,7 @@ class DaskRows:
         shared = self._broadcast(args, client)
         X, y, T = self._futures(client)
         futures = [
-            client.submit(
-                _run_chunk,
-                fn,
-                X[c],
-                None if y is None else y[c],
-                None if T is None else T[c],
-                self.offsets[c],
-                keep,
-                None if kept is None else kept[c],
-                None if self.local_rows is None else self.local_rows[c],
-                self.noise,
-                shared,
-                pure=False,
-            )
+            client.submit(_run_chunk, fn, *self._chunk_args(c, (X, y, T), keep, kept, shared), pure=False)
             for c in chunks
         ]
         wait(futures)
@@ -264,6 +253,22 @@ class DaskRows:
                 kept_out[c] = future
         return cost, parts, kept_out
 
+    def _chunk_args(self, c, sources, keep, kept, shared):
+        """The arguments of :func:`_run_chunk` after ``fn`` for chunk ``c``; ``sources``
+        holds X, y and T chunk by chunk (futures on a cluster, Dask chunks without one)."""
+        X, y, T = sources
+        return (
+            X[c],
+            None if y is None else y[c],
+            None if T is None else T[c],
+            self.offsets[c],
+            keep,
+            None if kept is None else kept[c],
+            None if self.local_rows is None else self.local_rows[c],
+            self.noise,
+            shared,
+        )
+
     def _futures(self, client):
         """Futures of the chunks of X, y and T (persisted on the cluster once)."""
         if self._chunk_futures is None:
@@ -278,21 +283,8 @@ class DaskRows:
         from dask import delayed
 
         shared = delayed(args, traverse=True)
-        tasks = [
-            delayed(_run_chunk, pure=False)(
-                fn,
-                self.chunks[c],
-                None if self.y_chunks is None else self.y_chunks[c],
-                None if self.T_chunks is None else self.T_chunks[c],
-                self.offsets[c],
-                keep,
-                None if kept is None else kept[c],
-                None if self.local_rows is None else self.local_rows[c],
-                self.noise,
-                shared,
-            )
-            for c in chunks
-        ]
+        sources = (self.chunks, self.y_chunks, self.T_chunks)
+        tasks = [delayed(_run_chunk, pure=False)(fn, *self._chunk_args(c, sources, keep, kept, shared)) for c in chunks]
         kept_out = None
         if keep:
             tasks = list(dask.persist(*tasks))
@@ -307,6 +299,24 @@ class DaskRows:
             level = nxt
         (cost, parts) = dask.compute(delayed(_sum_chunks)(level))[0]
         return cost, parts, kept_out
+
+
+#: Tries of a broadcast before its error is raised: a worker that dies while the data
+#: is sent to it closes the stream (CommClosedError, an OSError); the scheduler then
+#: drops that worker and the next try sends to the others.
+SCATTER_TRIES = 5
+
+
+def _scatter_to_all(client, a):
+    """``a`` scattered to every worker (one future), tried again while workers leave."""
+    for attempt in range(SCATTER_TRIES):
+        try:
+            return client.scatter(a, broadcast=True, hash=False)
+        except OSError:
+            if attempt == SCATTER_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _chunk_futures(client, array):
