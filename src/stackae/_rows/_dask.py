@@ -21,8 +21,6 @@ recomputes them from their lineage (the graph that made them) on the others.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 __all__ = ["DaskRows", "client_or_none", "STATS"]
@@ -205,7 +203,7 @@ class DaskRows:
                 key = _content_key(a)
                 future = next((f for k, f in self._scattered if k == key), None)
                 if future is None:
-                    future = _scatter_to_all(client, a)
+                    future = client.scatter(a, broadcast=True, hash=False)
                     self._scattered.append((key, future))
                     STATS["scattered_bytes"] += a.nbytes * len(client.scheduler_info()["workers"])
                 sent.append(future)
@@ -299,24 +297,6 @@ class DaskRows:
             level = nxt
         (cost, parts) = dask.compute(delayed(_sum_chunks)(level))[0]
         return cost, parts, kept_out
-
-
-#: Tries of a broadcast before its error is raised: a worker that dies while the data
-#: is sent to it closes the stream (CommClosedError, an OSError); the scheduler then
-#: drops that worker and the next try sends to the others.
-SCATTER_TRIES = 5
-
-
-def _scatter_to_all(client, a):
-    """``a`` scattered to every worker (one future), tried again while workers leave."""
-    for attempt in range(SCATTER_TRIES):
-        try:
-            return client.scatter(a, broadcast=True, hash=False)
-        except OSError:
-            if attempt == SCATTER_TRIES - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _chunk_futures(client, array):
