@@ -141,15 +141,10 @@ def measure(dtype, args) -> list[list[str]]:
         "ae": X.nbytes + m * 200 * itemsize + 2 * n_params(AE_SIZES) * itemsize,
         "stack": X.nbytes + m * (200 + 200 + 10) * itemsize + 2 * n_params(STACK_SIZES) * itemsize,
     }
+    (_, _, stackae_ae), (_, _, stackae_stack) = stackae_evaluations(X, y)
     impls = {
-        "ae": {
-            "stackae": lambda: sparse_autoencoder_cost(theta_ae, X, 200, **PARAMS),
-            "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS),
-        },
-        "stack": {
-            "stackae": lambda: stack_cost(theta_st, X, y, (200, 200), 10, alpha=1e-4),
-            "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4),
-        },
+        "ae": {"stackae": stackae_ae, "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS)},
+        "stack": {"stackae": stackae_stack, "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4)},
     }
     if not args.no_torch:
         try:

@@ -14,47 +14,6 @@ from conftest import MNIST_DIR
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
-def test_gpu_benchmark_runs_on_cpu_tensors():
-    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "gpu.py",
-            "--device",
-            "cpu",
-            "--samples",
-            "800",
-            "--max-iter",
-            "3",
-            "--fast-epochs",
-            "1",
-            "1",
-            "1",
-            "1",
-            "--repeats",
-            "1",
-            "--mnist",
-            str(MNIST_DIR),
-        ],
-        cwd=BENCHMARKS,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert out.startswith("device: CPU")
-    for row in (
-        "| sparse AE 784-200-784",
-        "| stack 784-200-200-10",
-        "| matrix-product peak (float32)",
-        "| UFLDL protocol, L-BFGS 3 it a stage | float32",
-        "| fast recipe, Adam 1+1+1+1 epochs",
-    ):
-        assert row in out, row
-
-
 def _run(*args):
     proc = subprocess.run(
         [sys.executable, *args], cwd=BENCHMARKS, capture_output=True, text=True, timeout=300, check=False
@@ -66,6 +25,38 @@ def _run(*args):
 def _cells(out: str, row: str) -> list[str]:
     line = next(line for line in out.splitlines() if line.startswith(row))
     return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
+def test_gpu_benchmark_runs_on_cpu_tensors():
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    out = _run(
+        "gpu.py",
+        "--device",
+        "cpu",
+        "--samples",
+        "800",
+        "--max-iter",
+        "3",
+        "--fast-epochs",
+        "1",
+        "1",
+        "1",
+        "1",
+        "--repeats",
+        "1",
+        "--mnist",
+        str(MNIST_DIR),
+    )
+    assert out.startswith("device: CPU")
+    for row in (
+        "| sparse AE 784-200-784",
+        "| stack 784-200-200-10",
+        "| matrix-product peak (float32)",
+        "| UFLDL protocol, L-BFGS 3 it a stage | float32",
+        "| fast recipe, Adam 1+1+1+1 epochs",
+    ):
+        assert row in out, row
 
 
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
