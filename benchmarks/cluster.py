@@ -10,8 +10,8 @@ For each data set and objective (the sparse autoencoder 784-200-784 and the stac
 784-200-200-10, float32) it prints the median seconds of one evaluation in process
 with 1 and 2 threads and on LocalClusters of 1 and 2 single-threaded worker processes,
 the scaling efficiency (in-process seconds over cluster seconds, same cores) and the
-bytes sent per evaluation (parameters scattered to the workers, partial results moved
-between workers and to the client). Then a minibatch fit (Adam, one epoch) streamed from
+bytes sent per evaluation (the parameters sent with their task and copied between
+workers, partial results moved between workers and to the client). Then a minibatch fit (Adam, one epoch) streamed from
 the file in process, with its peak resident memory against the file's size.
 
     python benchmarks/cluster.py [--mnist DIR] [--rows 1000000] [--workdir /tmp] [--repeats 3]
@@ -97,8 +97,8 @@ def on_cluster(source, y, workers: int, repeats: int) -> tuple[dict, dict]:
             seconds[name] = median_seconds(f, repeats)
             moved, scattered = worker_bytes(client), STATS["scattered_bytes"]
             cost, grad = f()
-            # parameters scattered to the workers + partial results moved between workers
-            # and to the client
+            # the parameters sent with their task + what the workers sent each other (their
+            # copies of the parameters, partial results) and the client
             sent[name] = (STATS["scattered_bytes"] - scattered) + (worker_bytes(client) - moved)
         return seconds, sent
 

@@ -120,12 +120,35 @@ def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
     assert got.score(digits.X_test, digits.y_test) >= 0.9
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: a worker killed while the parameters are broadcast to every worker "
-    "(client.scatter(broadcast=True)) ends the fit with CommClosedError; trying the broadcast "
-    "again instead hung in the scheduler's replication (stop 14 note)",
-)
+def test_parameters_lost_with_their_worker_are_made_again(client, digits):
+    """The parameters travel as the data of one task, not as scattered data: when the
+    only worker holding them dies, the scheduler runs that task again elsewhere."""
+    from stackae._rows import rows_of
+    from stackae.objectives import StackSpec, stack_cost_grad
+
+    sizes = (64, 16, 10)
+    theta = init_theta(sizes, 0)
+    expected = stack_cost(theta, digits.X_train, digits.y_train, (16,), 10, alpha=0.0)
+    rows = rows_of(da.from_array(digits.X_train, chunks=(200, 64)), digits.y_train, widths=(16,))
+    theta = rows.asarray(theta)
+    (held,) = rows._send((theta,), client)  # the future the next evaluation reuses
+    distributed.wait(held)
+    (holder,) = client.who_has([held])[held.key]
+    pid = client.run(os.getpid, workers=[holder])[holder]
+    os.kill(pid, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 60
+        while holder in client.scheduler_info()["workers"]:
+            assert time.monotonic() < deadline, "the scheduler did not see the worker die"
+            time.sleep(0.1)
+        cost, grad = stack_cost_grad(rows, theta, StackSpec(sizes), 0.0, ())
+        assert rows._sent[-1][1] is held  # the same future, made again
+        assert cost == pytest.approx(expected[0], rel=REL)
+        assert relative_difference(grad, expected[1]) < REL
+    finally:
+        client.wait_for_workers(2, timeout=60)  # the next tests get both workers back
+
+
 def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
     Xd = da.from_array(digits.X_train, chunks=(200, 64))
     clf = StackedAutoencoderClassifier(

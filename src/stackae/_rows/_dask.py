@@ -5,8 +5,13 @@ The chunks (rows, all columns) stay on the workers of the current
 ``distributed.Client``, or in this process with Dask's threaded scheduler when there is
 none. One evaluation:
 
-1. the parameters (and whatever else the block function takes) are sent to every
-   worker once (``Client.scatter(..., broadcast=True)``), not once per chunk;
+1. the parameters (and whatever else the block function takes) are sent once, as the
+   data of one task (``Client.submit``), not once per chunk: the first chunk task on a
+   worker fetches them from a peer. Unlike scattered data they have a lineage, so a
+   worker that dies with them is no loss: the scheduler runs that task again elsewhere.
+   (Broadcasting them, ``Client.scatter(..., broadcast=True)``, ended a fit with
+   ``CommClosedError`` when a worker died during the broadcast, and a retried broadcast
+   hung in the scheduler's replication to the dead worker);
 2. one task per chunk runs the block function on its rows with the NumPy engine
    (:class:`~._numpy.NumpyRows`: cache-sized blocks, on the worker's threads);
 3. the chunks' ``(cost, parts)`` are summed where they are, one task per worker, and
@@ -21,12 +26,16 @@ recomputes them from their lineage (the graph that made them) on the others.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["DaskRows", "client_or_none", "STATS"]
 
 #: What this process has sent to clusters: ``scattered_bytes`` counts every array sent
-#: to the workers (times the workers it went to). Read by benchmarks/cluster.py.
+#: with the tasks, twice (to the scheduler, and from it to a worker; the workers' copies
+#: to each other are theirs to count).
+#: Read by benchmarks/cluster.py.
 STATS = {"scattered_bytes": 0}
 
 
@@ -164,7 +173,7 @@ class DaskRows:
         self.dtype = X.dtype.type
         self.xp = xnp
         self.device = "cpu"
-        self._scattered: list = []  # (contents key, future) of the last arrays sent
+        self._sent: list = []  # (contents key, future) of the last arrays sent
         self._chunk_futures = None
 
     def subset(self, rows, noise=None):
@@ -183,7 +192,7 @@ class DaskRows:
         engine.offsets = bounds[:-1].astype(int).tolist()
         engine.noise = noise
         engine.n_samples = int(len(rows))
-        engine._scattered = self._scattered
+        engine._sent = self._sent
         engine._chunk_futures = self._chunk_futures
         return engine
 
@@ -193,23 +202,27 @@ class DaskRows:
     def scalar(self, a) -> float:
         return float(a)
 
-    def _broadcast(self, args, client):
-        """``args`` where the tasks take them: every array scattered to every worker
-        once (one sent in one of the last calls, with the same contents, is not sent
-        again)."""
+    def _send(self, args, client):
+        """``args`` where the tasks take them: every array as the result of one task
+        that holds it (one sent in one of the last calls, with the same contents, is not
+        sent again). The scheduler keeps the array in that task, so it can run it again
+        on another worker if the worker holding the result dies (see the module's notes)."""
         sent = []
         for a in args:
             if isinstance(a, np.ndarray):
                 key = _content_key(a)
-                future = next((f for k, f in self._scattered if k == key), None)
+                future = next((f for k, f in self._sent if k == key), None)
                 if future is None:
-                    future = client.scatter(a, broadcast=True, hash=False)
-                    self._scattered.append((key, future))
-                    STATS["scattered_bytes"] += a.nbytes * len(client.scheduler_info()["workers"])
+                    with warnings.catch_warnings():
+                        # the array is meant to travel in its task: that is its lineage
+                        warnings.filterwarnings("ignore", message="Sending large graph")
+                        future = client.submit(_held, a, pure=False)
+                    self._sent.append((key, future))
+                    STATS["scattered_bytes"] += 2 * a.nbytes  # to the scheduler, on to one worker
                 sent.append(future)
             else:
                 sent.append(a)
-        del self._scattered[:-4]
+        del self._sent[:-4]
         return tuple(sent)
 
     def map_sum(self, fn, args=(), *, keep=False, kept=None):
@@ -222,7 +235,7 @@ class DaskRows:
             return self._map_sum_threaded(fn, args, keep, kept, chunks)
         from distributed import wait
 
-        shared = self._broadcast(args, client)
+        shared = self._send(args, client)
         X, y, T = self._futures(client)
         futures = [
             client.submit(_run_chunk, fn, *self._chunk_args(c, (X, y, T), keep, kept, shared), pure=False)
@@ -297,6 +310,11 @@ class DaskRows:
             level = nxt
         (cost, parts) = dask.compute(delayed(_sum_chunks)(level))[0]
         return cost, parts, kept_out
+
+
+def _held(a):
+    """The task that holds an array sent to the workers (:meth:`DaskRows._send`)."""
+    return a
 
 
 def _chunk_futures(client, array):
