@@ -11,7 +11,9 @@ tracemalloc for the NumPy implementations, as a ratio to the arrays that must ex
 
 ``--breakdown`` also times stackae's matrix products inside its evaluations (on every
 thread) and prints their share of the evaluation and their own rate: what the products
-leave to the element-wise passes.
+leave to the element-wise passes. Its last column times the same products (same shapes,
+same FLOPs) as whole-data calls on all threads with nothing between them, as a framework
+would make them: what the 4000x4000 peak is worth for these shapes without blocking.
 
     python benchmarks/bench_objectives.py [--mnist DIR] [--repeats 5] [--samples 60000]
                                           [--sweep-blocks ROWS ...] [--breakdown]
@@ -239,6 +241,27 @@ def timed_products(totals: list):
         kernels.matmul = product
 
 
+def whole_data_products(sizes, X):
+    """The matrix products of one evaluation of a network of ``sizes`` on ``X``, as
+    whole-data calls (BLAS on all threads): forward ``A_{l-1} W_l``, gradients
+    ``A_{l-1}^T D_l``, deltas ``D_l W_l^T`` for ``l >= 2``; the FLOPs of ``flops_ae`` and
+    ``flops_stack``. Returns ``run()``, which makes them all once."""
+    rng = np.random.default_rng(0)
+    m, dtype = X.shape[0], X.dtype
+    acts = [X] + [rng.random((m, n)).astype(dtype) for n in sizes[1:-1]]
+    deltas = [rng.random((m, n)).astype(dtype) for n in sizes[1:]]
+    weights = [rng.random((n_in, n_out)).astype(dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+    def run():
+        for i, W in enumerate(weights):
+            acts[i] @ W
+            acts[i].T @ deltas[i]
+            if i:
+                deltas[i] @ W.T
+
+    return run
+
+
 def breakdown(args) -> None:
     """Where one stackae evaluation goes: its matrix products (per thread) and the rest."""
     rows = []
@@ -248,7 +271,8 @@ def breakdown(args) -> None:
         data = load_mnist(args.mnist, dtype=dtype)
         X, y = data.X_train[: args.samples], data.y_train[: args.samples]
         cases = stackae_evaluations(X, y)
-        for label, flops, fun in cases:
+        for (label, flops, fun), sizes in zip(cases, (AE_SIZES, STACK_SIZES)):
+            whole = median_seconds(whole_data_products(sizes, X), args.repeats)
             fun()  # warm-up
             walls, inside = [], []
             for _ in range(args.repeats):
@@ -267,6 +291,7 @@ def breakdown(args) -> None:
                     f"{products:.3f} ({100 * products / wall:.0f}%)",
                     f"{100 * flops / products / 1e9 / peak:.0f}%",
                     f"{wall - products:.3f} ({100 * (wall - products) / wall:.0f}%)",
+                    f"{100 * flops / whole / 1e9 / peak:.0f}%",
                 ]
             )
     print_table(
@@ -277,6 +302,7 @@ def breakdown(args) -> None:
             "in its products, per thread (share)",
             "products alone, of peak",
             "the rest (share)",
+            "the same products as whole-data calls, of peak",
         ],
         rows,
     )

@@ -66,9 +66,10 @@ def test_objectives_benchmark_splits_evaluations_into_products_and_the_rest():
         "--mnist", str(MNIST_DIR),
     )  # fmt: skip
     for row in ("| sparse AE 784-200-784, float64", "| stack 784-200-200-10, float32"):
-        seconds, _, products, _, rest = _cells(out, row)[1:]
+        seconds, _, products, _, rest, whole = _cells(out, row)[1:]
         inside = float(products.split()[0])
         # the products' time and the rest add up to the evaluation's, and both are there
         assert 0 < inside < float(seconds)
         assert abs(float(rest.split()[0]) - (float(seconds) - inside)) < 2e-3
+        assert whole.endswith("%") and float(whole[:-1]) > 0
     assert "| matrix-product peak, float32" in out
