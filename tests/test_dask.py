@@ -120,6 +120,34 @@ def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
     assert got.score(digits.X_test, digits.y_test) >= 0.9
 
 
+def test_each_chunks_task_is_placed_where_its_rows_are(client):
+    """A chunk's task is bound (loosely: any worker if that one dies) to the workers that
+    hold the chunk. Without it, the parameters' one holder drew chunks of 196 MiB to
+    itself in 3 evaluations of 6 (benchmarks/cluster.py, 1,000,000 rows, 2 workers)."""
+    from stackae._rows import rows_of
+    from stackae.objectives import _encode_block, autoencoder_spec
+
+    rng = np.random.default_rng(0)
+    Xd = da.from_array(rng.random((1600, 64)), chunks=(100, 64)).persist()
+    distributed.wait(Xd)
+    rows = rows_of(Xd, widths=(16,))
+    spec = autoencoder_spec(
+        64, 16, tied=False, activation="sigmoid", output_activation="sigmoid", loss="squared",
+        sparsity_target=0.1, sparsity_weight=3.0, contraction=0.0,
+    )  # fmt: skip
+    _, _, kept = rows.map_sum(_encode_block, (rows.asarray(init_theta((64, 16, 64), 0)), spec), keep=True)
+    X, _, _ = rows._futures(client)
+    chunk_at = client.who_has(X)
+
+    def placement(dask_scheduler, keys):
+        tasks = dask_scheduler.tasks
+        return {k: (sorted(tasks[k].worker_restrictions or ()), tasks[k].loose_restrictions) for k in keys}
+
+    bound = client.run_on_scheduler(placement, keys=[k.key for k in kept])
+    for x, k in zip(X, kept):
+        assert bound[k.key] == (sorted(chunk_at[x.key]), True)
+
+
 def test_parameters_lost_with_their_worker_are_made_again(client, digits):
     """The parameters travel as the data of one task, not as scattered data: when the
     only worker holding them dies, the scheduler runs that task again elsewhere."""

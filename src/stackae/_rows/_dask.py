@@ -237,10 +237,16 @@ class DaskRows:
 
         shared = self._send(args, client)
         X, y, T = self._futures(client)
-        futures = [
-            client.submit(_run_chunk, fn, *self._chunk_args(c, (X, y, T), keep, kept, shared), pure=False)
-            for c in chunks
-        ]
+        # each chunk's task goes where its rows are: the parameters' one holder would
+        # otherwise draw chunks to itself when their tasks become ready at once and in no
+        # order (a worker that has died falls back to any other: loose restrictions)
+        holders = client.who_has([X[c] for c in chunks])
+        futures = []
+        for c in chunks:
+            where = list(holders.get(X[c].key) or ())  # none yet: the chunk is still being read
+            place = {"workers": where, "allow_other_workers": True} if where else {}
+            chunk_args = self._chunk_args(c, (X, y, T), keep, kept, shared)
+            futures.append(client.submit(_run_chunk, fn, *chunk_args, pure=False, **place))
         wait(futures)
         # sum each worker's chunks where they are, then those sums: a gradient crosses
         # from each worker but one
