@@ -12,7 +12,8 @@ none. One evaluation:
    (Broadcasting them, ``Client.scatter(..., broadcast=True)``, ended a fit with
    ``CommClosedError`` when a worker died during the broadcast, and a retried broadcast
    hung in the scheduler's replication to the dead worker);
-2. one task per chunk runs the block function on its rows with the NumPy engine
+2. one task per chunk, bound (loosely) to the workers holding the chunk, runs the
+   block function on its rows with the NumPy engine
    (:class:`~._numpy.NumpyRows`: cache-sized blocks, on the worker's threads);
 3. the chunks' ``(cost, parts)`` are summed where they are, one task per worker, and
    those sums in one more task: one gradient crosses from each worker but one, and one
