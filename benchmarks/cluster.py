@@ -95,11 +95,11 @@ def on_cluster(source, y, workers: int, repeats: int) -> tuple[dict, dict]:
         seconds, sent = {}, {}
         for name, f in objectives(X, y).items():
             seconds[name] = median_seconds(f, repeats)
-            moved, scattered = worker_bytes(client), STATS["scattered_bytes"]
+            moved, sent_before = worker_bytes(client), STATS["sent_bytes"]
             cost, grad = f()
             # the parameters sent with their task + what the workers sent each other (their
             # copies of the parameters, partial results) and the client
-            sent[name] = (STATS["scattered_bytes"] - scattered) + (worker_bytes(client) - moved)
+            sent[name] = (STATS["sent_bytes"] - sent_before) + (worker_bytes(client) - moved)
         return seconds, sent
 
 

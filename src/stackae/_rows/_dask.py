@@ -33,11 +33,11 @@ import numpy as np
 
 __all__ = ["DaskRows", "client_or_none", "STATS"]
 
-#: What this process has sent to clusters: ``scattered_bytes`` counts every array sent
+#: What this process has sent to clusters: ``sent_bytes`` counts every array sent
 #: with the tasks, twice (to the scheduler, and from it to a worker; the workers' copies
 #: to each other are theirs to count).
 #: Read by benchmarks/cluster.py.
-STATS = {"scattered_bytes": 0}
+STATS = {"sent_bytes": 0}
 
 
 def client_or_none():
@@ -219,7 +219,7 @@ class DaskRows:
                         warnings.filterwarnings("ignore", message="Sending large graph")
                         future = client.submit(_held, a, pure=False)
                     self._sent.append((key, future))
-                    STATS["scattered_bytes"] += 2 * a.nbytes  # to the scheduler, on to one worker
+                    STATS["sent_bytes"] += 2 * a.nbytes  # to the scheduler, on to one worker
                 sent.append(future)
             else:
                 sent.append(a)
