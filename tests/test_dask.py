@@ -123,7 +123,7 @@ def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
 def test_each_chunks_task_is_placed_where_its_rows_are(client):
     """A chunk's task is bound (loosely: any worker if that one dies) to the workers that
     hold the chunk. Without it, the parameters' one holder drew chunks of 196 MiB to
-    itself in 3 evaluations of 6 (benchmarks/cluster.py, 1,000,000 rows, 2 workers)."""
+    itself in 4 evaluations of 6 (benchmarks/cluster.py, 1,000,000 rows, 2 workers)."""
     from stackae._rows import rows_of
     from stackae.objectives import _encode_block, autoencoder_spec
 
