@@ -11,8 +11,9 @@ For each data set and objective (the sparse autoencoder 784-200-784 and the stac
 with 1 and 2 threads and on LocalClusters of 1 and 2 single-threaded worker processes,
 the scaling efficiency (in-process seconds over cluster seconds, same cores) and the
 bytes sent per evaluation (the parameters sent with their task and copied between
-workers, partial results moved between workers and to the client). Then a minibatch fit (Adam, one epoch) streamed from
-the file in process, with its peak resident memory against the file's size.
+workers, partial results moved between workers and to the client). Then a minibatch
+fit (Adam, one epoch) streamed from the file in process, with its peak resident memory
+against the file's size.
 
     python benchmarks/cluster.py [--mnist DIR] [--rows 1000000] [--workdir /tmp] [--repeats 3]
 """

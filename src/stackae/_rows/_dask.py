@@ -241,11 +241,11 @@ class DaskRows:
         # each chunk's task goes where its rows are: the parameters' one holder would
         # otherwise draw chunks to itself when their tasks become ready at once and in no
         # order (a worker that has died falls back to any other: loose restrictions)
-        holders = client.who_has([X[c] for c in chunks])
+        chunk_holders = client.who_has([X[c] for c in chunks])
         futures = []
         for c in chunks:
-            where = list(holders.get(X[c].key) or ())  # none yet: the chunk is still being read
-            place = {"workers": where, "allow_other_workers": True} if where else {}
+            at = list(chunk_holders.get(X[c].key) or ())  # none yet: the chunk is still being read
+            place = {"workers": at, "allow_other_workers": True} if at else {}
             chunk_args = self._chunk_args(c, (X, y, T), keep, kept, shared)
             futures.append(client.submit(_run_chunk, fn, *chunk_args, pure=False, **place))
         wait(futures)
