@@ -148,6 +148,18 @@ def test_each_chunks_task_is_placed_where_its_rows_are(client):
         assert bound[k.key] == (sorted(chunk_at[x.key]), True)
 
 
+def test_a_task_with_no_known_worker_is_placed_anywhere(client):
+    """The sums of chunks whose worker died before ``who_has`` have no worker to prefer:
+    their ``submit`` must not pass ``allow_other_workers`` alone (distributed's
+    ValueError ended a fit with a worker killed mid-fit, 1 run in 13)."""
+    from stackae._rows._dask import _near
+
+    assert client.submit(sum, [1, 2], pure=False, **_near(None)).result() == 3
+    worker = next(iter(client.scheduler_info()["workers"]))
+    assert _near([worker]) == {"workers": [worker], "allow_other_workers": True}
+    assert client.submit(sum, [1, 2], pure=False, **_near([worker])).result() == 3
+
+
 def test_parameters_lost_with_their_worker_are_made_again(client, digits):
     """The parameters travel as the data of one task, not as scattered data: when the
     only worker holding them dies, the scheduler runs that task again elsewhere."""

@@ -244,9 +244,8 @@ class DaskRows:
         chunk_holders = client.who_has([X[c] for c in chunks])
         futures = []
         for c in chunks:
-            at = list(chunk_holders.get(X[c].key) or ())  # none yet: the chunk is still being read
-            place = {"workers": at, "allow_other_workers": True} if at else {}
             chunk_args = self._chunk_args(c, (X, y, T), keep, kept, shared)
+            place = _near(chunk_holders.get(X[c].key))  # none yet: the chunk is still being read
             futures.append(client.submit(_run_chunk, fn, *chunk_args, pure=False, **place))
         wait(futures)
         # sum each worker's chunks where they are, then those sums: a gradient crosses
@@ -254,12 +253,10 @@ class DaskRows:
         where = client.who_has(futures)
         groups: dict = {}
         for future in futures:
-            holders = where.get(future.key) or ("",)
+            holders = where.get(future.key) or ("",)  # none: its worker died since
             groups.setdefault(holders[0], []).append(future)
         partials = [
-            client.submit(
-                _sum_chunks, group, workers=[worker] if worker else None, allow_other_workers=True, pure=False
-            )
+            client.submit(_sum_chunks, group, pure=False, **_near([worker] if worker else None))
             for worker, group in groups.items()
         ]
         total = partials[0] if len(partials) == 1 else client.submit(_sum_chunks, partials, pure=False)
@@ -317,6 +314,14 @@ class DaskRows:
             level = nxt
         (cost, parts) = dask.compute(delayed(_sum_chunks)(level))[0]
         return cost, parts, kept_out
+
+
+def _near(workers) -> dict:
+    """``submit`` keywords that prefer ``workers`` (any other if they are gone: loose
+    restrictions), or none when no worker is known: distributed refuses
+    ``allow_other_workers`` without ``workers`` (a ValueError that ended a fit when a
+    worker died between a chunk's task and the sums)."""
+    return {"workers": list(workers), "allow_other_workers": True} if workers else {}
 
 
 def _held(a):
