@@ -42,9 +42,16 @@ def machine_description() -> str:
             blas = f"{infos[0].get('internal_api')} {infos[0].get('version')} ({infos[0].get('architecture')})"
     except ImportError:
         pass
+    from stackae import get_kernels
+
+    kernels = get_kernels()
+    if kernels == "numba":
+        import numba
+
+        kernels = f"Numba {numba.__version__}"
     return (
         f"{cpu_model()}, {cores} cores, {mem_text}, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, BLAS {blas}"
+        f"NumPy {np.__version__}, BLAS {blas}, stackae kernels: {kernels}"
     )
 
 

@@ -7,7 +7,9 @@ in float64 and float32, by stackae, by straightforward NumPy (whole-batch expres
 as most people write them) and by PyTorch autograd on the CPU (same thread count,
 if torch is installed: ``pip install torch==2.13.0``). Peak memory is measured with
 tracemalloc for the NumPy implementations, as a ratio to the arrays that must exist
-(data, activations, parameters and gradient).
+(data, activations, parameters and gradient). Where Numba is installed (stackae's
+default kernels are then the compiled ones), stackae is timed with its NumPy kernels as
+well (``STACKAE_KERNELS=numpy``), in the same run.
 
 ``--breakdown`` also times stackae's matrix products inside its evaluations (on every
 thread) and prints their share of the evaluation and their own rate: what the products
@@ -39,7 +41,18 @@ from _common import (
     print_table,
 )
 from _common import flops_stack as flops_stack_sizes
-from stackae import _rows, _tuning, get_num_threads, init_theta, n_params, sparse_autoencoder_cost, stack_cost, unpack
+from stackae import (
+    _rows,
+    _tuning,
+    get_kernels,
+    get_num_threads,
+    init_theta,
+    n_params,
+    set_kernels,
+    sparse_autoencoder_cost,
+    stack_cost,
+    unpack,
+)
 from stackae.datasets import load_mnist
 
 AE_SIZES = (784, 200, 784)
@@ -120,6 +133,26 @@ def torch_functions(X, y, dtype):
 
 
 # ---------------------------------------------------------------------- measuring
+def kernel_kinds() -> list[str]:
+    """The kernels to time: the default, then the NumPy ones when the default differs."""
+    default = get_kernels()
+    return [default] if default == "numpy" else [default, "numpy"]
+
+
+def with_kernels(kind: str, fun):
+    """``fun`` run with stackae's ``kind`` kernels (the default restored after)."""
+
+    def run():
+        before = get_kernels()
+        set_kernels(kind)
+        try:
+            return fun()
+        finally:
+            set_kernels(before)
+
+    return run
+
+
 def peak_bytes(fun):
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -144,10 +177,12 @@ def measure(dtype, args) -> list[list[str]]:
         "stack": X.nbytes + m * (200 + 200 + 10) * itemsize + 2 * n_params(STACK_SIZES) * itemsize,
     }
     (_, _, stackae_ae), (_, _, stackae_stack) = stackae_evaluations(X, y)
-    impls = {
-        "ae": {"stackae": stackae_ae, "plain NumPy": lambda: naive_ae(theta_ae, X, 200, **PARAMS)},
-        "stack": {"stackae": stackae_stack, "plain NumPy": lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4)},
-    }
+    impls = {"ae": {"stackae": stackae_ae}, "stack": {"stackae": stackae_stack}}
+    for kind in kernel_kinds()[1:]:
+        impls["ae"][f"stackae, {kind} kernels"] = with_kernels(kind, stackae_ae)
+        impls["stack"][f"stackae, {kind} kernels"] = with_kernels(kind, stackae_stack)
+    impls["ae"]["plain NumPy"] = lambda: naive_ae(theta_ae, X, 200, **PARAMS)
+    impls["stack"]["plain NumPy"] = lambda: naive_stack(theta_st, X, y, (200, 200), 10, 1e-4)
     if not args.no_torch:
         try:
             torch_ae, torch_stack = torch_functions(X, y, dtype)
@@ -161,7 +196,7 @@ def measure(dtype, args) -> list[list[str]]:
         for name, fun in impls[objective].items():
             rate = gflop[objective] / seconds[name]
             ratios = " / ".join(
-                f"{seconds[name] / seconds[other]:.2f}" for other in impls[objective] if other != "stackae"
+                f"{seconds[name] / seconds[other]:.2f}" for other in impls[objective] if not other.startswith("stackae")
             )
             memory = "-"
             if name != "PyTorch autograd":
@@ -271,29 +306,31 @@ def breakdown(args) -> None:
         data = load_mnist(args.mnist, dtype=dtype)
         X, y = data.X_train[: args.samples], data.y_train[: args.samples]
         cases = stackae_evaluations(X, y)
-        for (label, flops, fun), sizes in zip(cases, (AE_SIZES, STACK_SIZES)):
+        for (label, flops, evaluate), sizes in zip(cases, (AE_SIZES, STACK_SIZES)):
             whole = median_seconds(whole_data_products(sizes, X), args.repeats)
-            fun()  # warm-up
-            walls, inside = [], []
-            for _ in range(args.repeats):
-                totals = [0.0]
-                with timed_products(totals):
-                    start = time.perf_counter()
-                    fun()
-                    walls.append(time.perf_counter() - start)
-                inside.append(totals[0] / threads)
-            wall, products = float(np.median(walls)), float(np.median(inside))
-            rows.append(
-                [
-                    f"{label}, {np.dtype(dtype).name}",
-                    f"{wall:.3f}",
-                    f"{100 * flops / wall / 1e9 / peak:.0f}%",
-                    f"{products:.3f} ({100 * products / wall:.0f}%)",
-                    f"{100 * flops / products / 1e9 / peak:.0f}%",
-                    f"{wall - products:.3f} ({100 * (wall - products) / wall:.0f}%)",
-                    f"{100 * flops / whole / 1e9 / peak:.0f}%",
-                ]
-            )
+            for kind in kernel_kinds():
+                fun = with_kernels(kind, evaluate)
+                fun()  # warm-up
+                walls, inside = [], []
+                for _ in range(args.repeats):
+                    totals = [0.0]
+                    with timed_products(totals):
+                        start = time.perf_counter()
+                        fun()
+                        walls.append(time.perf_counter() - start)
+                    inside.append(totals[0] / threads)
+                wall, products = float(np.median(walls)), float(np.median(inside))
+                rows.append(
+                    [
+                        f"{label}, {np.dtype(dtype).name}, {kind} kernels",
+                        f"{wall:.3f}",
+                        f"{100 * flops / wall / 1e9 / peak:.0f}%",
+                        f"{products:.3f} ({100 * products / wall:.0f}%)",
+                        f"{100 * flops / products / 1e9 / peak:.0f}%",
+                        f"{wall - products:.3f} ({100 * (wall - products) / wall:.0f}%)",
+                        f"{100 * flops / whole / 1e9 / peak:.0f}%",
+                    ]
+                )
     print_table(
         [
             "stackae evaluation",

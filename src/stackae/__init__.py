@@ -7,7 +7,7 @@ layer's weights ``W`` shape ``(n_in, n_out)``, so ``Z = X @ W + b``.
 __version__ = "0.2.0"
 
 from ._params import init_theta, n_params, pack, unpack
-from ._rows import get_num_threads, set_num_threads
+from ._rows import get_kernels, get_num_threads, set_kernels, set_num_threads
 from ._tuning import set_block_rows
 from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
 from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
@@ -31,6 +31,8 @@ __all__ = [
     "unpack",
     "get_num_threads",
     "set_num_threads",
+    "get_kernels",
+    "set_kernels",
     "set_block_rows",
     "StackaeError",
     "DataError",

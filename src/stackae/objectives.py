@@ -246,7 +246,7 @@ def autoencoder_spec(
 def _encode_block(k, block, theta, spec: AutoencoderSpec):
     """Pass 1: hidden activations ``H = f(X W1 + b1)`` (kept) and their column sums."""
     W1, _, b1, _ = spec.unpack(theta)
-    H = k.activate(spec.activation, k.affine(block.X, W1, b1))  # (b, n) @ (n, h) -> (b, h)
+    H = k.activate_affine(spec.activation, block.X, W1, b1)  # (b, n) @ (n, h) -> (b, h)
     return 0.0, [k.sum_rows(H)], H
 
 
@@ -261,41 +261,39 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
     T = X if block.T is None else block.T
     H = block.kept
     if H is None:
-        H = k.activate(spec.activation, k.affine(X, W1, b1, "H"))  # (b, n) @ (n, h) -> (b, h)
-    Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
+        H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
     if spec.loss == "cross_entropy":
+        Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
         # J_i = sum_j softplus(z_ij) - t_ij z_ij  (= -t log xhat - (1 - t) log(1 - xhat), xhat = f(z))
         cost = k.total(k.xp.logaddexp(Zout, 0.0) - T * Zout)
         D3 = k.activate("sigmoid", Zout)
         D3 -= T  # delta_3 = (xhat - t), times 1/m below
+        gb2 = k.sum_rows(D3)
     else:
-        Xhat = k.activate(spec.output_activation, Zout)
-        F3 = None if spec.output_activation == "linear" else k.derivative(spec.output_activation, Xhat, "F3")
-        D3 = Xhat
-        D3 -= T  # Xhat - T
-        cost = 0.5 * k.dot(D3, D3)  # (1/2) ||Xhat - T||^2, times 1/m below
-        if F3 is not None:
-            D3 *= F3  # delta_3 = (Xhat - T) * f'(z_3), times 1/m below
-    # grad W2 = H^T delta_3 ; grad b2 = column sums of delta_3 (times 1/m later)
+        # (1/2) ||Xhat - T||^2 and delta_3 = (Xhat - T) * f'(z_3), both times 1/m below;
+        # grad b2 = column sums of delta_3
+        cost, D3, gb2 = k.squared_error_delta(spec.output_activation, H, W2, b2, T, "Xhat")  # (b, h) @ (h, n)
+    # grad W2 = H^T delta_3 (times 1/m later)
     gW2 = k.matmul(H.T, D3, "gW2")  # (h, b) @ (b, n) -> (h, n)
-    gb2 = k.sum_rows(D3)
     # delta_2 = (delta_3 W2^T / m + (beta/m)(-rho/rho_hat + (1-rho)/(1-rho_hat))) * f'(z_2)
     D2 = k.matmul(D3, W2.T, "D2")  # (b, n) @ (n, h) -> (b, h)
-    D2 *= inv_m
-    if sparsity_delta is not None:
-        D2 += sparsity_delta
-    F2 = k.derivative(spec.activation, H, "F2")
-    D2 *= F2
     parts = []
-    if column_norms is not None:
+    if column_norms is None:
+        D2, gb1 = k.hidden_delta(spec.activation, D2, H, inv_m, sparsity_delta)
+    else:
+        D2 *= inv_m
+        if sparsity_delta is not None:
+            D2 += sparsity_delta
+        F2 = k.derivative(spec.activation, H, "F2")
+        D2 *= F2
         # contraction (c/m) sum_i sum_j f'(z_ij)^2 w_j: its share of delta_2 is
         # (c/m) w_j 2 f'(z_ij) f''(z_ij); its cost and its share of grad W1 (through w)
         # need only the column sums of f'^2, added up by the caller
         parts.append(k.sum_rows(F2 * F2))
         D2 += (2.0 * spec.contraction * inv_m) * column_norms * F2 * k.second_derivative(spec.activation, H)
+        gb1 = k.sum_rows(D2)
     # grad W1 = X^T delta_2 ; grad b1 = column sums of delta_2
     gW1 = k.matmul(X.T, D2, "gW1")  # (n, b) @ (b, h) -> (n, h)
-    gb1 = k.sum_rows(D2)
     return cost, [gW1, gW2, gb1, gb2, *parts], None
 
 
@@ -304,11 +302,11 @@ def _reconstruction_block(k, block, theta, spec: AutoencoderSpec):
     W1, W2, b1, b2 = spec.unpack(theta)
     X = block.X
     T = X if block.T is None else block.T
-    H = k.activate(spec.activation, k.affine(X, W1, b1, "H"))  # (b, n) @ (n, h) -> (b, h)
-    Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
+    H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
     if spec.loss == "cross_entropy":
+        Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
         return k.total(k.xp.logaddexp(Zout, 0.0) - T * Zout), [], None
-    D = k.activate(spec.output_activation, Zout)
+    D = k.activate_affine(spec.output_activation, H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
     D -= T
     return 0.5 * k.dot(D, D), [], None
 
@@ -477,8 +475,8 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m):
     A = [X if rates[0] == 0 else X * k.keep_mask(spec.seed, 0, block.start, tuple(X.shape), rates[0], X.dtype)]
     masks, fprimes = [None], [None]
     for layer in range(1, n_hidden_layers + 1):
-        Z = k.affine(A[-1], weights[layer - 1], biases[layer - 1], f"A{layer}")  # (b, n_{l-1}) @ (n_{l-1}, n_l)
-        Al = k.activate(spec.activation, Z)
+        Al = k.activate_affine(spec.activation, A[-1], weights[layer - 1], biases[layer - 1], f"A{layer}")
+        # (b, n_{l-1}) @ (n_{l-1}, n_l) -> (b, n_l)
         mask = fprime = None
         if rates[layer]:
             fprime = k.derivative(spec.activation, Al, f"F{layer}")  # f'(z_l), before the mask
@@ -510,11 +508,11 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m):
         if masks[layer] is not None:
             G *= masks[layer]
             G *= fprimes[layer]
+            grads_b[layer - 1] = k.sum_rows(G)  # grad b_l = column sums of delta_l
         else:
-            G *= k.derivative(spec.activation, A[layer], "fprime")
-        # grad W_l = A_{l-1}^T delta_l ; grad b_l = column sums of delta_l
+            G, grads_b[layer - 1] = k.hidden_delta(spec.activation, G, A[layer])
+        # grad W_l = A_{l-1}^T delta_l
         grads_W[layer - 1] = k.matmul(A[layer - 1].T, G, f"gW{layer}")  # (n_{l-1}, b) @ (b, n_l)
-        grads_b[layer - 1] = k.sum_rows(G)
         D = G
     return cost, grads_W + grads_b, None
 
@@ -639,17 +637,17 @@ def feedforward(X, weights, biases, activation: str = "sigmoid"):
     """Activations of each layer in turn: ``A_l = f(A_{l-1} W_l + b_l)``, in ``X``'s
     namespace (the weights are brought there). Returns the last layer's activations,
     shape ``(n_samples, n_L)``."""
-    from ._rows import Kernels, NumpyKernels
+    from ._rows import Kernels, new_kernels
 
     if _xp.is_numpy(X):
-        k = NumpyKernels()
+        k = new_kernels()
     else:
         k = Kernels(_xp.namespace(X), _xp.device_of(X))
         weights = [k.xp.asarray(W, device=k.device) for W in weights]
         biases = [k.xp.asarray(b, device=k.device) for b in biases]
     A = X
     for W, b in zip(weights, biases):
-        A = k.activate(activation, k.affine(A, W, b))  # (m, n_{l-1}) @ (n_{l-1}, n_l) -> (m, n_l)
+        A = k.activate_affine(activation, A, W, b)  # (m, n_{l-1}) @ (n_{l-1}, n_l) -> (m, n_l)
     return A
 
 

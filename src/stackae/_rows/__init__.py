@@ -45,9 +45,12 @@ from ._numpy import (
     NumpyKernels,
     NumpyRows,
     blas_single_thread,
+    get_kernels,
     get_num_threads,
     is_memory_mapped,
+    new_kernels,
     release_pages,
+    set_kernels,
     set_num_threads,
 )
 
@@ -58,6 +61,9 @@ __all__ = [
     "rows_of",
     "get_num_threads",
     "set_num_threads",
+    "get_kernels",
+    "set_kernels",
+    "new_kernels",
     "blas_single_thread",
     "release_pages",
     "is_memory_mapped",

@@ -49,6 +49,40 @@ class Kernels:
         """``f''(Z)`` from ``A = f(Z)``."""
         return ACTIVATIONS[name].second_derivative(A)
 
+    # ------------------------------------------------------ whole layers
+    # A layer's element-wise passes named as one operation each, so that an engine can
+    # make them in one pass (:mod:`stackae._rows._compiled`); these are the reference.
+    def activate_affine(self, name: str, A, W, b, key=None):
+        """A layer's activations ``f(A @ W + b)``; ``key`` as for :meth:`matmul`."""
+        return self.activate(name, self.affine(A, W, b, key))
+
+    def squared_error_delta(self, name: str, A, W, b, T, key=None):
+        """The output layer of a squared-error reconstruction. With ``Z = A @ W + b`` and
+        ``Xhat = f(Z)``: returns ``(1/2) ||Xhat - T||^2`` (a float, or a 0-d array on a
+        device), ``delta = (Xhat - T) * f'(Z)`` and the column sums of ``delta``."""
+        return self._squared_error_delta_of(name, self.affine(A, W, b, key), T)
+
+    def _squared_error_delta_of(self, name: str, Z, T):
+        Xhat = self.activate(name, Z)
+        F = None if name == "linear" else self.derivative(name, Xhat, "F3")
+        D = Xhat
+        D -= T  # Xhat - T
+        cost = 0.5 * self.dot(D, D)
+        if F is not None:
+            D *= F
+        return cost, D, self.sum_rows(D)
+
+    def hidden_delta(self, name: str, G, A, scale=None, shift=None):
+        """A hidden layer's delta from the error ``G`` sent back to it, in place:
+        ``(G * scale + shift) * f'(Z)`` from ``A = f(Z)`` (``scale`` a number, ``shift`` a
+        row vector, each left out when None); returns it and its column sums."""
+        if scale is not None:
+            G *= scale
+        if shift is not None:
+            G += shift
+        G *= self.derivative(name, A, "hidden-fprime")
+        return G, self.sum_rows(G)
+
     # ---------------------------------------------------------- reductions
     def sum_rows(self, A):
         """Column sums: the sum over samples, shape ``(A.shape[1],)``."""

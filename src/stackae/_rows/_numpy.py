@@ -37,13 +37,25 @@ from .. import _tuning
 from ..activations import ACTIVATIONS
 from ._kernels import Kernels, philox_keep_mask
 
-__all__ = ["NumpyKernels", "NumpyRows", "get_num_threads", "set_num_threads", "release_pages", "blas_single_thread"]
+__all__ = [
+    "NumpyKernels",
+    "NumpyRows",
+    "get_num_threads",
+    "set_num_threads",
+    "get_kernels",
+    "set_kernels",
+    "new_kernels",
+    "release_pages",
+    "blas_single_thread",
+]
 
 _lock = threading.Lock()
 _num_threads: int | None = None
 _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
 _blas_controller = None
+_kernels_kind: str | None = None
+KERNELS = ("numba", "numpy")
 
 
 # ------------------------------------------------------------------ threads, BLAS
@@ -101,6 +113,53 @@ def blas_single_thread():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
+# --------------------------------------------------------------------- kernels
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_kernels(kind, source: str, choices: str) -> str:
+    if kind not in KERNELS:
+        raise ValueError(f"{source} must be {choices}, got {kind!r}.")
+    if kind == "numba" and not _numba_available():
+        raise ImportError(f"{source} is 'numba' but Numba is not installed: pip install 'stackae[fast]'.")
+    return kind
+
+
+def get_kernels() -> str:
+    """The element-wise kernels the objectives use on NumPy rows: ``"numba"`` (compiled,
+    fused: :mod:`stackae._rows._compiled`) or ``"numpy"``. ``set_kernels``, else
+    ``STACKAE_KERNELS``, else ``"numba"`` where Numba is installed (``stackae[fast]``)."""
+    global _kernels_kind
+    if _kernels_kind is None:
+        env = os.environ.get("STACKAE_KERNELS")
+        if env:
+            _kernels_kind = _check_kernels(env, "STACKAE_KERNELS", "'numba' or 'numpy'")
+        else:
+            _kernels_kind = "numba" if _numba_available() else "numpy"
+    return _kernels_kind
+
+
+def set_kernels(kind: str | None) -> None:
+    """Choose the element-wise kernels (``"numba"`` or ``"numpy"``; ``None``: back to the
+    default, see :func:`get_kernels`). Results of the two agree to rounding, not to the bit."""
+    global _kernels_kind
+    _kernels_kind = None if kind is None else _check_kernels(kind, "'kernels'", "'numba', 'numpy' or None")
+
+
+def new_kernels() -> NumpyKernels:
+    """A fresh set of kernels of the chosen kind (each keeps its own scratch buffers)."""
+    if get_kernels() == "numba":
+        from ._compiled import CompiledKernels
+
+        return CompiledKernels()
+    return NumpyKernels()
+
+
 # ----------------------------------------------------------------------- pages
 def _mapping_of(a):
     while a is not None:
@@ -142,6 +201,8 @@ def _sigmoid_inplace(Z):
 
 class NumpyKernels(Kernels):
     """In-place NumPy kernels with one set of scratch buffers per thread."""
+
+    kind = "numpy"
 
     def __init__(self):
         super().__init__(xnp, "cpu")
@@ -215,8 +276,8 @@ _local = threading.local()
 
 def _thread_kernels() -> NumpyKernels:
     k = getattr(_local, "kernels", None)
-    if k is None:
-        k = _local.kernels = NumpyKernels()
+    if k is None or k.kind != get_kernels():
+        k = _local.kernels = new_kernels()
     return k
 
 

@@ -1,0 +1,267 @@
+"""Compiled element-wise kernels (Numba): each layer's bias, activation, derivative and
+delta in one pass over a block, with a sigmoid whose ``exp`` the compiler vectorises.
+
+Why: between its matrix products an evaluation makes several element-wise passes per
+layer (add the bias, the activation, its derivative, the error, the delta, the column
+sums). In NumPy each is a separate loop over the block, and NumPy's float64 ``exp``
+is a scalar call of about 5 ns an element, which alone made the output layer's sigmoid
+the largest cost outside the products (``benchmarks/bench_objectives.py
+--breakdown``). Here each kernel makes one pass per row, in cache, with no temporary
+arrays, and ``exp`` is written out (range reduction to ``|r| <= ln 2 / 2``, a Taylor
+polynomial of degree 13 in float64 and 7 in float32, then ``2**k`` built in the
+exponent bits) so that the loop compiles to AVX/AVX2 vector instructions. It agrees
+with NumPy's ``exp`` to about 1.5 units in the last place; the sigmoid saturates to
+exactly 0 and 1 where NumPy's does (``tests/test_compiled_kernels.py``).
+
+The kernels release the GIL, so the blocks' threads (:mod:`._numpy`) run them at once.
+They are compiled at first use and cached on disk by Numba (``cache=True``). Anything
+they do not cover (other activations, arrays that are not C-contiguous, the
+contractive and cross-entropy terms, dropout masks) goes to the NumPy kernels they
+extend, so results agree with those to rounding, not to the bit.
+
+This module imports Numba; :func:`stackae._rows._numpy.kernels_kind` decides whether it
+is used (``STACKAE_KERNELS``, :func:`stackae.set_kernels`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._numpy import NumpyKernels
+
+__all__ = ["CompiledKernels"]
+
+# No "reassoc": the exp's rounding step (x log2(e) + 1.5 2**52) - 1.5 2**52 must not be
+# folded away, and the column sums must keep their order (reproducible results). No
+# "nnan"/"ninf": a NaN or infinity stays one, so a diverging fit is still detected.
+_JIT = dict(nogil=True, cache=True, fastmath={"nsz", "contract"}, boundscheck=False, error_model="numpy")
+
+# ------------------------------------------------------------------ float64 exp
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93145751953125e-1  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
+_LN2_LO = 1.42860682030941723212e-6
+_SHIFT64 = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFT64 rounds x to an integer k ...
+_BIAS64 = np.int64(1023 - 0x4338000000000000)  # ... held in its low bits: bits - these + 1023
+# Clamped to where 2**k has a normal exponent at the bottom (exp(-708) ~ 3e-308: the
+# sigmoid is exactly 1 there, as NumPy's) and k = 1024 at the top, whose bits are those
+# of infinity: the sigmoid is exactly 0 there, as NumPy's is once exp overflows.
+_LO64, _HI64 = -708.0, 709.78
+
+# ------------------------------------------------------------------ float32 exp
+_F = np.float32
+_LOG2E32, _LN2_HI32, _LN2_LO32 = _F(1.4426950408889634), _F(0.693359375), _F(-2.12194440e-4)
+_SHIFT32 = _F(12582912.0)  # 1.5 * 2**23
+_BIAS32 = np.int32(127 - 0x4B400000)
+_LO32, _HI32 = _F(-87.0), _F(88.7)  # likewise: 2**-126 and 2**128 (infinity)
+_C32 = tuple(_F(1.0 / f) for f in (5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0))
+_ONE32 = _F(1.0)
+
+
+@numba.njit(**_JIT)
+def _exp_row64(z, b, kf, ki):
+    """``exp(-(z + b)) = z * kf`` on one float64 row, made in place: ``z`` becomes the
+    polynomial, ``kf`` the power of two (``kf``/``ki`` are float64 and int64 views of one
+    scratch row). The caller makes the product in its own last pass."""
+    n = z.shape[0]
+    for j in range(n):
+        x = -(z[j] + b[j])
+        x = min(max(x, _LO64), _HI64)
+        kk = x * _LOG2E + _SHIFT64
+        k = kk - _SHIFT64
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        z[j] = p
+        kf[j] = kk
+    for j in range(n):
+        ki[j] = (ki[j] + _BIAS64) << 52  # the bits of 2**k
+
+
+@numba.njit(**_JIT)
+def _exp_row32(z, b, kf, ki):
+    """The float32 twin of :func:`_exp_row64` (every constant a float32, so the
+    arithmetic stays float32)."""
+    n = z.shape[0]
+    c0, c1, c2, c3, c4, c5, c6, c7 = _C32
+    for j in range(n):
+        x = -(z[j] + b[j])
+        x = min(max(x, _LO32), _HI32)
+        kk = x * _LOG2E32 + _SHIFT32
+        k = kk - _SHIFT32
+        r = (x - k * _LN2_HI32) - k * _LN2_LO32
+        p = c0
+        p = p * r + c1
+        p = p * r + c2
+        p = p * r + c3
+        p = p * r + c4
+        p = p * r + c5
+        p = p * r + c6
+        p = p * r + c7
+        z[j] = p
+        kf[j] = kk
+    for j in range(n):
+        ki[j] = (ki[j] + _BIAS32) << 23
+
+
+@numba.njit(**_JIT)
+def _exp_row(z, b, kf, ki):
+    if z.itemsize == 4:
+        _exp_row32(z, b, kf, ki)
+    else:
+        _exp_row64(z, b, kf, ki)
+
+
+# ------------------------------------------------------------------ layer kernels
+@numba.njit(**_JIT)
+def _bias_sigmoid(Z, b, kf, ki):
+    """``Z = sigmoid(Z + b)`` row by row."""
+    one = Z.dtype.type(1)
+    for i in range(Z.shape[0]):
+        z = Z[i]
+        _exp_row(z, b, kf, ki)
+        for j in range(z.shape[0]):
+            z[j] = one / (one + z[j] * kf[j])
+
+
+@numba.njit(**_JIT)
+def _bias_relu(Z, b):
+    """``Z = max(Z + b, 0)``."""
+    zero = Z.dtype.type(0)
+    for i in range(Z.shape[0]):
+        z = Z[i]
+        for j in range(z.shape[0]):
+            z[j] = max(z[j] + b[j], zero)
+
+
+@numba.njit(**_JIT)
+def _squared_error_delta(Z, b, T, sigmoid, colsum, squares, kf, ki):
+    """Output layer of a squared-error reconstruction, in place: with ``X^ = f(Z + b)``
+    (sigmoid or linear), ``Z`` becomes ``delta = (X^ - T) f'``, ``colsum`` its column
+    sums and ``squares`` the column sums of ``(X^ - T)**2`` (in ``Z``'s dtype, as NumPy's
+    dot product sums them: float64 sums would cost float32 twice the time)."""
+    one = Z.dtype.type(1)
+    for i in range(Z.shape[0]):
+        z, t = Z[i], T[i]
+        if sigmoid:
+            _exp_row(z, b, kf, ki)
+            for j in range(z.shape[0]):
+                s = one / (one + z[j] * kf[j])
+                d = s - t[j]
+                squares[j] += d * d
+                d = d * (s * (one - s))
+                z[j] = d
+                colsum[j] += d
+        else:
+            for j in range(z.shape[0]):
+                d = (z[j] + b[j]) - t[j]
+                squares[j] += d * d
+                z[j] = d
+                colsum[j] += d
+
+
+@numba.njit(**_JIT)
+def _hidden_delta(G, A, scale, shift, activation, colsum):
+    """``G = (G * scale + shift) * f'(Z)`` from ``A = f(Z)`` (``activation`` 0: sigmoid,
+    ``A (1 - A)``; 1: relu, ``[A > 0]``; 2: tanh, ``1 - A**2``), and its column sums."""
+    one, zero = G.dtype.type(1), G.dtype.type(0)
+    for i in range(G.shape[0]):
+        g, a = G[i], A[i]
+        for j in range(g.shape[0]):
+            if activation == 0:
+                f = a[j] * (one - a[j])
+            elif activation == 1:
+                f = one if a[j] > zero else zero
+            else:
+                f = one - a[j] * a[j]
+            d = (g[j] * scale + shift[j]) * f
+            g[j] = d
+            colsum[j] += d
+
+
+_DELTA_CODES = {"sigmoid": 0, "relu": 1, "tanh": 2}
+
+
+def _fits(*arrays) -> bool:
+    """The compiled kernels take C-contiguous float32/float64 arrays of one dtype."""
+    dtype = arrays[0].dtype
+    return dtype in (np.float32, np.float64) and all(
+        isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous for a in arrays
+    )
+
+
+class CompiledKernels(NumpyKernels):
+    """:class:`~._numpy.NumpyKernels` with the layers' element-wise passes fused."""
+
+    kind = "numba"
+
+    def _scratch(self, width: int, dtype):
+        kf = self.buffer("exp-scratch", (width,), dtype)
+        return kf, kf.view(np.int32 if dtype == np.float32 else np.int64)
+
+    def _row_vector(self, b, dtype, width: int, key: str):
+        """``b`` as a contiguous vector of ``dtype`` (zeros when ``b`` is None)."""
+        if b is None:
+            out = self.buffer(key, (width,), dtype)
+            out[...] = 0
+            return out
+        return np.ascontiguousarray(b, dtype=dtype)
+
+    def activate(self, name, Z):
+        if name == "sigmoid" and _fits(Z) and Z.ndim == 2:
+            _bias_sigmoid(
+                Z, self._row_vector(None, Z.dtype, Z.shape[1], "zero-bias"), *self._scratch(Z.shape[1], Z.dtype)
+            )
+            return Z
+        return super().activate(name, Z)
+
+    def activate_affine(self, name, A, W, b, key=None):
+        Z = self.matmul(A, W, key)
+        if name in ("sigmoid", "relu") and _fits(Z) and Z.ndim == 2:
+            b = self._row_vector(b, Z.dtype, Z.shape[1], "bias")
+            if name == "sigmoid":
+                _bias_sigmoid(Z, b, *self._scratch(Z.shape[1], Z.dtype))
+            else:
+                _bias_relu(Z, b)
+            return Z
+        Z += b
+        return self.activate(name, Z)
+
+    def squared_error_delta(self, name, A, W, b, T, key=None):
+        if name not in ("sigmoid", "linear"):
+            return super().squared_error_delta(name, A, W, b, T, key)
+        Z = self.matmul(A, W, key)
+        if not (_fits(Z, T) and Z.ndim == 2):
+            Z += b
+            return self._squared_error_delta_of(name, Z, T)
+        width = Z.shape[1]
+        colsum = self.buffer("delta-colsum", (width,), Z.dtype)
+        squares = self.buffer("delta-squares", (width,), Z.dtype)
+        colsum[...] = 0
+        squares[...] = 0
+        b = self._row_vector(b, Z.dtype, width, "bias")
+        _squared_error_delta(Z, b, T, name == "sigmoid", colsum, squares, *self._scratch(width, Z.dtype))
+        return 0.5 * float(squares.sum(dtype=np.float64)), Z, colsum.copy()
+
+    def hidden_delta(self, name, G, A, scale=None, shift=None):
+        code = _DELTA_CODES.get(name)
+        if code is None or not (_fits(G, A) and G.ndim == 2):
+            return super().hidden_delta(name, G, A, scale, shift)
+        width = G.shape[1]
+        colsum = self.buffer("hidden-colsum", (width,), G.dtype)
+        colsum[...] = 0
+        shift = self._row_vector(shift, G.dtype, width, "zero-shift")
+        _hidden_delta(G, A, G.dtype.type(1.0 if scale is None else scale), shift, code, colsum)
+        return G, colsum.copy()

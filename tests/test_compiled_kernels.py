@@ -1,0 +1,209 @@
+"""The compiled (Numba) kernels: each fused operation against the portable reference,
+the vectorised sigmoid against NumPy's to a few units in the last place, whole
+objectives and their gradients under both kernel sets, and the choice of kernels."""
+
+import numpy as np
+import pytest
+
+import stackae
+from stackae import _rows
+from stackae._rows import _numpy
+from stackae._rows._kernels import Kernels
+from stackae.gradcheck import check_gradient
+from stackae.objectives import sparse_autoencoder_cost, stack_cost
+
+numba = pytest.importorskip("numba")
+from stackae._rows._compiled import CompiledKernels  # noqa: E402
+
+EPS = {np.float64: np.finfo(np.float64).eps, np.float32: np.finfo(np.float32).eps}
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.fixture
+def kernels_kind():
+    """Restores the default kernels after a test that changes them."""
+    yield stackae.set_kernels
+    stackae.set_kernels(None)
+
+
+def _numpy_sigmoid(z):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_agrees_with_numpy_to_a_few_ulps_and_saturates_alike(dtype):
+    rng = np.random.default_rng(0)
+    edges = [0.0, 1e-30, -1e-30, 30, -30, 87, -87, 88.7, -88.7, 104, -104, 708, -708, 709.9, -709.9, 745, -745, 800]
+    z = np.concatenate([rng.normal(0, 6, 20000), rng.uniform(-750, 750, 20000), edges]).astype(dtype)
+    z = z.reshape(1, -1)
+    got = CompiledKernels().activate("sigmoid", z.copy())
+    want = _numpy_sigmoid(z)
+    # exactly 0 and 1 where NumPy's is
+    assert np.array_equal(got[want == 1.0], want[want == 1.0])
+    assert np.array_equal(got[want == 0.0], want[want == 0.0])
+    # a few units in the last place where the result is a normal number ...
+    tiny = np.finfo(dtype).tiny
+    normal = want >= tiny
+    ulps = np.abs(got[normal] - want[normal]) / (want[normal] * EPS[dtype])
+    assert ulps.max() <= 4.0, ulps.max()
+    # ... and where NumPy's is subnormal, at most that subnormal (it may flush to 0)
+    assert np.all(np.abs(got[~normal] - want[~normal]) <= tiny)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_keeps_nan_and_infinities(dtype):
+    z = np.array([[np.nan, np.inf, -np.inf]], dtype=dtype)
+    got = CompiledKernels().activate("sigmoid", z)
+    assert np.isnan(got[0, 0]) and got[0, 1] == 1.0 and got[0, 2] == 0.0
+
+
+def _layer(dtype, rows=37, n_in=13, n_out=29, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.random((rows, n_in)).astype(dtype)
+    W = rng.normal(0, 2, (n_in, n_out)).astype(dtype)
+    b = rng.normal(0, 1, n_out).astype(dtype)
+    T = rng.random((rows, n_out)).astype(dtype)
+    return A, W, b, T
+
+
+def _close(dtype):
+    return dict(rtol=1e-13 if dtype == np.float64 else 2e-5, atol=1e-15 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "linear"])
+def test_activate_affine_matches_the_reference(dtype, name):
+    A, W, b, _ = _layer(dtype)
+    want = Kernels(np).activate_affine(name, A, W, b)
+    got = CompiledKernels().activate_affine(name, A, W, b, "key")
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, **_close(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sigmoid", "linear", "tanh"])
+def test_squared_error_delta_matches_the_reference(dtype, name):
+    A, W, b, T = _layer(dtype)
+    cost, D, colsum = Kernels(np).squared_error_delta(name, A, W, b, T)
+    k = CompiledKernels()
+    for _ in range(2):  # the second call reuses the scratch buffers, which must start at 0
+        got_cost, got_D, got_colsum = k.squared_error_delta(name, A, W, b, T, "Xhat")
+        assert got_cost == pytest.approx(cost, rel=1e-13 if dtype == np.float64 else 1e-5)
+        np.testing.assert_allclose(got_D, D, **_close(dtype))
+        np.testing.assert_allclose(got_colsum, colsum, **_close(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_hidden_delta_matches_the_reference(dtype, name, scaled):
+    rng = np.random.default_rng(1)
+    A = Kernels(np).activate(name, rng.normal(0, 2, (41, 23)).astype(dtype))
+    G = rng.normal(0, 1, (41, 23)).astype(dtype)
+    scale, shift = (0.25, rng.normal(0, 1, 23).astype(dtype)) if scaled else (None, None)
+    want, want_sums = Kernels(np).hidden_delta(name, G.copy(), A, scale, shift)
+    k = CompiledKernels()
+    for _ in range(2):
+        got, got_sums = k.hidden_delta(name, G.copy(), A, scale, shift)
+        np.testing.assert_allclose(got, want, **_close(dtype))
+        np.testing.assert_allclose(got_sums, want_sums, **_close(dtype))
+
+
+def test_arrays_the_kernels_do_not_take_go_to_the_numpy_kernels():
+    """Not C-contiguous, or of mixed dtypes: the NumPy path, with the same results."""
+    rng = np.random.default_rng(2)
+    A = rng.random((30, 12))
+    G = np.asfortranarray(rng.normal(size=(30, 12)))
+    want, want_sums = _numpy.NumpyKernels().hidden_delta("sigmoid", G.copy(order="F"), A)
+    got, got_sums = CompiledKernels().hidden_delta("sigmoid", G, A)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_sums, want_sums)
+    A32, W, b, T = _layer(np.float32)
+    cost, D, _ = _numpy.NumpyKernels().squared_error_delta("sigmoid", A32, W, b, T.astype(np.float64))
+    got_cost, got_D, _ = CompiledKernels().squared_error_delta("sigmoid", A32, W, b, T.astype(np.float64))
+    assert got_cost == pytest.approx(cost, rel=1e-6)  # its sigmoid is still the compiled one
+    np.testing.assert_allclose(got_D, D, **_close(np.float32))
+
+
+AE_CASES = [
+    dict(sparsity_weight=3.0),
+    dict(sparsity_weight=0.0, activation="relu", output_activation="linear", tied=True),
+    dict(sparsity_weight=0.0, activation="tanh", output_activation="linear"),
+    dict(sparsity_weight=3.0, contraction=0.1),
+    dict(sparsity_weight=3.0, loss="cross_entropy"),
+]
+
+
+@pytest.mark.parametrize("options", AE_CASES)
+def test_autoencoder_under_both_kernels_agrees_and_its_gradient_checks(options, kernels_kind):
+    rng = np.random.default_rng(3)
+    X = rng.random((700, 9))  # several blocks on each thread
+    _tied = options.get("tied", False)
+    n = 9 * 5 + 5 + 9 if _tied else 2 * 9 * 5 + 5 + 9
+    theta = rng.normal(0, 0.5, n)
+    kwargs = dict(alpha=1e-3, sparsity_target=0.1, **options)
+    stackae.set_block_rows(64)
+    try:
+        kernels_kind("numpy")
+        cost, grad = sparse_autoencoder_cost(theta, X, 5, **kwargs)
+        kernels_kind("numba")
+        got_cost, got_grad = sparse_autoencoder_cost(theta, X, 5, **kwargs)
+        assert check_gradient(lambda t: sparse_autoencoder_cost(t, X[:40], 5, **kwargs), theta) < 1e-8
+    finally:
+        stackae.set_block_rows(None)
+    assert got_cost == pytest.approx(cost, rel=1e-13)
+    np.testing.assert_allclose(got_grad, grad, rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("dropout", [0.0, (0.2, 0.5, 0.0)])
+def test_stack_under_both_kernels_agrees_and_its_gradient_checks(dropout, kernels_kind):
+    rng = np.random.default_rng(4)
+    X, y = rng.random((500, 8)), rng.integers(0, 3, 500)
+    sizes = (8, 6, 5, 3)
+    theta = rng.normal(0, 0.5, stackae.n_params(sizes))
+    kwargs = dict(alpha=1e-3, activation="sigmoid", dropout=dropout, dropout_seed=7)
+    kernels_kind("numpy")
+    cost, grad = stack_cost(theta, X, y, (6, 5), 3, **kwargs)
+    kernels_kind("numba")
+    got_cost, got_grad = stack_cost(theta, X, y, (6, 5), 3, **kwargs)
+    assert check_gradient(lambda t: stack_cost(t, X[:50], y[:50], (6, 5), 3, **kwargs), theta) < 1e-8
+    assert got_cost == pytest.approx(cost, rel=1e-13)
+    np.testing.assert_allclose(got_grad, grad, rtol=1e-11, atol=1e-15)
+
+
+def test_the_kernels_are_chosen_by_set_kernels_then_the_environment(monkeypatch, kernels_kind):
+    monkeypatch.delenv("STACKAE_KERNELS", raising=False)
+    kernels_kind(None)
+    assert stackae.get_kernels() == "numba"  # installed here
+    assert type(_rows.new_kernels()) is CompiledKernels
+    monkeypatch.setenv("STACKAE_KERNELS", "numpy")
+    kernels_kind(None)
+    assert stackae.get_kernels() == "numpy"
+    assert type(_rows.new_kernels()) is _numpy.NumpyKernels
+    kernels_kind("numba")
+    assert stackae.get_kernels() == "numba"
+
+
+def test_bad_kernel_choices_are_clear_errors(monkeypatch, kernels_kind):
+    with pytest.raises(ValueError, match=r"^'kernels' must be 'numba', 'numpy' or None, got 'fortran'\.$"):
+        stackae.set_kernels("fortran")
+    monkeypatch.setenv("STACKAE_KERNELS", "C")
+    kernels_kind(None)
+    with pytest.raises(ValueError, match=r"^STACKAE_KERNELS must be 'numba' or 'numpy', got 'C'\.$"):
+        stackae.get_kernels()
+    monkeypatch.setattr(_numpy, "_numba_available", lambda: False)
+    with pytest.raises(
+        ImportError, match=r"^'kernels' is 'numba' but Numba is not installed: pip install 'stackae\[fast\]'\.$"
+    ):
+        stackae.set_kernels("numba")
+    monkeypatch.delenv("STACKAE_KERNELS")
+    kernels_kind(None)
+    assert stackae.get_kernels() == "numpy"  # without Numba, the default falls back
+
+
+def test_each_thread_switches_its_kernels_when_the_choice_changes(kernels_kind):
+    kernels_kind("numpy")
+    assert type(_numpy._thread_kernels()) is _numpy.NumpyKernels
+    kernels_kind("numba")
+    assert type(_numpy._thread_kernels()) is CompiledKernels
