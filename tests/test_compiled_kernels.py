@@ -207,3 +207,40 @@ def test_each_thread_switches_its_kernels_when_the_choice_changes(kernels_kind):
     assert type(_numpy._thread_kernels()) is _numpy.NumpyKernels
     kernels_kind("numba")
     assert type(_numpy._thread_kernels()) is CompiledKernels
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", ["adam", "sgd", "nesterov"])
+def test_optimizer_steps_match_the_numpy_steps(dtype, solver, kernels_kind):
+    from stackae.optim import _Adam, _SGDMomentum
+
+    rng = np.random.default_rng(5)
+    theta0 = rng.normal(size=1000).astype(dtype)
+    grads = [rng.normal(size=1000).astype(dtype) for _ in range(4)]
+    results = {}
+    for kind in ("numpy", "numba"):
+        kernels_kind(kind)
+        theta = theta0.copy()
+        if solver == "adam":
+            stepper = _Adam(theta, 1e-2)
+        else:
+            stepper = _SGDMomentum(theta, 0.1, momentum=0.9, nesterov=solver == "nesterov")
+        for g in grads:
+            stepper.step(theta, g, 0.05)
+        results[kind] = (theta, *stepper.state().values())
+    for got, want in zip(results["numba"], results["numpy"]):
+        if isinstance(want, np.ndarray):
+            np.testing.assert_allclose(got, want, rtol=1e-13 if dtype == np.float64 else 1e-5, atol=1e-7)
+        else:
+            assert got == want  # Adam's step count
+    assert not np.array_equal(results["numba"][0], theta0)
+
+
+def test_optimizer_steps_on_arrays_the_kernel_does_not_take_use_numpy(kernels_kind):
+    from stackae.optim import _Adam
+
+    kernels_kind("numba")
+    theta = np.zeros((4, 3))[:, 0]  # a strided view: the NumPy path
+    stepper = _Adam(theta, 0.1)
+    stepper.step(theta, np.ones(4), 0.1)
+    np.testing.assert_allclose(theta, -0.1, rtol=1e-6)

@@ -286,6 +286,17 @@ def _scipy_lbfgs(guarded, theta0, max_iter, tol, maxcor, after_iteration):
 DEFAULT_LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3}
 
 
+def _compiled_kernels():
+    """:mod:`stackae._rows._compiled` when the chosen kernels are the compiled ones."""
+    from ._rows import get_kernels
+
+    if get_kernels() != "numba":
+        return None
+    from ._rows import _compiled
+
+    return _compiled
+
+
 class _SGDMomentum:
     """``v = momentum * v - lr * g ; theta += v`` (classical momentum), or Nesterov's
     form ``theta += momentum * v - lr * g`` (Sutskever et al., 2013)."""
@@ -303,7 +314,10 @@ class _SGDMomentum:
     def step(self, theta, grad, lr):
         # In place, in the parameters' own namespace. Splitting the vector into
         # cache-sized chunks on threads, or numexpr, measured no faster here: these few
-        # passes are bound by memory bandwidth.
+        # passes are bound by memory bandwidth, so the compiled kernel makes them one.
+        compiled = _compiled_kernels()
+        if compiled is not None and compiled.sgd_step(theta, self.velocity, grad, self.momentum, lr, self.nesterov):
+            return
         self.velocity *= self.momentum
         self.velocity -= lr * grad
         if self.nesterov:
@@ -332,11 +346,16 @@ class _Adam:
 
     def step(self, theta, grad, lr):
         self.t += 1
+        step = lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        compiled = _compiled_kernels()
+        if compiled is not None and compiled.adam_step(
+            theta, self.m, self.v, grad, self.beta1, self.beta2, self.epsilon, step
+        ):
+            return
         self.m *= self.beta1
         self.m += (1 - self.beta1) * grad
         self.v *= self.beta2
         self.v += (1 - self.beta2) * (grad * grad)
-        step = lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
         if _xp.is_numpy(theta):
             tmp = np.sqrt(self.v)
             tmp += self.epsilon

@@ -265,3 +265,49 @@ class CompiledKernels(NumpyKernels):
         shift = self._row_vector(shift, G.dtype, width, "zero-shift")
         _hidden_delta(G, A, G.dtype.type(1.0 if scale is None else scale), shift, code, colsum)
         return G, colsum.copy()
+
+
+# ------------------------------------------------------------------ optimizer steps
+# A minibatch step's update is a few passes over the parameters in NumPy (Adam: nine);
+# fused, it is one. Scalars arrive in the parameters' dtype, so float32 stays float32.
+@numba.njit(**_JIT)
+def _adam(theta, m, v, g, beta1, beta2, c1, c2, epsilon, step):
+    for i in range(theta.shape[0]):
+        gi = g[i]
+        mi = m[i] * beta1 + c1 * gi
+        vi = v[i] * beta2 + c2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        theta[i] -= step * (mi / (np.sqrt(vi) + epsilon))
+
+
+@numba.njit(**_JIT)
+def _sgd(theta, velocity, g, momentum, lr, nesterov):
+    for i in range(theta.shape[0]):
+        gi = g[i]
+        vi = velocity[i] * momentum - lr * gi
+        velocity[i] = vi
+        if nesterov:
+            theta[i] += momentum * vi - lr * gi
+        else:
+            theta[i] += vi
+
+
+def adam_step(theta, m, v, g, beta1, beta2, epsilon, step) -> bool:
+    """Adam's update in one pass (see :class:`stackae.optim._Adam`); False, doing
+    nothing, when the arrays are not the contiguous float vectors the kernel takes."""
+    if not (_fits(theta, m, v, g) and theta.ndim == 1):
+        return False
+    t = theta.dtype.type
+    _adam(theta, m, v, g, t(beta1), t(beta2), t(1 - beta1), t(1 - beta2), t(epsilon), t(step))
+    return True
+
+
+def sgd_step(theta, velocity, g, momentum, lr, nesterov) -> bool:
+    """The momentum update in one pass (see :class:`stackae.optim._SGDMomentum`);
+    False, doing nothing, when the arrays are not ones the kernel takes."""
+    if not (_fits(theta, velocity, g) and theta.ndim == 1):
+        return False
+    t = theta.dtype.type
+    _sgd(theta, velocity, g, t(momentum), t(lr), bool(nesterov))
+    return True
