@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import stackae
 from conftest import MNIST_DIR
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -65,7 +66,9 @@ def test_objectives_benchmark_splits_evaluations_into_products_and_the_rest():
         "bench_objectives.py", "--samples", "2000", "--repeats", "1", "--no-torch", "--breakdown",
         "--mnist", str(MNIST_DIR),
     )  # fmt: skip
-    for row in ("| sparse AE 784-200-784, float64", "| stack 784-200-200-10, float32"):
+    rows = ["| sparse AE 784-200-784, float64", "| stack 784-200-200-10, float32"]
+    kinds = ["numba", "numpy"] if stackae.get_kernels() == "numba" else ["numpy"]
+    for row in [f"{r}, {kind} kernels" for r in rows for kind in kinds]:  # each set of kernels has its rows
         seconds, _, products, _, rest, whole = _cells(out, row)[1:]
         inside = float(products.split()[0])
         # the products' time and the rest add up to the evaluation's, and both are there
@@ -73,3 +76,5 @@ def test_objectives_benchmark_splits_evaluations_into_products_and_the_rest():
         assert abs(float(rest.split()[0]) - (float(seconds) - inside)) < 2e-3
         assert whole.endswith("%") and float(whole[:-1]) > 0
     assert "| matrix-product peak, float32" in out
+    if "numba" in kinds:  # the main table times the NumPy kernels beside the default
+        assert _cells(out, "| sparse AE 784-200-784, float32 | stackae, numpy kernels")[2]

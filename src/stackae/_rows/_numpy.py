@@ -1,6 +1,8 @@
 """Rows in NumPy arrays (in memory, memory-mapped or read from Zarr): blocks on threads.
 
-This module is the one place where stackae does NumPy-specific speed work.
+This module is where stackae does its NumPy-specific speed work, with its compiled
+companion :mod:`._compiled` (Numba kernels that fuse a layer's element-wise passes and
+the optimizers' updates; :func:`get_kernels` says which set runs).
 
 Why: every objective is a sum over samples, so it can be computed block by block of
 rows and the blocks' costs and gradients added up. Working on blocks of a few hundred
