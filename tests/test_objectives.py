@@ -288,3 +288,37 @@ def test_bad_decay_message():
 def test_x_must_be_2d_message():
     with pytest.raises(ValueError, match=r"^'X' must be 2-dimensional \(n_samples, n_features\), got shape \(3,\)\.$"):
         softmax_cost(np.zeros(3), np.zeros(3), np.array([0]), 3, alpha=0)
+
+
+# ------------------------------------------------------- parts of a one-block sum
+def _scratch_block(k, block, value):
+    out = k.buffer("part", (3,), np.float64)
+    out[...] = value
+    return 0.0, [out], None
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_a_one_block_sum_copies_its_parts_unless_told_not_to(copy):
+    rows = _rows.NumpyRows(np.zeros((5, 2)), n_threads=1)
+    _, (first,), _ = rows.map_sum(_scratch_block, (1.0,), copy=copy)
+    _, (second,), _ = rows.map_sum(_scratch_block, (2.0,), copy=copy)
+    np.testing.assert_array_equal(second, 2.0)
+    # copied, the first result stays; not copied, it was the thread's scratch buffer
+    np.testing.assert_array_equal(first, 1.0 if copy else 2.0)
+
+
+def test_a_returned_gradient_is_not_overwritten_by_the_next_evaluation():
+    """The objectives take a minibatch's parts uncopied: what they return must still be
+    their own (a later evaluation on this thread reuses the scratch buffers)."""
+    rng = np.random.default_rng(8)
+    X, y = rng.random((40, 6)), rng.integers(0, 3, 40)  # one block
+    t1, t2 = rng.normal(size=(2, n_params((6, 4, 6))))
+    c1, g1 = sparse_autoencoder_cost(t1, X, 4, alpha=1e-3, sparsity_target=0.1, sparsity_weight=3.0)
+    g1_kept = g1.copy()
+    sparse_autoencoder_cost(t2, X, 4, alpha=1e-3, sparsity_target=0.1, sparsity_weight=3.0)
+    np.testing.assert_array_equal(g1, g1_kept)
+    s1, s2 = rng.normal(size=(2, n_params((6, 5, 3))))
+    _, h1 = stack_cost(s1, X, y, (5,), 3, alpha=1e-3)
+    h1_kept = h1.copy()
+    stack_cost(s2, X, y, (5,), 3, alpha=1e-3)
+    np.testing.assert_array_equal(h1, h1_kept)

@@ -335,8 +335,9 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
         sparsity_delta = (beta * inv_m) * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat))
         kl = beta * xp.sum(_kl_divergence(xp, rho, rho_hat))  # computed once, not per block
     column_norms = xp.sum(W1 * W1, axis=0) if spec.contraction else None
+    # parts: not changed in place below, and packed into a new vector at the end
     data_cost, parts, _ = rows.map_sum(
-        _autoencoder_block, (theta, spec, inv_m, sparsity_delta, column_norms), kept=kept
+        _autoencoder_block, (theta, spec, inv_m, sparsity_delta, column_norms), kept=kept, copy=False
     )
     gW1, gW2, gb1, gb2 = parts[:4]
     gW2 = gW2 * inv_m
@@ -521,7 +522,8 @@ def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequenc
     """Cost and gradient of a stack over ``rows`` (see :func:`autoencoder_cost_grad`)."""
     xp = rows.xp
     inv_m = 1.0 / rows.n_samples
-    data_cost, parts, _ = rows.map_sum(_stack_block, (theta, spec, inv_m))
+    # parts: not changed in place below, and packed into a new vector at the end
+    data_cost, parts, _ = rows.map_sum(_stack_block, (theta, spec, inv_m), copy=False)
     cost = data_cost * inv_m
     n_layers = len(spec.sizes) - 1
     gweights, gbiases = parts[:n_layers], parts[n_layers:]

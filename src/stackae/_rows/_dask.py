@@ -226,9 +226,10 @@ class DaskRows:
         del self._sent[:-4]
         return tuple(sent)
 
-    def map_sum(self, fn, args=(), *, keep=False, kept=None):
+    def map_sum(self, fn, args=(), *, keep=False, kept=None, copy=True):
         """As :meth:`NumpyRows.map_sum`: ``kept`` (from a ``keep=True`` pass) is a list of
-        per-chunk results that stay on the workers."""
+        per-chunk results that stay on the workers. The parts are always fresh arrays
+        (gathered from the workers), so ``copy`` changes nothing."""
         client = client_or_none()
         # the chunks with rows to use (a minibatch's may leave some out)
         chunks = [c for c, rows in enumerate(self.local_rows or [()] * len(self.chunks)) if rows is not None]

@@ -121,8 +121,9 @@ class DeviceRows:
         m, b = self.n_samples, self.block_rows
         return [(lo, min(lo + b, m)) for lo in range(0, max(m, 1), b)]
 
-    def map_sum(self, fn, args=(), *, keep=False, kept=None):
-        """As :meth:`NumpyRows.map_sum`; ``cost`` is a 0-d array on the device."""
+    def map_sum(self, fn, args=(), *, keep=False, kept=None, copy=True):
+        """As :meth:`NumpyRows.map_sum`; ``cost`` is a 0-d array on the device. The parts
+        are always fresh arrays, so ``copy`` changes nothing."""
         from . import Block
 
         cost, acc, kept_out = None, None, []

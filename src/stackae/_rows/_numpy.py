@@ -342,7 +342,7 @@ class NumpyRows:
         m, b = self.n_samples, self.block_rows
         return [(lo, min(lo + b, m)) for lo in range(0, max(m, 1), b)]
 
-    def _run_span(self, fn, args, spans, keep, kept):
+    def _run_span(self, fn, args, spans, keep, kept, copy=True):
         from . import Block
 
         k = _thread_kernels()
@@ -360,7 +360,10 @@ class NumpyRows:
             c, parts, keep_item = fn(k, block, *args)
             cost += c
             if acc is None:
-                acc = [np.array(p, dtype=p.dtype, copy=True) for p in parts]
+                # the first block's parts may be this thread's scratch buffers, which the
+                # next block overwrites: copied, unless it is the only block and the
+                # caller takes them as they are (copy=False)
+                acc = list(parts) if not copy and len(spans) == 1 else [np.array(p, copy=True) for p in parts]
             else:
                 for a, p in zip(acc, parts):
                     a += p
@@ -368,18 +371,24 @@ class NumpyRows:
                 kept_out.append(keep_item)
         return cost, acc, kept_out
 
-    def map_sum(self, fn, args=(), *, keep=False, kept=None):
+    def map_sum(self, fn, args=(), *, keep=False, kept=None, copy=True):
         """Sum ``fn(kernels, block, *args) -> (cost, parts, keep_item)`` over all blocks.
 
         Returns ``(cost, parts, kept)``: the sum of the costs (a float), the element-wise
         sums of the ``parts`` lists, and (with ``keep=True``) every block's
         ``keep_item`` in block order, for a later pass's ``kept=``.
+
+        ``copy=False``: the parts may be the kernels' scratch buffers, valid until this
+        thread's next ``map_sum``, and must not be changed in place. A minibatch is one
+        block, whose gradient would otherwise be copied once here and again where the
+        caller packs it (0.3-0.6 of 15 ms an evaluation of 784-1024-1024-10 with dropout
+        on 128 rows, float32).
         """
         blocks = list(enumerate(self.blocks()))
         n_threads = max(1, min(self.n_threads, len(blocks)))
         try:
             if n_threads == 1:
-                cost, acc, kept_out = self._run_span(fn, args, blocks, keep, kept)
+                cost, acc, kept_out = self._run_span(fn, args, blocks, keep, kept, copy)
             else:
                 edges = [len(blocks) * t // n_threads for t in range(n_threads + 1)]
                 pool = _pool(n_threads)
