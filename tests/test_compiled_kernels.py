@@ -58,6 +58,20 @@ def test_sigmoid_keeps_nan_and_infinities(dtype):
     assert np.isnan(got[0, 0]) and got[0, 1] == 1.0 and got[0, 2] == 0.0
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh"])
+def test_a_nan_stays_nan_through_the_layer_kernels(name):
+    """A diverging fit must still show NaN (the NumPy kernels keep it too)."""
+    k = CompiledKernels()
+    A = k.activate_affine(name, np.ones((1, 1)), np.array([[np.nan, 1.0]]), np.zeros(2))
+    assert np.isnan(A[0, 0]) and np.isfinite(A[0, 1])
+    G, sums = k.hidden_delta(name, np.ones((1, 2)), np.array([[np.nan, 0.5]]))
+    assert np.isnan(G[0, 0]) and np.isnan(sums[0]) and np.isfinite(G[0, 1])
+    cost, D, _ = k.squared_error_delta(
+        "sigmoid", np.ones((1, 1)), np.array([[np.nan, 1.0]]), np.zeros(2), np.zeros((1, 2))
+    )
+    assert np.isnan(cost) and np.isnan(D[0, 0])
+
+
 def _layer(dtype, rows=37, n_in=13, n_out=29, seed=0):
     rng = np.random.default_rng(seed)
     A = rng.random((rows, n_in)).astype(dtype)

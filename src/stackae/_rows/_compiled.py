@@ -9,9 +9,10 @@ the largest cost outside the products (``benchmarks/bench_objectives.py
 --breakdown``). Here each kernel makes one pass per row, in cache, with no temporary
 arrays, and ``exp`` is written out (range reduction to ``|r| <= ln 2 / 2``, a Taylor
 polynomial of degree 13 in float64 and 7 in float32, then ``2**k`` built in the
-exponent bits) so that the loop compiles to AVX/AVX2 vector instructions. It agrees
-with NumPy's ``exp`` to about 1.5 units in the last place; the sigmoid saturates to
-exactly 0 and 1 where NumPy's does (``tests/test_compiled_kernels.py``).
+exponent bits) so that the loop compiles to AVX/AVX2 vector instructions. The sigmoid
+agrees with NumPy's to about 1.5 units in the last place (the tests allow 4), is
+exactly 0 and 1 where NumPy's is, and keeps NaN and infinities; where NumPy's is a
+subnormal number, it may be 0 (``tests/test_compiled_kernels.py``).
 
 The kernels release the GIL, so the blocks' threads (:mod:`._numpy`) run them at once.
 They are compiled at first use and cached on disk by Numba (``cache=True``). Anything
@@ -19,8 +20,8 @@ they do not cover (other activations, arrays that are not C-contiguous, the
 contractive and cross-entropy terms, dropout masks) goes to the NumPy kernels they
 extend, so results agree with those to rounding, not to the bit.
 
-This module imports Numba; :func:`stackae._rows._numpy.kernels_kind` decides whether it
-is used (``STACKAE_KERNELS``, :func:`stackae.set_kernels`).
+This module imports Numba; :func:`stackae.get_kernels` says whether it is used
+(``STACKAE_KERNELS``, :func:`stackae.set_kernels`).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _hidden_delta(G, A, scale, shift, activation, colsum):
             if activation == 0:
                 f = a[j] * (one - a[j])
             elif activation == 1:
-                f = one if a[j] > zero else zero
+                f = one if a[j] > zero else zero * a[j]  # 0, or NaN for a NaN (as NumPy's sign)
             else:
                 f = one - a[j] * a[j]
             d = (g[j] * scale + shift[j]) * f
