@@ -216,6 +216,19 @@ def test_bad_kernel_choices_are_clear_errors(monkeypatch, kernels_kind):
     assert stackae.get_kernels() == "numpy"  # without Numba, the default falls back
 
 
+def test_compiled_kernels_that_fail_to_load_fall_back_with_a_warning(monkeypatch, kernels_kind):
+    """Numba installed but the kernels' module failing to load (a NumPy Numba does not
+    support, no writable cache folder): the default is the NumPy kernels, with a warning."""
+    import sys
+
+    monkeypatch.delenv("STACKAE_KERNELS", raising=False)
+    monkeypatch.setitem(sys.modules, "stackae._rows._compiled", None)  # importing it now fails
+    kernels_kind(None)
+    with pytest.warns(RuntimeWarning, match=r"^stackae's compiled kernels could not be loaded \(ModuleNotFoundError: "):
+        assert stackae.get_kernels() == "numpy"
+    assert type(_rows.new_kernels()) is _numpy.NumpyKernels
+
+
 def test_each_thread_switches_its_kernels_when_the_choice_changes(kernels_kind):
     kernels_kind("numpy")
     assert type(_numpy._thread_kernels()) is _numpy.NumpyKernels

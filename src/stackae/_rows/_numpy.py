@@ -27,9 +27,11 @@ Zarr arrays are read block by block too (one ``array[lo:hi]`` each).
 
 from __future__ import annotations
 
+import importlib
 import mmap
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import array_api_compat.numpy as xnp
@@ -132,6 +134,23 @@ def _check_kernels(kind, source: str, choices: str) -> str:
     return kind
 
 
+def _compiled_loads() -> bool:
+    """Whether :mod:`._compiled` loads. Numba may be installed and still fail here (a
+    NumPy it does not support, no writable folder for its cache): the default then falls
+    back to the NumPy kernels with a warning, rather than failing every evaluation."""
+    try:
+        importlib.import_module(f"{__package__}._compiled")
+    except Exception as exc:  # any failure means: not these kernels
+        warnings.warn(
+            f"stackae's compiled kernels could not be loaded ({type(exc).__name__}: {exc}); using its NumPy "
+            "kernels (STACKAE_KERNELS=numpy chooses them without this warning).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return False
+    return True
+
+
 def get_kernels() -> str:
     """The element-wise kernels the objectives use on NumPy rows: ``"numba"`` (compiled,
     fused: :mod:`stackae._rows._compiled`) or ``"numpy"``. ``set_kernels``, else
@@ -142,7 +161,7 @@ def get_kernels() -> str:
         if env:
             _kernels_kind = _check_kernels(env, "STACKAE_KERNELS", "'numba' or 'numpy'")
         else:
-            _kernels_kind = "numba" if _numba_available() else "numpy"
+            _kernels_kind = "numba" if _numba_available() and _compiled_loads() else "numpy"
     return _kernels_kind
 
 
