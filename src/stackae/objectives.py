@@ -273,15 +273,23 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
         # (1/2) ||Xhat - T||^2 and delta_3 = (Xhat - T) * f'(z_3), both times 1/m below;
         # grad b2 = column sums of delta_3
         cost, D3, gb2 = k.squared_error_delta(spec.output_activation, H, W2, b2, T, "Xhat")  # (b, h) @ (h, n)
-    # grad W2 = H^T delta_3 (times 1/m later)
-    gW2 = k.matmul(H.T, D3, "gW2")  # (h, b) @ (b, n) -> (h, n)
+    if spec.tied:
+        # delta_3 / m now (a (b, n) pass), so that delta_2 comes out scaled and the
+        # decoder's share of grad W1 joins the encoder's in one product below
+        D3 *= inv_m
+        scale = None
+    else:
+        # grad W2 = H^T delta_3 (times 1/m later)
+        gW2 = k.matmul(H.T, D3, "gW2")  # (h, b) @ (b, n) -> (h, n)
+        scale = inv_m
     # delta_2 = (delta_3 W2^T / m + (beta/m)(-rho/rho_hat + (1-rho)/(1-rho_hat))) * f'(z_2)
     D2 = k.matmul(D3, W2.T, "D2")  # (b, n) @ (n, h) -> (b, h)
     parts = []
     if column_norms is None:
-        D2, gb1 = k.hidden_delta(spec.activation, D2, H, inv_m, sparsity_delta)
+        D2, gb1 = k.hidden_delta(spec.activation, D2, H, scale, sparsity_delta)
     else:
-        D2 *= inv_m
+        if scale is not None:
+            D2 *= scale
         if sparsity_delta is not None:
             D2 += sparsity_delta
         F2 = k.derivative(spec.activation, H, "F2")
@@ -293,6 +301,10 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
         D2 += (2.0 * spec.contraction * inv_m) * column_norms * F2 * k.second_derivative(spec.activation, H)
         gb1 = k.sum_rows(D2)
     # grad W1 = X^T delta_2 ; grad b1 = column sums of delta_2
+    if spec.tied:
+        # W2 = W1^T: grad W1 = X^T delta_2 + (H^T delta_3 / m)^T = X^T delta_2 + delta_3^T H
+        gW1 = k.crossprod_sum([(X, D2), (D3, H)], "gW1")  # (n, 2b) @ (2b, h) -> (n, h)
+        return cost, [gW1, gb1, gb2, *parts], None
     gW1 = k.matmul(X.T, D2, "gW1")  # (n, b) @ (b, h) -> (n, h)
     return cost, [gW1, gW2, gb1, gb2, *parts], None
 
@@ -339,25 +351,26 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
     data_cost, parts, _ = rows.map_sum(
         _autoencoder_block, (theta, spec, inv_m, sparsity_delta, column_norms), kept=kept, copy=False
     )
-    gW1, gW2, gb1, gb2 = parts[:4]
-    gW2 = gW2 * inv_m
+    # tied: grad W1 already holds the decoder's share, scaled (see _autoencoder_block)
+    gW1, gW2, gb1, gb2 = (parts[0], None, *parts[1:3]) if spec.tied else parts[:4]
+    extra = parts[3:] if spec.tied else parts[4:]
     gb2 = gb2 * inv_m
     cost = data_cost * inv_m + rows.scalar(kl)
     if spec.contraction:
         # J += (c/m) sum_j (sum_i f'(z_ij)^2) w_j ; its gradient through w_j = sum_k W1_kj^2
-        cost = cost + rows.scalar(spec.contraction * inv_m * xp.sum(parts[4] * column_norms))
-        gW1 = gW1 + (2.0 * spec.contraction * inv_m) * W1 * parts[4]
-    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W  (a tied W1 counts once)
-    gW1 = gW1 + alpha * W1
-    decay = rows.scalar(xp.sum(W1 * W1))
+        cost = cost + rows.scalar(spec.contraction * inv_m * xp.sum(extra[0] * column_norms))
+        gW1 = gW1 + (2.0 * spec.contraction * inv_m) * W1 * extra[0]
     if spec.tied:
-        gW1 = gW1 + gW2.T  # W2 = W1^T
-        grad = flatten([gW1, gb1, gb2])
-    else:
-        gW2 = gW2 + alpha * W2
-        decay = decay + rows.scalar(xp.sum(W2 * W2))
-        grad = pack([gW1, gW2], [gb1, gb2])
-    return cost + 0.5 * alpha * decay, grad
+        # weight decay on the one W1 (left out at alpha = 0: two passes over W1 saved)
+        if alpha:
+            gW1 = gW1 + alpha * W1
+            cost = cost + 0.5 * alpha * rows.scalar(xp.sum(W1 * W1))
+        return cost, flatten([gW1, gb1, gb2])
+    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W
+    gW1 = gW1 + alpha * W1
+    gW2 = gW2 * inv_m + alpha * W2
+    decay = rows.scalar(xp.sum(W1 * W1)) + rows.scalar(xp.sum(W2 * W2))
+    return cost + 0.5 * alpha * decay, pack([gW1, gW2], [gb1, gb2])
 
 
 def sparse_autoencoder_cost(

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 
-__all__ = ["Kernels", "philox_keep_mask", "philox_uniform"]
+__all__ = ["Kernels", "philox_below", "philox_keep_mask", "philox_uniform"]
 
 
 class Kernels:
@@ -29,6 +29,15 @@ class Kernels:
     def matmul(self, A, B, key=None):
         """``A @ B``; ``key`` names a scratch buffer an engine may reuse."""
         return A @ B
+
+    def crossprod_sum(self, pairs, key=None):
+        """``sum(A.T @ B for A, B in pairs)``: each pair holds the same rows, ``A`` of
+        shape ``(b_i, n)`` and ``B`` of ``(b_i, h)``; the result is ``(n, h)``."""
+        (A, B), *rest = pairs
+        out = self.matmul(A.T, B, key)
+        for A, B in rest:
+            out = out + A.T @ B
+        return out
 
     def affine(self, A, W, b, key=None):
         """``A @ W + b``: (m, n_in) @ (n_in, n_out) + (n_out,) -> (m, n_out)."""
@@ -155,7 +164,41 @@ def philox_uniform(seed: int, stream: int, start: int, shape: tuple[int, int], d
     start + i)`` only, like :func:`philox_keep_mask`: noise that does not depend on how
     the rows are split into blocks, chunks or batches."""
     rows, width = shape
-    words = _philox_rows(seed, stream, start, rows, width)
+    return _uniform_of(_philox_rows(seed, stream, start, rows, width), dtype)
+
+
+def _uniform_of(words, dtype):
+    """The uniform numbers of 64-bit ``words``: their top 24 (float32) or 53 (float64)
+    bits ``k`` as ``k * 2**-bits``, exactly."""
     if np.dtype(dtype) == np.float32:
         return ((words >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)).astype(np.float32)
     return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def philox_below(seed: int, stream: int, start: int, shape: tuple[int, int], level, dtype) -> np.ndarray:
+    """``philox_uniform(seed, stream, start, shape, dtype) < level`` (the same booleans)
+    without making the numbers: a word's number is below ``level`` exactly when the word
+    is below the first word whose number is not, a comparison of integers."""
+    rows, width = shape
+    words = _philox_rows(seed, stream, start, rows, width)
+    bits = 24 if np.dtype(dtype) == np.float32 else 53
+    shift = np.uint64(64 - bits)
+
+    def below(k):  # number k * 2**-bits < level, decided as philox_uniform's numbers are
+        return _uniform_of(np.asarray(k, dtype=np.uint64) << shift, dtype) < level
+
+    # the first k not below: next to level * 2**bits unless level rounds strangely
+    guess = min(max(int(float(level) * 2**bits), 0), 2**bits)
+    candidates = np.arange(max(guess - 2, 0), min(guess + 3, 2**bits), dtype=np.uint64)
+    hits = below(candidates)
+    if hits[0] and not hits[-1]:
+        first = int(candidates[np.argmin(hits)])
+    else:  # bisect: below(k) holds for k < lo, fails for k >= hi
+        lo, hi = 0, 2**bits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if below(mid) else (lo, mid)
+        first = lo
+    if first == 2**bits:
+        return np.ones(shape, dtype=bool)
+    return words < (np.uint64(first) << shift)
