@@ -35,6 +35,21 @@ def test_masking_zeroes_the_documented_fraction(level):
     np.testing.assert_array_equal(Xc[~changed], X[~changed])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "level", [0.0, 2.0**-24, 0.1, 0.2, 0.3, 0.5, np.float32(0.3), np.float64(0.7), 1.0 - 2.0**-30, 1.0]
+)
+def test_masking_draws_the_numbers_it_compares_without_making_them(level, dtype):
+    # philox_below compares the raw words with an integer threshold: the same booleans
+    # as the uniform numbers compared with the level, so the noise is what it was
+    from stackae._rows._kernels import philox_below, philox_uniform
+
+    fast = philox_below(3, 0, 17, (64, 300), level, dtype)
+    np.testing.assert_array_equal(fast, philox_uniform(3, 0, 17, (64, 300), dtype) < level)
+    X = np.random.default_rng(4).uniform(0.1, 1.0, (64, 300)).astype(dtype)
+    np.testing.assert_array_equal(corrupt(X, "masking", level, 3, start=17) if level else X, np.where(fast, 0, X))
+
+
 @pytest.mark.parametrize("level", [0.1, 0.4])
 def test_salt_and_pepper_sets_the_documented_fraction_to_0_or_1(level):
     X = np.random.default_rng(1).uniform(0.1, 0.9, (400, 250))

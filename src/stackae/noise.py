@@ -83,7 +83,7 @@ def corrupt(X, kind: str | None, level: float, random_state=None, *, low=None, h
     if _xp.is_dask(X):
         return X.map_blocks(_corrupt_chunk, kind, level, seed, low, high, dtype=X.dtype, block_info=True)
     if _xp.is_numpy(X):
-        return _apply(np, X, kind, level, *_row_keyed_draws(seed, start, X.dtype), low, high)
+        return _apply(np, X, kind, level, low, high, *_row_keyed_draws(seed, start, X.dtype))
     return _corrupt_on_device(X, kind, level, seed, low, high)
 
 
@@ -98,9 +98,10 @@ def _seed(random_state) -> int:
 
 
 def _row_keyed_draws(seed: int, start: int, dtype):
-    """``(uniform, normal)`` drawing NumPy rows keyed by ``(seed, start + i)``; the normal
-    numbers by Box and Muller's transform of two such uniform streams."""
-    from ._rows._kernels import philox_uniform
+    """``(uniform, normal, below)`` drawing NumPy rows keyed by ``(seed, start + i)``; the
+    normal numbers by Box and Muller's transform of two such uniform streams;
+    ``below(shape, level)`` is ``uniform(shape) < level`` without making the numbers."""
+    from ._rows._kernels import philox_below, philox_uniform
 
     def uniform(shape):
         return philox_uniform(seed, 0, start, shape, dtype)
@@ -110,18 +111,23 @@ def _row_keyed_draws(seed: int, start: int, dtype):
         u2 = philox_uniform(seed, 2, start, shape, np.float64)
         return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(dtype)
 
-    return uniform, normal
+    def below(shape, level):
+        return philox_below(seed, 0, start, shape, level, dtype)
+
+    return uniform, normal, below
 
 
-def _apply(xp, X, kind, level, uniform, normal, low, high):
+def _apply(xp, X, kind, level, low, high, uniform, normal, below=None):
     """The three kinds of noise with the array operations of ``xp``; ``uniform(shape)``
-    draws U[0, 1) and ``normal(shape)`` N(0, 1)."""
+    draws U[0, 1) and ``normal(shape)`` N(0, 1); ``below(shape, level)``, when given,
+    is ``uniform(shape) < level`` made faster."""
     if kind == "gaussian":
         return X + level * normal(X.shape)
+    if kind == "masking":
+        hit = below(X.shape, level) if below is not None else uniform(X.shape) < level
+        return xp.where(hit, xp.zeros_like(X), X)
     U = uniform(X.shape)
     hit = U < level
-    if kind == "masking":
-        return xp.where(hit, xp.zeros_like(X), X)
     # salt and pepper: among the hit entries, U / level is again uniform: below 1/2 pepper
     lo = xp.zeros_like(X) if low is None else xp.broadcast_to(xp.asarray(low, dtype=X.dtype), X.shape)
     hi = xp.ones_like(X) if high is None else xp.broadcast_to(xp.asarray(high, dtype=X.dtype), X.shape)
@@ -132,7 +138,7 @@ def _apply(xp, X, kind, level, uniform, normal, low, high):
 def _corrupt_chunk(chunk, kind, level, seed, low, high, block_info=None):
     """Dask: one chunk, its rows' noise keyed by their index in the whole array."""
     first_row = block_info[0]["array-location"][0][0] if block_info else 0
-    return _apply(np, chunk, kind, level, *_row_keyed_draws(seed, first_row, chunk.dtype), low, high)
+    return _apply(np, chunk, kind, level, low, high, *_row_keyed_draws(seed, first_row, chunk.dtype))
 
 
 def _corrupt_on_device(X, kind, level, seed, low, high):
@@ -174,4 +180,4 @@ def _corrupt_on_device(X, kind, level, seed, low, high):
         def normal(shape):
             return xp.asarray(rng.standard_normal(shape, dtype=dtype), device=device)
 
-    return _apply(xp, X, kind, level, uniform, normal, low, high)
+    return _apply(xp, X, kind, level, low, high, uniform, normal)
