@@ -6,7 +6,7 @@ pixels / 255; float32), greedily pretrained and then fine-tuned:
 
 * ``ufldl``: L-BFGS, 400 iterations a stage (UFLDL reports 87.7% test accuracy before
   fine-tuning and 97.6% after); ``--history 10 100`` runs it with each number of
-  L-BFGS correction pairs (scipy's default 10; UFLDL's minFunc keeps 100);
+  L-BFGS correction pairs (stackae's default 10; UFLDL's minFunc keeps 100);
 * ``fast``: Adam, learning rate 3e-3, batches of 256: 3 epochs per autoencoder, 3 for
   the softmax, 20 of fine-tuning (the ``fast`` preset).
 

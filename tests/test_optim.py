@@ -28,6 +28,54 @@ def test_lbfgs_minimises_a_quadratic():
     assert result.loss_curve[-1] == pytest.approx(result.cost)
 
 
+def test_lbfgs_minimises_rosenbrock_on_the_host():
+    result = lbfgs(lambda x: (float(rosen(x)), rosen_der(x)), np.zeros(8), max_iter=500, tol=1e-8)
+    assert result.converged and result.cost < 1e-12
+    np.testing.assert_allclose(result.theta, 1.0, atol=1e-5)
+    assert result.n_iter < 200
+
+
+def test_host_lbfgs_blas_steps_follow_the_array_api_steps():
+    # on NumPy the recursion's dots and updates are BLAS-1 calls made in place; the
+    # iterates are those of the portable array operations, to rounding
+    array_api_strict = pytest.importorskip("array_api_strict")
+    from stackae import _lbfgs
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(40, 40))
+    H, b = A @ A.T / 40 + np.eye(40), rng.normal(size=40)
+
+    def host(x):
+        return float(0.5 * x @ H @ x - b @ x), H @ x - b
+
+    def strict(x):
+        cost, grad = host(np.asarray(x))
+        return cost, array_api_strict.asarray(grad)
+
+    x_host, f_host, *_ = _lbfgs.minimize(host, np.zeros(40), xp=np, max_iter=15, gtol=0.0)
+    x_strict, f_strict, *_ = _lbfgs.minimize(
+        strict, array_api_strict.zeros(40, dtype=array_api_strict.float64), xp=array_api_strict, max_iter=15, gtol=0.0
+    )
+    np.testing.assert_allclose(x_host, np.asarray(x_strict), rtol=1e-9, atol=1e-12)
+    assert f_host == pytest.approx(f_strict, rel=1e-12)
+
+
+def test_lbfgs_evaluates_and_monitors_with_the_usual_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    usual, seen = blas_threads(), []
+
+    def quadratic_seen(theta):
+        seen.append(blas_threads())
+        return quadratic(theta)
+
+    lbfgs(quadratic_seen, np.zeros(5), max_iter=5, monitor=lambda theta, it: seen.append(blas_threads()) or False)
+    assert seen and all(threads == usual for threads in seen)
+
+
 def test_ctrl_c_keeps_the_best_weights_so_far():
     calls = []
 

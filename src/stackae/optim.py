@@ -5,8 +5,9 @@ stage name.
 ``theta`` may be a NumPy array (the host) or an array API array on a device (PyTorch,
 CuPy); it stays where it is:
 
-* :func:`lbfgs` uses scipy's L-BFGS-B for NumPy vectors and :mod:`stackae._lbfgs`
-  (the same method with a strong Wolfe line search, on the device) for the others;
+* :func:`lbfgs` runs :mod:`stackae._lbfgs` (L-BFGS with a strong Wolfe line search,
+  as minFunc, UFLDL's optimiser) where ``theta`` lives: in float64 on the host, in
+  ``theta``'s dtype on a device;
 * :func:`minibatch` updates ``theta`` in place with array operations of its own
   namespace, and on a device brings nothing back to the host within an epoch.
 
@@ -27,9 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
-from . import _xp
+from . import _lbfgs, _xp
 from ._progress import Progress
 from .exceptions import NonFiniteError, choice_error
 
@@ -129,14 +129,25 @@ def _show_score(progress: Progress, monitor) -> None:
         progress.note(f"validation {scores[-1]:.6g}")
 
 
-def _blas_for_scipy():
-    """Context: BLAS on one thread during scipy's own vector work (its many small BLAS-1
-    calls run far slower on several threads), and an ``inside`` context for the
-    evaluations, which restores the usual threads."""
+def _blas_one_thread():
+    """``(context, usual)``: within ``context`` BLAS runs on one thread, for the
+    optimizer's own vector work (BLAS-1 calls on a few hundred thousand numbers, far
+    slower on several threads: scipy's L-BFGS-B took 120-220 ms an iteration so, 14-27
+    ms on one); ``usual(f)`` is ``f`` run with the usual threads (the evaluations, and
+    the monitor's validation scores)."""
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()
-    return controller.limit(limits=1, user_api="blas"), controller
+    threads = {info["filepath"]: info["num_threads"] for info in controller.info()}
+
+    def usual(f):
+        def run(*args):
+            with controller.limit(limits=threads):
+                return f(*args)
+
+        return run
+
+    return controller.limit(limits=1, user_api="blas"), usual
 
 
 def lbfgs(
@@ -159,14 +170,14 @@ def lbfgs(
     ----------
     fun : callable ``fun(theta) -> (cost, grad)``
     theta0 : array of shape (n_params,)
-        NumPy (scipy's L-BFGS-B, in float64) or an array API array on a device
-        (:mod:`stackae._lbfgs`, in its own dtype, on its device).
+        NumPy (the iterates are float64) or an array API array on a device (in its own
+        dtype, on its device).
     max_iter : int
         Iterations (not function evaluations); 0 returns ``theta0`` untouched.
     tol : float
-        Stop when the largest gradient component is at most ``tol`` (scipy's ``gtol``).
+        Stop when the largest gradient component is at most ``tol``.
     maxcor : int
-        Correction pairs kept (scipy's default 10; UFLDL's minFunc keeps 100).
+        Correction pairs kept (10 by default, as scipy; UFLDL's minFunc keeps 100).
     stage : str
         Name shown in progress lines and errors.
     verbose : bool
@@ -212,22 +223,17 @@ def lbfgs(
         _show_score(progress, monitor)
 
     interrupted = False
+    pinned, usual = _blas_one_thread()
     try:
-        if on_host:
-            theta, cost, n_iter, converged, message = _scipy_lbfgs(
-                guarded, theta0, max_iter - done, tol, maxcor, after_iteration
-            )
-        else:
-            from . import _lbfgs
-
+        with pinned:
             theta, cost, n_iter, converged, message = _lbfgs.minimize(
-                guarded,
+                usual(guarded),
                 theta0,
-                xp=_xp.namespace(theta0),
+                xp=np if on_host else _xp.namespace(theta0),
                 max_iter=max_iter - done,
                 gtol=tol,
                 history=maxcor,
-                callback=after_iteration,
+                callback=usual(after_iteration),
             )
         n_iter += done
     except KeyboardInterrupt:
@@ -255,31 +261,6 @@ def lbfgs(
         evaluation_seconds=guarded.seconds,
         stopped_early=stopped_early,
     )
-
-
-def _scipy_lbfgs(guarded, theta0, max_iter, tol, maxcor, after_iteration):
-    """scipy's L-BFGS-B without bounds; its own work with BLAS on one thread."""
-    pinned, controller = _blas_for_scipy()
-    usual = controller.info()
-
-    def evaluate(theta):
-        with controller.limit(limits={i["filepath"]: i["num_threads"] for i in usual}):
-            return guarded(theta)
-
-    def callback(intermediate_result):
-        after_iteration(intermediate_result.x, intermediate_result.fun)
-
-    with pinned:
-        res = minimize(
-            evaluate,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            callback=callback,
-            options={"maxiter": int(max_iter), "gtol": tol, "maxcor": int(maxcor), "maxfun": 20 * int(max_iter) + 20},
-        )
-    # status 1: iteration or evaluation limit reached; 99: stopped by the callback
-    return res.x, float(res.fun), int(res.nit), res.status != 1, str(res.message)
 
 
 #: Learning rates used when ``learning_rate=None``.

@@ -147,7 +147,7 @@ def optimize(
     """Minimise ``cost_grad(rows, theta, batch_seed) -> (cost, grad)`` over the rows of
     ``X`` (labels ``y``, a NumPy vector or None) with ``est``'s solver.
 
-    L-BFGS works on all rows at once: with a float64 ``theta`` on the host (scipy) for
+    L-BFGS works on all rows at once: with a float64 ``theta`` on the host for
     NumPy, file and Dask rows, with ``theta`` on the device for rows there. The
     minibatch solvers keep ``theta`` in ``X``'s dtype where ``X`` lives and evaluate
     batches of rows; ``noise=(kind, level)`` corrupts each batch's input first (for
