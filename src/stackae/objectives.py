@@ -486,19 +486,16 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m):
     X, y = block.X, block.y
     rates = spec.dropout or (0.0,) * (n_hidden_layers + 1)
     # Forward: A_0 = X ; A_l = f(A_{l-1} W_l + b_l), each times its dropout mask
-    A = [X if rates[0] == 0 else X * k.keep_mask(spec.seed, 0, block.start, tuple(X.shape), rates[0], X.dtype)]
-    masks, fprimes = [None], [None]
+    A = [X if rates[0] == 0 else k.dropped(X, spec.seed, 0, block.start, rates[0])]
+    memos = [None]  # a dropped-out layer's mask and f'(z_l), for its delta
     for layer in range(1, n_hidden_layers + 1):
         Al = k.activate_affine(spec.activation, A[-1], weights[layer - 1], biases[layer - 1], f"A{layer}")
         # (b, n_{l-1}) @ (n_{l-1}, n_l) -> (b, n_l)
-        mask = fprime = None
+        memo = None
         if rates[layer]:
-            fprime = k.derivative(spec.activation, Al, f"F{layer}")  # f'(z_l), before the mask
-            mask = k.keep_mask(spec.seed, layer, block.start, tuple(Al.shape), rates[layer], Al.dtype)
-            Al *= mask
+            Al, memo = k.dropout(spec.activation, Al, spec.seed, layer, block.start, rates[layer], f"F{layer}")
         A.append(Al)
-        masks.append(mask)
-        fprimes.append(fprime)
+        memos.append(memo)
     # S = A_L Theta + c ; P = softmax(S) row-wise
     S = k.affine(A[-1], weights[-1], biases[-1], "S")  # (b, n_L) @ (n_L, k) -> (b, k)
     S -= xp.max(S, axis=1, keepdims=True)
@@ -519,10 +516,9 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m):
     for layer in range(n_hidden_layers, 0, -1):
         # delta_l = (delta_{l+1} W_{l+1}^T) * mask_l * f'(z_l)
         G = k.matmul(D, weights[layer].T, f"D{layer}")  # (b, n_{l+1}) @ (n_{l+1}, n_l) -> (b, n_l)
-        if masks[layer] is not None:
-            G *= masks[layer]
-            G *= fprimes[layer]
-            grads_b[layer - 1] = k.sum_rows(G)  # grad b_l = column sums of delta_l
+        # grad b_l = column sums of delta_l
+        if memos[layer] is not None:
+            G, grads_b[layer - 1] = k.dropout_delta(spec.activation, G, A[layer], memos[layer])
         else:
             G, grads_b[layer - 1] = k.hidden_delta(spec.activation, G, A[layer])
         # grad W_l = A_{l-1}^T delta_l

@@ -17,8 +17,11 @@ subnormal number, it may be 0 (``tests/test_compiled_kernels.py``).
 The kernels release the GIL, so the blocks' threads (:mod:`._numpy`) run them at once.
 They are compiled at first use and cached on disk by Numba (``cache=True``). Anything
 they do not cover (other activations, arrays that are not C-contiguous, the
-contractive and cross-entropy terms, dropout masks) goes to the NumPy kernels they
-extend, so results agree with those to rounding, not to the bit.
+contractive and cross-entropy terms) goes to the NumPy kernels they extend, so results
+agree with those to rounding, not to the bit. Dropout uses the NumPy kernels' masks,
+bit for bit, without making them: the kernels compare the random numbers with the
+threshold where they apply the mask, and ReLU's derivative is read from the masked
+activations.
 
 This module imports Numba; :func:`stackae.get_kernels` says whether it is used
 (``STACKAE_KERNELS``, :func:`stackae.set_kernels`).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._kernels import philox_keep_bits
 from ._numpy import NumpyKernels
 
 __all__ = ["CompiledKernels"]
@@ -192,6 +196,54 @@ def _hidden_delta(G, A, scale, shift, activation, colsum):
             colsum[j] += d
 
 
+@numba.njit(**_JIT)
+def _dropout(A, bits, threshold, scale, F, activation):
+    """Inverted dropout in place: ``A`` times ``scale`` where ``bits >= threshold``, else
+    times 0; for sigmoid (0) and tanh (2) units ``F`` gets ``f'(Z)`` from ``A`` first
+    (ReLU's is read from the masked ``A`` later: it is positive exactly where kept and
+    positive before)."""
+    one, zero = A.dtype.type(1), A.dtype.type(0)
+    for i in range(A.shape[0]):
+        a, r = A[i], bits[i]
+        if activation == 0:
+            f = F[i]
+            for j in range(a.shape[0]):
+                f[j] = (one - a[j]) * a[j]
+        elif activation == 2:
+            f = F[i]
+            for j in range(a.shape[0]):
+                f[j] = one - a[j] * a[j]
+        for j in range(a.shape[0]):
+            a[j] *= scale if r[j] >= threshold else zero
+
+
+@numba.njit(**_JIT)
+def _dropout_delta(G, A, F, bits, threshold, scale, activation, colsum):
+    """``G = G * mask * f'(Z)`` and its column sums, the mask as in :func:`_dropout`
+    and ``f'`` from ``F`` (sigmoid, tanh) or from the masked ``A`` (ReLU)."""
+    one, zero = G.dtype.type(1), G.dtype.type(0)
+    for i in range(G.shape[0]):
+        g, a, f, r = G[i], A[i], F[i], bits[i]
+        for j in range(g.shape[0]):
+            d = g[j] * (scale if r[j] >= threshold else zero)
+            if activation == 1:
+                d = d * (one if a[j] > zero else zero * a[j])  # NaN stays NaN (as NumPy's sign)
+            else:
+                d = d * f[j]
+            g[j] = d
+            colsum[j] += d
+
+
+@numba.njit(**_JIT)
+def _dropped(X, bits, threshold, scale, out):
+    """``out = X * mask`` (dropout on the input, which is left as it is)."""
+    zero = X.dtype.type(0)
+    for i in range(X.shape[0]):
+        x, r, o = X[i], bits[i], out[i]
+        for j in range(x.shape[0]):
+            o[j] = x[j] * (scale if r[j] >= threshold else zero)
+
+
 _DELTA_CODES = {"sigmoid": 0, "relu": 1, "tanh": 2}
 
 
@@ -266,6 +318,37 @@ class CompiledKernels(NumpyKernels):
         shift = self._row_vector(shift, G.dtype, width, "zero-shift")
         _hidden_delta(G, A, G.dtype.type(1.0 if scale is None else scale), shift, code, colsum)
         return G, colsum.copy()
+
+    # dropout: the mask is never made; the kernels compare Philox's 16-bit numbers with
+    # the threshold where they use it (the same mask as the NumPy kernels', bit for bit)
+    def dropout(self, name, A, seed, stream, start, p_drop, key=None):
+        code = _DELTA_CODES.get(name)
+        if code is None or not (_fits(A) and A.ndim == 2):
+            return super().dropout(name, A, seed, stream, start, p_drop, key)
+        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(A.shape), p_drop, A.dtype)
+        F = A if code == 1 else self.buffer(key or f"fprime-{name}", A.shape, A.dtype)  # ReLU: not written
+        _dropout(A, bits, threshold, A.dtype.type(scale), F, code)
+        return A, (bits, threshold, scale, F)
+
+    def dropout_delta(self, name, G, A, memo):
+        if len(memo) == 2:  # made by the NumPy kernels' dropout
+            return super().dropout_delta(name, G, A, memo)
+        bits, threshold, scale, F = memo
+        if not (_fits(G, A) and G.ndim == 2):
+            mask = np.greater_equal(bits, threshold).astype(G.dtype) * scale
+            return super().dropout_delta(name, G, A, (mask, self.derivative(name, A) if F is A else F))
+        colsum = self.buffer("hidden-colsum", (G.shape[1],), G.dtype)
+        colsum[...] = 0
+        _dropout_delta(G, A, F, bits, threshold, G.dtype.type(scale), _DELTA_CODES[name], colsum)
+        return G, colsum.copy()
+
+    def dropped(self, X, seed, stream, start, p_drop):
+        if not (_fits(X) and X.ndim == 2):
+            return super().dropped(X, seed, stream, start, p_drop)
+        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(X.shape), p_drop, X.dtype)
+        out = np.empty_like(X)
+        _dropped(X, bits, threshold, X.dtype.type(scale), out)
+        return out
 
 
 # ------------------------------------------------------------------ optimizer steps

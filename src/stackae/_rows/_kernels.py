@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 
-__all__ = ["Kernels", "philox_below", "philox_keep_mask", "philox_uniform"]
+__all__ = ["Kernels", "philox_below", "philox_keep_bits", "philox_keep_mask", "philox_uniform"]
 
 
 class Kernels:
@@ -92,6 +92,28 @@ class Kernels:
         G *= self.derivative(name, A, "hidden-fprime")
         return G, self.sum_rows(G)
 
+    def dropout(self, name: str, A, seed: int, stream: int, start: int, p_drop: float, key=None):
+        """Inverted dropout on a hidden layer's activations ``A = f(Z)``, in place: ``A``
+        times :meth:`keep_mask`. Returns ``A`` and what :meth:`dropout_delta` needs
+        (the mask and ``f'(Z)``, taken before the mask; ``key`` names its buffer)."""
+        fprime = self.derivative(name, A, key)
+        mask = self.keep_mask(seed, stream, start, tuple(A.shape), p_drop, A.dtype)
+        A *= mask
+        return A, (mask, fprime)
+
+    def dropout_delta(self, name: str, G, A, memo):
+        """A dropped-out hidden layer's delta from the error ``G`` sent back to it, in
+        place: ``G * mask * f'(Z)`` (``A`` the masked activations, ``memo`` from
+        :meth:`dropout`); returns it and its column sums."""
+        mask, fprime = memo
+        G *= mask
+        G *= fprime
+        return G, self.sum_rows(G)
+
+    def dropped(self, X, seed: int, stream: int, start: int, p_drop: float):
+        """A new array: ``X`` times its :meth:`keep_mask` (dropout on the input)."""
+        return X * self.keep_mask(seed, stream, start, tuple(X.shape), p_drop, X.dtype)
+
     # ---------------------------------------------------------- reductions
     def sum_rows(self, A):
         """Column sums: the sum over samples, shape ``(A.shape[1],)``."""
@@ -137,6 +159,16 @@ def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int],
     Each row takes 16-bit random numbers from its own span of a Philox counter keyed by
     ``(seed, stream)``; an entry is kept when its number is at least ``p_drop * 2**16``.
     """
+    bits, threshold, scale = philox_keep_bits(seed, stream, start, shape, p_drop, dtype)
+    mask = np.greater_equal(bits, threshold).astype(dtype)
+    mask *= scale
+    return mask
+
+
+def philox_keep_bits(seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype):
+    """The numbers behind :func:`philox_keep_mask`: ``(bits, threshold, scale)``, the
+    mask being ``scale`` where ``bits >= threshold`` and 0 elsewhere. ``bits`` is a
+    ``shape`` view of uint16 (rows padded to whole counter steps)."""
     rows, width = shape
     per_counter = 16  # Philox4x64 gives 4 x 64 bits = 16 x 16 bits per counter step
     steps_per_row = -(-width // per_counter)
@@ -145,9 +177,7 @@ def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int],
     raw = generator.random_raw(rows * steps_per_row * 4)
     bits = raw.view(np.uint16).reshape(rows, steps_per_row * per_counter)[:, :width]
     threshold = np.uint16(min(65535, int(round(p_drop * 65536))))
-    mask = np.greater_equal(bits, threshold).astype(dtype)
-    mask *= np.asarray(1.0 / (1.0 - p_drop), dtype=dtype)
-    return mask
+    return bits, threshold, np.asarray(1.0 / (1.0 - p_drop), dtype=dtype)
 
 
 def _philox_rows(seed: int, stream: int, start: int, rows: int, words_per_row: int) -> np.ndarray:
