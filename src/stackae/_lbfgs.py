@@ -143,12 +143,15 @@ def _vector_ops(xp, x):
     return dot, dot_on_device, axpy
 
 
-def minimize(fun, x0, *, xp, max_iter: int, gtol: float = 1e-6, history: int = 10, callback=None, max_ls=25):
+def minimize(
+    fun, x0, *, xp, max_iter: int, gtol: float = 1e-6, ftol: float = 1e-15, history: int = 10, callback=None, max_ls=25
+):
     """Minimise ``fun(x) -> (cost: float, grad: array)`` from ``x0`` (an array of ``xp``).
 
     Stops after ``max_iter`` iterations, when the largest gradient component is at most
-    ``gtol``, when the line search cannot lower the cost, or when ``callback(x, f)``
-    raises ``StopIteration``. Returns ``(x, f, n_iter, converged, message)``.
+    ``gtol``, when an iteration lowers the cost by at most ``ftol * max(|f|, 1)``, when
+    the line search cannot lower the cost, or when ``callback(x, f)`` raises
+    ``StopIteration``. Returns ``(x, f, n_iter, converged, message)``.
     """
 
     dot, dot_on_device, axpy = _vector_ops(xp, x0)
@@ -202,6 +205,6 @@ def minimize(fun, x0, *, xp, max_iter: int, gtol: float = 1e-6, history: int = 1
                 return x, f, n_iter, True, "stopped by the callback"
         if inf_norm(g) <= gtol:
             return x, f, n_iter, True, "the gradient is below gtol"
-        if abs(f_prev - f) <= 1e-15 * max(abs(f), 1.0):
+        if abs(f_prev - f) <= ftol * max(abs(f_prev), abs(f), 1.0):
             return x, f, n_iter, True, "the cost stopped changing"
     return x, f, n_iter, False, f"max_iter={max_iter} iterations reached"

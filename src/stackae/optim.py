@@ -129,6 +129,12 @@ def _show_score(progress: Progress, monitor) -> None:
         progress.note(f"validation {scores[-1]:.6g}")
 
 
+#: L-BFGS also stops when an iteration lowers the cost by at most this fraction of it:
+#: scipy's L-BFGS-B default (factr 1e7 times the float64 epsilon), which stackae used on
+#: the host before its own L-BFGS; without it small problems ran to ``max_iter``.
+FTOL = 1e7 * float(np.finfo(np.float64).eps)
+
+
 def _blas_one_thread():
     """``(context, usual)``: within ``context`` BLAS runs on one thread, for the
     optimizer's own vector work (BLAS-1 calls on a few hundred thousand numbers, far
@@ -232,6 +238,7 @@ def lbfgs(
                 xp=np if on_host else _xp.namespace(theta0),
                 max_iter=max_iter - done,
                 gtol=tol,
+                ftol=FTOL,
                 history=maxcor,
                 callback=usual(after_iteration),
             )
