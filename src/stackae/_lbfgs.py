@@ -149,7 +149,7 @@ def minimize(
     """Minimise ``fun(x) -> (cost: float, grad: array)`` from ``x0`` (an array of ``xp``).
 
     Stops after ``max_iter`` iterations, when the largest gradient component is at most
-    ``gtol``, when an iteration lowers the cost by at most ``ftol * max(|f|, 1)``, when
+    ``gtol``, when an iteration lowers the cost by at most ``ftol * max(|f_prev|, |f|, 1)``, when
     the line search cannot lower the cost, or when ``callback(x, f)`` raises
     ``StopIteration``. Returns ``(x, f, n_iter, converged, message)``.
     """

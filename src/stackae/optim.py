@@ -23,6 +23,7 @@ Every optimizer here:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -229,7 +230,8 @@ def lbfgs(
         _show_score(progress, monitor)
 
     interrupted = False
-    pinned, usual = _blas_one_thread()
+    # the host's BLAS runs the vector work only when theta is on the host
+    pinned, usual = _blas_one_thread() if on_host else (contextlib.nullcontext(), lambda f: f)
     try:
         with pinned:
             theta, cost, n_iter, converged, message = _lbfgs.minimize(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._kernels import philox_keep_bits
+from ._kernels import keep_mask_of, philox_keep_bits
 from ._numpy import NumpyKernels
 
 __all__ = ["CompiledKernels"]
@@ -335,7 +335,7 @@ class CompiledKernels(NumpyKernels):
             return super().dropout_delta(name, G, A, memo)
         bits, threshold, scale, F = memo
         if not (_fits(G, A) and G.ndim == 2):
-            mask = np.greater_equal(bits, threshold).astype(G.dtype) * scale
+            mask = keep_mask_of(bits, threshold, scale, G.dtype)
             return super().dropout_delta(name, G, A, (mask, self.derivative(name, A) if F is A else F))
         colsum = self.buffer("hidden-colsum", (G.shape[1],), G.dtype)
         colsum[...] = 0

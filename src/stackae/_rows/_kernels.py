@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 
-__all__ = ["Kernels", "philox_below", "philox_keep_bits", "philox_keep_mask", "philox_uniform"]
+__all__ = ["Kernels", "keep_mask_of", "philox_below", "philox_keep_bits", "philox_keep_mask", "philox_uniform"]
 
 
 class Kernels:
@@ -159,7 +159,11 @@ def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int],
     Each row takes 16-bit random numbers from its own span of a Philox counter keyed by
     ``(seed, stream)``; an entry is kept when its number is at least ``p_drop * 2**16``.
     """
-    bits, threshold, scale = philox_keep_bits(seed, stream, start, shape, p_drop, dtype)
+    return keep_mask_of(*philox_keep_bits(seed, stream, start, shape, p_drop, dtype), dtype)
+
+
+def keep_mask_of(bits, threshold, scale, dtype) -> np.ndarray:
+    """The mask of :func:`philox_keep_bits`' numbers: ``scale`` where ``bits >= threshold``, else 0."""
     mask = np.greater_equal(bits, threshold).astype(dtype)
     mask *= scale
     return mask
