@@ -1,6 +1,8 @@
 """Training where the rows live: PyTorch CPU tensors and device="cpu" reach the NumPy
 floors on the digits with NumPy fitted attributes; device="cuda" without a GPU is a
-clear error; the array-API L-BFGS on its own."""
+clear error; the array-API L-BFGS on its own. Where a CUDA GPU is present: training on
+the card (L-BFGS, Adam, the ``best`` preset's machinery, CuPy arrays) reaches the same
+floors, and float64 on the card equals NumPy up to rounding."""
 
 from __future__ import annotations
 
@@ -83,6 +85,91 @@ def test_cuda_without_a_gpu_is_a_clear_error(digits, capsys):
     assert str(info.value) == message
     assert main(["train", "--device", "cuda", "--quiet"]) == 1
     assert capsys.readouterr().err == f"Error: {message}\n"
+
+
+# ------------------------------------------------------------- on a CUDA GPU (the device machine; CI has none)
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+#: the ``best`` preset's machinery, small: ReLU, tied denoising pretraining, dropout,
+#: max-norm, SGD with Nesterov momentum and a linear schedule, early stopping
+BEST_SMALL = dict(
+    hidden_layer_sizes=(64, 64),
+    activation="relu",
+    output_activation="linear",
+    tied_weights=True,
+    noise="masking",
+    noise_level=(0.2, 0.3),
+    alpha=0.0,
+    sparsity_weight=0.0,
+    softmax_alpha=0.0,
+    pretrain_max_iter=5,
+    softmax_max_iter=1,
+    finetune_max_iter=40,
+    dropout=(0.1, 0.2, 0.2),  # the preset's (0.2, 0.5, 0.5) needs wider layers than 64
+    max_norm=3.0,
+    solver="sgd",
+    batch_size=32,
+    learning_rate=0.01,
+    finetune_learning_rate=0.1,
+    nesterovs_momentum=True,
+    learning_rate_schedule="linear",
+    early_stopping=True,
+    validation_fraction=0.2,
+    n_iter_no_change=1000,
+    random_state=0,
+)
+
+
+@needs_gpu
+@pytest.mark.parametrize(("dtype", "solver"), [(np.float32, "lbfgs"), (np.float64, "adam")])
+def test_cuda_training_reaches_the_floors(digits, dtype, solver):
+    schedule = dict(pretrain_max_iter=150, softmax_max_iter=150, finetune_max_iter=150)
+    if solver == "adam":
+        schedule = dict(ADAM, finetune_max_iter=40)
+    X = digits.X_train.astype(dtype)  # moved to the card in its own dtype (float64 stays float64)
+    clf = _fit(StackedAutoencoderClassifier(**DIGITS, **schedule, device="cuda"), X, digits.y_train)
+    assert all(isinstance(W, np.ndarray) and W.dtype == dtype for W in clf.coefs_ + clf.intercepts_)
+    assert clf.score(digits.X_test, digits.y_test) >= 0.97
+    X_test = torch.from_numpy(digits.X_test.astype(dtype)).cuda()
+    proba = clf.predict_proba(X_test)  # answers on the card
+    assert isinstance(proba, torch.Tensor) and proba.device.type == "cuda"
+    np.testing.assert_array_equal(proba.argmax(dim=1).cpu().numpy(), clf.predict(digits.X_test))
+
+
+@needs_gpu
+def test_cuda_minibatch_in_float64_equals_numpy(digits):
+    """Same math and order of samples on the card: NumPy's network up to rounding (the
+    card's products sum in another order)."""
+    params = dict(DIGITS, **ADAM, finetune_max_iter=5)
+    ref = _fit(StackedAutoencoderClassifier(**params), digits.X_train, digits.y_train)
+    X = torch.from_numpy(digits.X_train).cuda()
+    got = _fit(StackedAutoencoderClassifier(**params), X, torch.from_numpy(digits.y_train).cuda())
+    for W_ref, W in zip(ref.coefs_, got.coefs_):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-6, atol=1e-9)
+
+
+@needs_gpu
+def test_cuda_runs_the_best_presets_machinery(digits):
+    clf = _fit(StackedAutoencoderClassifier(**BEST_SMALL, device="cuda"), digits.X_train, digits.y_train)
+    ref = _fit(StackedAutoencoderClassifier(**BEST_SMALL), digits.X_train, digits.y_train)
+    for est in (clf, ref):  # masks drawn by torch on the card: other numbers, the same floor
+        assert est.score(digits.X_test, digits.y_test) >= 0.95
+        assert len(est.validation_scores_["finetune"]) == 40
+        assert est.best_validation_score_["finetune"] == max(est.validation_scores_["finetune"])
+    assert max(np.abs(W).max() for W in clf.coefs_) > 0  # trained, not left at zero
+    norms = [np.linalg.norm(W, axis=0).max() for W in clf.coefs_[:-1]]
+    assert max(norms) <= 3.0 * (1 + 1e-5)  # max-norm held on the card
+
+
+@needs_gpu
+def test_cupy_arrays_train_on_the_card(digits):
+    cupy = pytest.importorskip("cupy")
+    schedule = dict(pretrain_max_iter=150, softmax_max_iter=150, finetune_max_iter=150)
+    X = cupy.asarray(digits.X_train, dtype=cupy.float32)
+    clf = _fit(StackedAutoencoderClassifier(**DIGITS, **schedule), X, cupy.asarray(digits.y_train))
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.score(digits.X_test, digits.y_test) >= 0.97
+    labels = clf.predict(cupy.asarray(digits.X_test, dtype=cupy.float32))
+    assert isinstance(labels, np.ndarray) and np.mean(labels == digits.y_test) >= 0.97
 
 
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", 3])
