@@ -537,7 +537,7 @@ def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequenc
     n_layers = len(spec.sizes) - 1
     gweights, gbiases = parts[:n_layers], parts[n_layers:]
     weights, _ = spec.unpack(theta)
-    for index in decayed:
+    for index in decayed if alpha else ():  # no pass over the weights to add nothing
         W = weights[index]
         # J += (alpha/2) ||W||^2 ; grad W += alpha W
         gweights[index] = gweights[index] + alpha * W

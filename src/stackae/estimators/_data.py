@@ -201,7 +201,7 @@ def take_rows(X, rows):
     if _xp.is_zarr(X):
         return np.asarray(X.get_orthogonal_selection((rows, slice(None))))
     xp = _xp.namespace(X)
-    return xp.take(X, xp.asarray(rows, device=_xp.device_of(X)), axis=0)
+    return _xp.take_rows(X, xp.asarray(rows, device=_xp.device_of(X)))
 
 
 def take_labels(y, rows):
@@ -211,7 +211,7 @@ def take_labels(y, rows):
     if _xp.is_numpy(y):
         return y[_xp.to_numpy(rows)]
     xp = _xp.namespace(y)
-    return xp.take(y, xp.asarray(rows, device=_xp.device_of(y)), axis=0)
+    return _xp.take_rows(y, xp.asarray(rows, device=_xp.device_of(y)))
 
 
 def batch_source(X, y):

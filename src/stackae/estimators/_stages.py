@@ -336,7 +336,9 @@ def max_norm_projection(sizes, c: float):
                 continue
             xp = _xp.namespace(W)
             norms = xp.sqrt(xp.sum(W * W, axis=0))
-            W *= c / xp.maximum(norms, c)
+            # c as an array made on the device (a fill): a Python scalar would be copied from
+            # the host every step, and on a GPU that copy waits for the queued kernels
+            W *= c / xp.maximum(norms, xp.full_like(norms, c))
 
     return project
 
