@@ -1,5 +1,5 @@
-"""Benchmark scripts run end to end on small inputs: the objectives' breakdown, and the GPU
-benchmark on CPU tensors (CI has no GPU)."""
+"""Benchmark scripts run end to end on small inputs: the objectives' breakdown, the GPU
+benchmark on CPU tensors (CI has no GPU), and minibatch steps against PyTorch."""
 
 from __future__ import annotations
 
@@ -78,3 +78,18 @@ def test_objectives_benchmark_splits_evaluations_into_products_and_the_rest():
     assert "| matrix-product peak, float32" in out
     if "numba" in kinds:  # the main table times the NumPy kernels beside the default
         assert _cells(out, "| sparse AE 784-200-784, float32 | stackae, numpy kernels")[2]
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
+def test_minibatch_steps_benchmark_times_three_programs_against_pytorch():
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    out = _run(
+        "minibatch_steps.py",
+        *("--samples", "640", "--hidden", "8", "8", "--features", "16", "--repeats", "1", "--mnist", str(MNIST_DIR)),
+    )
+    header = _cells(out, "| 16-8-8-10, 5 steps of 128 (1 epoch(s) of 640)")
+    assert header[1:] == ["ms a step", "/ PyTorch"]
+    assert _cells(out, "| PyTorch (autograd, torch.optim.SGD)")[2] == "1.00"
+    for row in ("| stackae on torch tensors (cpu)", "| stackae on NumPy arrays"):
+        ms, ratio = (float(x) for x in _cells(out, row)[1:])
+        assert ms > 0 and ratio > 0
