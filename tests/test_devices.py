@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from stackae import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier, _lbfgs
 from stackae.cli import main
 from stackae.datasets import load_digits_split
+from stackae.presets import BEST
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 
@@ -92,26 +93,12 @@ needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GP
 #: the ``best`` preset's machinery, small: ReLU, tied denoising pretraining, dropout,
 #: max-norm, SGD with Nesterov momentum and a linear schedule, early stopping
 BEST_SMALL = dict(
+    BEST,
     hidden_layer_sizes=(64, 64),
-    activation="relu",
-    output_activation="linear",
-    tied_weights=True,
-    noise="masking",
-    noise_level=(0.2, 0.3),
-    alpha=0.0,
-    sparsity_weight=0.0,
-    softmax_alpha=0.0,
     pretrain_max_iter=5,
-    softmax_max_iter=1,
     finetune_max_iter=40,
     dropout=(0.1, 0.2, 0.2),  # the preset's (0.2, 0.5, 0.5) needs wider layers than 64
-    max_norm=3.0,
-    solver="sgd",
     batch_size=32,
-    learning_rate=0.01,
-    finetune_learning_rate=0.1,
-    nesterovs_momentum=True,
-    learning_rate_schedule="linear",
     early_stopping=True,
     validation_fraction=0.2,
     n_iter_no_change=1000,
