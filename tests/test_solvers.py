@@ -84,6 +84,34 @@ def test_minibatch_stops_on_non_finite_gradient():
     assert np.all(np.isfinite(info.value.theta))
 
 
+def test_minibatch_stops_on_non_finite_cost_with_the_last_whole_epoch():
+    """The check runs once an epoch: a cost that turns NaN in epoch 3 (theta finite)
+    names the cost, and the error carries theta as epoch 2 left it."""
+    seen = []
+
+    def fun(theta, rows):
+        seen.append(theta.copy())
+        return (np.nan if len(seen) > 4 else float(np.sum(theta**2))), theta - 1.0
+
+    with pytest.raises(
+        NonFiniteError, match=r"^Training stage 'demo' produced a non-finite cost in epoch 3\. Try"
+    ) as info:
+        minibatch(
+            fun,
+            np.zeros(3),
+            4,
+            solver="sgd",
+            max_iter=5,
+            batch_size=2,
+            learning_rate=0.1,
+            rng=np.random.default_rng(0),
+            stage="demo",
+        )
+    assert info.value.iteration == 2
+    np.testing.assert_array_equal(info.value.theta, seen[4])  # the start of epoch 3
+    assert len(seen) == 6  # epoch 3 ran to its end
+
+
 def test_minibatch_ctrl_c_returns_last_whole_epoch():
     calls = []
 

@@ -14,7 +14,9 @@ CuPy); it stays where it is:
 Every optimizer here:
 
 * stops with :class:`~stackae.exceptions.NonFiniteError` when a cost or gradient is
-  NaN or infinite, keeping the last finite parameters in the error;
+  NaN or infinite, keeping the last finite parameters in the error (L-BFGS checks
+  every evaluation; the minibatch solvers check once an epoch and keep the parameters
+  as the last whole epoch left them);
 * treats Ctrl-C (``KeyboardInterrupt``) as "end this stage now": it returns the best
   parameters reached so far with ``interrupted=True``;
 * calls ``monitor(theta, iteration)`` after every iteration (epoch), which may ask to
@@ -488,15 +490,21 @@ def minibatch(
                 evaluations += 1
                 if on_host:
                     cost = float(cost)
-                    _check_finite(cost, grad, stage, f"in epoch {epoch}", epoch - 1, last_good)
                 total = total + cost * rows.shape[0]
                 done = ((epoch - 1) * steps_per_epoch + step) / (max_iter * steps_per_epoch)
                 stepper.step(theta, grad, _learning_rate(lr, schedule, done))
                 if project is not None:
                     project(theta)
             total = float(total)  # on a device: the one read of the epoch
-            if not on_host and (not np.isfinite(total) or not _all_finite(theta)):
-                what = "cost" if not np.isfinite(total) else "gradient"
+            # One check an epoch, on the host as on a device (a pass over the gradient
+            # every step cost 0.40 of 17 ms a step of the best preset, 1.86M float32
+            # parameters; 0.08 ms of the fast recipe's 2.6): a non-finite
+            # gradient leaves theta non-finite for good (any step times inf or NaN),
+            # and a non-finite cost with theta finite makes the total non-finite. The
+            # epoch is rolled back whole either way.
+            theta_finite = _all_finite(theta)
+            if not theta_finite or not np.isfinite(total):
+                what = "gradient" if not theta_finite else "cost"
                 raise _non_finite(what, stage, f"in epoch {epoch}", epoch - 1, last_good)
             curve.append(total / n_samples)
             last_good[...] = theta
