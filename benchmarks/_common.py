@@ -38,6 +38,9 @@ def machine_description() -> str:
         from threadpoolctl import threadpool_info
 
         infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        # NumPy's own first: its products are the ones timed (SciPy and PyTorch may load
+        # other OpenBLAS builds, listed in the order they were loaded)
+        infos.sort(key=lambda i: "numpy" not in str(i.get("filepath", "")))
         if infos:
             blas = f"{infos[0].get('internal_api')} {infos[0].get('version')} ({infos[0].get('architecture')})"
     except ImportError:
