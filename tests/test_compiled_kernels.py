@@ -294,3 +294,36 @@ def test_optimizer_steps_on_arrays_the_kernel_does_not_take_use_numpy(kernels_ki
     stepper = _Adam(theta, 0.1)
     stepper.step(theta, np.ones(4), 0.1)
     np.testing.assert_allclose(theta, -0.1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_norm_matches_the_numpy_projection(dtype, kernels_kind):
+    """Columns over the bound scaled to it, the others (and NaN columns) left alone, under
+    both kernel sets; a stack whose columns are all under it is left bit for bit."""
+    from stackae.estimators._stages import max_norm_projection
+
+    rng = np.random.default_rng(6)
+    sizes = (37, 23, 19, 4)  # widths that are not multiples of a vector
+    n = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes[1:])
+    theta0 = rng.normal(0, 0.5, n).astype(dtype)
+    theta0[: 37 * 23].reshape(37, 23)[:, 5] = np.nan
+    results = {}
+    for kind in ("numpy", "numba"):
+        kernels_kind(kind)
+        theta = theta0.copy()
+        max_norm_projection(sizes, 2.0)(theta)
+        results[kind] = theta
+    np.testing.assert_allclose(results["numba"], results["numpy"], rtol=4 * EPS[dtype], equal_nan=True)
+    W1 = results["numba"][: 37 * 23].reshape(37, 23)
+    norms = np.linalg.norm(np.delete(W1, 5, axis=1), axis=0)
+    assert norms.max() <= 2.0 * (1 + 4 * EPS[dtype]) and np.sum(norms > 1.99) >= 10  # scaled, not zeroed
+    assert np.isnan(W1[:, 5]).all()
+    hidden_weights, biases = 37 * 23 + 23 * 19, 23 + 19 + 4
+    free = slice(hidden_weights, n)  # the softmax's weights and every bias are not projected
+    np.testing.assert_array_equal(results["numba"][free], theta0[free])
+    assert n - hidden_weights == 19 * 4 + biases
+    small = theta0 * 0.01
+    small[np.isnan(small)] = 0
+    before = small.copy()
+    max_norm_projection(sizes, 2.0)(small)
+    np.testing.assert_array_equal(small, before)

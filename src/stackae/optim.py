@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _lbfgs, _xp
 from ._progress import Progress
+from ._rows import compiled_kernels
 from .exceptions import NonFiniteError, choice_error
 
 __all__ = ["OptimizeResult", "lbfgs", "minibatch", "DEFAULT_LEARNING_RATES", "DEFAULT_HISTORY"]
@@ -278,17 +279,6 @@ def lbfgs(
 DEFAULT_LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3}
 
 
-def _compiled_kernels():
-    """:mod:`stackae._rows._compiled` when the chosen kernels are the compiled ones."""
-    from ._rows import get_kernels
-
-    if get_kernels() != "numba":
-        return None
-    from ._rows import _compiled
-
-    return _compiled
-
-
 class _SGDMomentum:
     """``v = momentum * v - lr * g ; theta += v`` (classical momentum), or Nesterov's
     form ``theta += momentum * v - lr * g`` (Sutskever et al., 2013)."""
@@ -307,7 +297,7 @@ class _SGDMomentum:
         # In place, in the parameters' own namespace. Splitting the vector into
         # cache-sized chunks on threads, or numexpr, measured no faster here: these few
         # passes are bound by memory bandwidth, so the compiled kernel makes them one.
-        compiled = _compiled_kernels()
+        compiled = compiled_kernels()
         if compiled is not None and compiled.sgd_step(theta, self.velocity, grad, self.momentum, lr, self.nesterov):
             return
         self.velocity *= self.momentum
@@ -339,7 +329,7 @@ class _Adam:
     def step(self, theta, grad, lr):
         self.t += 1
         step = lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        compiled = _compiled_kernels()
+        compiled = compiled_kernels()
         if compiled is not None and compiled.adam_step(
             theta, self.m, self.v, grad, self.beta1, self.beta2, self.epsilon, step
         ):

@@ -377,6 +377,39 @@ def _sgd(theta, velocity, g, momentum, lr, nesterov):
             theta[i] += vi
 
 
+@numba.njit(**_JIT)
+def _max_norm(W, c):
+    # the columns' squared norms in one pass down the rows (contiguous, vectorised),
+    # then, only if a column is over c, one pass scaling those columns to norm c
+    n_in, n_out = W.shape
+    scale = np.zeros(n_out, dtype=W.dtype)
+    for i in range(n_in):
+        for j in range(n_out):
+            scale[j] += W[i, j] * W[i, j]
+    over = False
+    for j in range(n_out):
+        norm = np.sqrt(scale[j])
+        if norm > c:
+            scale[j] = c / norm
+            over = True
+        else:
+            scale[j] = 1
+    if over:
+        for i in range(n_in):
+            for j in range(n_out):
+                W[i, j] *= scale[j]
+
+
+def max_norm(W, c) -> bool:
+    """Scale the columns of ``W`` whose norm exceeds ``c`` to norm ``c``, in place (see
+    :func:`stackae.estimators._stages.max_norm_projection`); False, doing nothing, when
+    ``W`` is not a matrix the kernel takes."""
+    if not (_fits(W) and W.ndim == 2):
+        return False
+    _max_norm(W, W.dtype.type(c))
+    return True
+
+
 def adam_step(theta, m, v, g, beta1, beta2, epsilon, step) -> bool:
     """Adam's update in one pass (see :class:`stackae.optim._Adam`); False, doing
     nothing, when the arrays are not the contiguous float vectors the kernel takes."""

@@ -165,6 +165,17 @@ def get_kernels() -> str:
     return _kernels_kind
 
 
+def compiled_kernels():
+    """:mod:`stackae._rows._compiled` when the chosen kernels are the compiled ones, else
+    None: for the whole-vector steps outside the block functions (optimizer updates,
+    max-norm), which try it first and fall back to NumPy."""
+    if get_kernels() != "numba":
+        return None
+    from . import _compiled
+
+    return _compiled
+
+
 def set_kernels(kind: str | None) -> None:
     """Choose the element-wise kernels (``"numba"`` or ``"numpy"``; ``None``: back to the
     default, see :func:`get_kernels`). Results of the two agree to rounding, not to the bit."""
