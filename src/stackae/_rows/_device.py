@@ -71,16 +71,11 @@ class TorchKernels(Kernels):
         D = backward(D, Xhat)  # (Xhat - T) * f'(Z) without making f'(Z): 3 passes, not 5
         return cost, D, self.sum_rows(D)
 
-    def hidden_delta(self, name, G, A, scale=None, shift=None):
+    def times_derivative(self, name, G, A, key=None):
         backward = self._backward(name)
         if backward is None:
-            return super().hidden_delta(name, G, A, scale, shift)
-        if scale is not None:
-            G *= scale
-        if shift is not None:
-            G += shift
-        G = backward(G, A)  # f'(Z) never made: one pass instead of three
-        return G, self.sum_rows(G)
+            return super().times_derivative(name, G, A, key)
+        return backward(G, A)  # f'(Z) never made: one pass instead of three
 
     def dropout(self, name, A, seed, stream, start, p_drop, key=None):
         if name != "relu":  # sigmoid's and tanh's f' must be read before the mask
@@ -94,7 +89,7 @@ class TorchKernels(Kernels):
         # ReLU: G * mask * f'(Z) is G times the scale where the masked activations are
         # positive (kept, and positive before; threshold_backward reads that from A) and
         # 0 elsewhere, where the mask or f' is 0
-        G = self._backward("relu")(G, A)
+        G = self.times_derivative("relu", G, A)
         G *= memo
         return G, self.sum_rows(G)
 

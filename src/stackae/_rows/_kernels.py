@@ -54,6 +54,12 @@ class Kernels:
         """``f'(Z)`` from ``A = f(Z)``, as a new array (``A`` is left as it is)."""
         return ACTIVATIONS[name].derivative(A)
 
+    def times_derivative(self, name: str, G, A, key=None):
+        """``G * f'(Z)`` from ``A = f(Z)``, in place in ``G`` unless an engine has a
+        better way (``key`` names the buffer of ``f'``)."""
+        G *= self.derivative(name, A, key)
+        return G
+
     def second_derivative(self, name: str, A):
         """``f''(Z)`` from ``A = f(Z)``."""
         return ACTIVATIONS[name].second_derivative(A)
@@ -89,7 +95,7 @@ class Kernels:
             G *= scale
         if shift is not None:
             G += shift
-        G *= self.derivative(name, A, "hidden-fprime")
+        G = self.times_derivative(name, G, A, "hidden-fprime")
         return G, self.sum_rows(G)
 
     def dropout(self, name: str, A, seed: int, stream: int, start: int, p_drop: float, key=None):
