@@ -102,7 +102,13 @@ def test_autoencoder_matches_numpy(convert, name, tied, kwargs):
 
 @pytest.mark.parametrize("convert", CONVERTERS)
 @pytest.mark.parametrize(
-    "options", [{}, {"decay": "all", "activation": "relu"}, {"dropout": (0.2, 0.5, 0.3), "activation": "tanh"}]
+    "options",
+    [
+        {},
+        {"decay": "all", "activation": "relu"},
+        {"dropout": (0.2, 0.5, 0.3), "activation": "tanh"},
+        {"adversarial": 0.1, "adversarial_weight": 0.4},
+    ],
 )
 def test_stack_and_softmax_match_numpy(convert, options):
     rng = np.random.default_rng(1)

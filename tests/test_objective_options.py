@@ -241,3 +241,93 @@ def test_dropout_errors(dropout, message):
         stack_cost(
             np.zeros(n_params((3, 2, 2, 2))), np.zeros((2, 3)), np.array([0, 1]), (2, 2), 2, alpha=0.0, dropout=dropout
         )
+
+
+# ------------------------------------------------------------------ adversarial training
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("dropout", [0.0, (0.2, 0.5, 0.3)])
+@pytest.mark.parametrize("weight", [0.5, 1.0])
+def test_stack_gradient_with_adversarial_training(activation, dropout, weight):
+    # the objective is not differentiable where a z of either pass is 0 (ReLU) or a
+    # component of dJ/dX changes sign: a seed whose points are 2 epsilon clear of both
+    rng = np.random.default_rng(10)
+    X, y = rng.random((11, 6)), rng.integers(0, 3, 11)
+    theta = rng.normal(0.0, 0.5, n_params((6, 5, 4, 3)))
+
+    def fun(t):
+        return stack_cost(
+            t,
+            X,
+            y,
+            (5, 4),
+            3,
+            alpha=3e-3,
+            decay="all",
+            activation=activation,
+            dropout=dropout,
+            dropout_seed=17,
+            adversarial=0.1,
+            adversarial_weight=weight,
+        )
+
+    assert check_gradient(fun, theta, order=ORDER) < TOL
+
+
+def _input_gradient(theta, X, y, **kwargs):
+    """dJ/dX by central differences (J is linear enough in one pixel at this step)."""
+    G = np.zeros_like(X)
+    h = 1e-6
+    for index in np.ndindex(X.shape):
+        plus, minus = X.copy(), X.copy()
+        plus[index] += h
+        minus[index] -= h
+        G[index] = (stack_cost(theta, plus, y, **kwargs)[0] - stack_cost(theta, minus, y, **kwargs)[0]) / (2 * h)
+    return G
+
+
+@pytest.mark.parametrize("dropout", [0.0, (0.3, 0.5)])
+def test_adversarial_cost_is_the_fast_gradient_sign_method(dropout):
+    """(1 - w) J(X) + w J(X + eps sign(dJ/dX)), both with the same masks, against J
+    evaluated at rows perturbed by the numerical input gradient's sign."""
+    rng = np.random.default_rng(3)
+    X, y = rng.random((9, 5)), rng.integers(0, 3, 9)
+    theta = rng.normal(0.0, 0.7, n_params((5, 4, 3)))
+    common = dict(hidden_layer_sizes=(4,), n_classes=3, alpha=1e-3, activation="relu", dropout=dropout, dropout_seed=5)
+    G = _input_gradient(theta, X, y, **common)
+    # a dropped input has no gradient; every other one has a clear sign
+    assert np.all((np.abs(G) > 1e-7) | (G == 0))
+    eps, w = 0.15, 0.3
+    clean_cost, clean_grad = stack_cost(theta, X, y, **common)
+    adv_cost, adv_grad = stack_cost(theta, X + eps * np.sign(G), y, **common)
+    cost, grad = stack_cost(theta, X, y, **common, adversarial=eps, adversarial_weight=w)
+    # the weight decay is counted once, not per term: it is the same in both
+    assert cost == pytest.approx((1 - w) * clean_cost + w * adv_cost, rel=1e-12)
+    np.testing.assert_allclose(grad, (1 - w) * clean_grad + w * adv_grad, rtol=1e-10, atol=1e-14)
+    assert adv_cost > clean_cost  # the perturbation raises the cost, as it should
+
+
+def test_adversarial_zero_is_the_plain_stack():
+    rng = np.random.default_rng(6)
+    X, y = rng.random((10, 5)), rng.integers(0, 3, 10)
+    theta = rng.normal(0.0, 0.5, n_params((5, 4, 3)))
+    plain = stack_cost(theta, X, y, (4,), 3, alpha=1e-3, dropout=0.3, dropout_seed=2)
+    zero = stack_cost(theta, X, y, (4,), 3, alpha=1e-3, dropout=0.3, dropout_seed=2, adversarial=0.0)
+    assert plain[0] == zero[0]
+    np.testing.assert_array_equal(plain[1], zero[1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"adversarial": -0.1}, r"^'adversarial' must be a finite number >= 0, got -0\.1\.$"),
+        ({"adversarial": float("inf")}, r"^'adversarial' must be a finite number >= 0, got inf\.$"),
+        (
+            {"adversarial": 0.1, "adversarial_weight": 0.0},
+            r"^'adversarial_weight' must be a number in \(0, 1\], got 0\.0\.$",
+        ),
+        ({"adversarial_weight": 1.5}, r"^'adversarial_weight' must be a number in \(0, 1\], got 1\.5\.$"),
+    ],
+)
+def test_adversarial_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stack_cost(np.zeros(n_params((3, 2, 2))), np.zeros((2, 3)), np.array([0, 1]), (2,), 2, alpha=0.0, **kwargs)

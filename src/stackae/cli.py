@@ -56,6 +56,8 @@ _OPTION_HELP = {
     "finetune_learning_rate": "default: --learning-rate",
     "max_norm": "default: none",
     "noise": "default: none (no denoising)",
+    "adversarial": "fine-tuning on rows moved by this much against the network (fast gradient sign; default 0: off)",
+    "adversarial_weight": "weight of those rows' cost (default 0.5)",
 }
 
 
@@ -96,7 +98,8 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
         elif isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            group.add_argument(flag, type=_option_type(default), default=None, help=f"default {default!r}")
+            help_text = _OPTION_HELP.get(name, f"default {default!r}")
+            group.add_argument(flag, type=_option_type(default), default=None, help=help_text)
 
 
 def _estimator_params(args, data_preset: dict) -> dict:

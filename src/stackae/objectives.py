@@ -463,12 +463,15 @@ def sparse_autoencoder_cost(
 @dataclass(frozen=True)
 class StackSpec:
     """Static options of a stack: layer sizes ``(n_0, ..., n_L, k)``, hidden units,
-    drop probabilities ``(input, hidden 1..L)`` and the seed of the dropout masks."""
+    drop probabilities ``(input, hidden 1..L)``, the seed of the dropout masks, and
+    adversarial training's perturbation size and the weight of its term."""
 
     sizes: tuple
     activation: str = "sigmoid"
     dropout: tuple = ()
     seed: int = 0
+    adversarial: float = 0.0
+    adversarial_weight: float = 0.5
 
     def unpack(self, theta):
         return unpack(theta, self.sizes)
@@ -478,8 +481,12 @@ class StackSpec:
         return tuple(self.sizes[1:-1])
 
 
-def _stack_block(k, block, theta, spec: StackSpec, inv_m):
-    """Forward through the hidden layers and the softmax, then backpropagation."""
+def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False):
+    """Forward through the hidden layers and the softmax, then backpropagation.
+
+    ``input_delta``: also return ``delta_0 = delta_1 W_1^T``, the gradient of the
+    block's cost with respect to the network's input ``A_0`` (times ``m``), as the
+    third item (a scratch buffer, valid until this thread's next block)."""
     xp = k.xp
     weights, biases = spec.unpack(theta)
     n_hidden_layers = len(spec.sizes) - 2
@@ -524,7 +531,31 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m):
         # grad W_l = A_{l-1}^T delta_l
         grads_W[layer - 1] = k.matmul(A[layer - 1].T, G, f"gW{layer}")  # (n_{l-1}, b) @ (b, n_l)
         D = G
+    if input_delta:
+        return cost, grads_W + grads_b, k.matmul(D, weights[0].T, "D0")  # (b, n_1) @ (n_1, n_0)
     return cost, grads_W + grads_b, None
+
+
+def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
+    r"""A block of :math:`(1-w) J(X) + w J(X + \epsilon\,\mathrm{sign}(
+    abla_{A_0} J))`
+        (Goodfellow et al. 2015, the fast gradient sign method), the perturbation held
+        constant: two passes, the second on the perturbed rows with the same dropout masks.
+
+        The sign is taken of the gradient with respect to ``A_0``, the input after its
+        dropout mask: where an input is dropped the two differ (``0`` against ``+-1``), but
+        the second pass drops the same inputs, so the cost and the gradient are those of
+        the gradient with respect to ``X``.
+    """
+    xp, w = k.xp, spec.adversarial_weight
+    cost, parts, D0 = _stack_block(k, block, theta, spec, inv_m, input_delta=True)
+    X_adv = block.X + spec.adversarial * xp.sign(D0)  # a new array: D0 is a scratch buffer
+    # the first pass's parts are scratch buffers the second pass overwrites: scaled copies
+    parts = [(1.0 - w) * p for p in parts]
+    cost_adv, parts_adv, _ = _stack_block(k, block._replace(X=X_adv), theta, spec, inv_m)
+    for p, q in zip(parts, parts_adv):
+        p += w * q
+    return (1.0 - w) * cost + w * cost_adv, parts, None
 
 
 def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequence[int]):
@@ -532,7 +563,8 @@ def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequenc
     xp = rows.xp
     inv_m = 1.0 / rows.n_samples
     # parts: not changed in place below, and packed into a new vector at the end
-    data_cost, parts, _ = rows.map_sum(_stack_block, (theta, spec, inv_m), copy=False)
+    block_fn = _adversarial_stack_block if spec.adversarial else _stack_block
+    data_cost, parts, _ = rows.map_sum(block_fn, (theta, spec, inv_m), copy=False)
     cost = data_cost * inv_m
     n_layers = len(spec.sizes) - 1
     gweights, gbiases = parts[:n_layers], parts[n_layers:]
@@ -545,12 +577,24 @@ def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequenc
     return cost, pack(gweights, gbiases)
 
 
-def _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed):
+def check_adversarial(adversarial, adversarial_weight) -> tuple[float, float]:
+    """``(epsilon, weight)`` of adversarial training, checked."""
+    ok = isinstance(adversarial, numbers.Real) and not isinstance(adversarial, bool)
+    if not ok or not 0.0 <= adversarial < float("inf"):
+        raise ValueError(f"'adversarial' must be a finite number >= 0, got {adversarial!r}.")
+    ok = isinstance(adversarial_weight, numbers.Real) and not isinstance(adversarial_weight, bool)
+    if not ok or not 0.0 < adversarial_weight <= 1.0:
+        raise ValueError(f"'adversarial_weight' must be a number in (0, 1], got {adversarial_weight!r}.")
+    return float(adversarial), float(adversarial_weight)
+
+
+def _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed, adversarial=(0.0, 0.5)):
     X = _check_X(X)
     sizes = (X.shape[1], *hidden, int(n_classes))
     check_activation("activation", activation, HIDDEN_ACTIVATIONS)
     rates = dropout_rates(dropout, len(hidden))
-    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed))
+    epsilon, weight = check_adversarial(*adversarial)
+    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed), epsilon, weight)
     theta_in = _check_theta(theta, n_params(sizes), f"layer sizes {sizes}", X)
     y = _check_labels(y, X.shape[0], sizes[-1], X)
     rows = rows_of(X, y, widths=hidden)
@@ -595,6 +639,8 @@ def stack_cost(
     activation: str = "sigmoid",
     dropout=0.0,
     dropout_seed: int = 0,
+    adversarial: float = 0.0,
+    adversarial_weight: float = 0.5,
 ):
     r"""Cost and gradient of the whole stack (hidden layers + softmax), for fine-tuning.
 
@@ -635,12 +681,34 @@ def stack_cost(
         The masks are a function of ``(dropout_seed, layer, row index)`` only: the same
         seed gives the same masks (so the gradient can be checked), whatever the split
         of the rows into blocks.
+    adversarial : float, default 0
+        :math:`\epsilon > 0`: adversarial training (Goodfellow et al. 2015, the fast
+        gradient sign method). The data term becomes
+        :math:`(1-w)\,J(X) + w\,J(X + \epsilon\,\mathrm{sign}(\nabla_X J(X)))`, each
+        with the same dropout masks, the perturbation held constant (its sign is
+        piecewise constant in ``theta``, so this is the gradient almost everywhere).
+        The perturbed rows are not clipped to the data's range. Costs about twice an
+        evaluation without it.
+    adversarial_weight : float in (0, 1], default 0.5
+        :math:`w`, the weight of the perturbed rows' term.
     """
     if decay not in ("softmax", "all"):
         raise choice_error("decay", decay, ("softmax", "all"))
     hidden = tuple(int(s) for s in hidden_layer_sizes)
     decayed = range(len(hidden) + 1) if decay == "all" else (len(hidden),)
-    return _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed)
+    return _stack(
+        theta,
+        X,
+        y,
+        hidden,
+        n_classes,
+        alpha,
+        decayed,
+        activation,
+        dropout,
+        dropout_seed,
+        (adversarial, adversarial_weight),
+    )
 
 
 # -------------------------------------------------------------------- inference

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._checkpoint import StageCheckpoints, fingerprint
 from .._params import unpack
 from ..noise import level_of
-from ..objectives import feedforward
+from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
 from ._autoencoder import SparseAutoencoder
 from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
@@ -88,6 +88,13 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
     max_norm : float or None, default=None
         Keep every hidden unit's incoming weight vector within this norm while
         fine-tuning (minibatch solvers only).
+    adversarial : float, default=0.0
+        Adversarial training while fine-tuning (Goodfellow et al. 2015): every
+        evaluation also scores its rows moved by ``adversarial`` times the sign of the
+        cost's gradient with respect to them, and minimises
+        ``(1 - adversarial_weight) J(X) + adversarial_weight J(X + eps sign(grad_X J))``
+        (see :func:`stackae.objectives.stack_cost`). About twice the fine-tuning work.
+    adversarial_weight : float, default=0.5
     tol : float, default=1e-6
     solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
         ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
@@ -188,6 +195,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
         finetune_decay="softmax",
         dropout=0.0,
         max_norm=None,
+        adversarial=0.0,
+        adversarial_weight=0.5,
         tol=1e-6,
         solver="lbfgs",
         batch_size=256,
@@ -225,6 +234,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
         self.finetune_decay = finetune_decay
         self.dropout = dropout
         self.max_norm = max_norm
+        self.adversarial = adversarial
+        self.adversarial_weight = adversarial_weight
         self.tol = tol
         self.solver = solver
         self.batch_size = batch_size
@@ -256,6 +267,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
         if self.finetune_learning_rate is not None:
             check_float("finetune_learning_rate", self.finetune_learning_rate, 0.0, open_low=True)
         rates = check_dropout(self, len(hidden))
+        check_adversarial(self.adversarial, self.adversarial_weight)
         return hidden, levels, rates
 
     def _record(self, stage: str, result: OptimizeResult, monitor=None) -> None:

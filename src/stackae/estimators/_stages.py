@@ -358,7 +358,14 @@ def finetune(
     fixed_seed = int(rng.randint(2**31)) if dropout else 0  # L-BFGS: the same masks all stage
 
     def cost_grad(rows, theta, seed):
-        spec = StackSpec(sizes, est.activation, dropout, fixed_seed if seed is None else seed)
+        spec = StackSpec(
+            sizes,
+            est.activation,
+            dropout,
+            fixed_seed if seed is None else seed,
+            float(est.adversarial),
+            float(est.adversarial_weight),
+        )
         return stack_cost_grad(rows, theta, spec, alpha, decayed)
 
     monitor = None
