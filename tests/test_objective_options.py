@@ -306,6 +306,25 @@ def test_adversarial_cost_is_the_fast_gradient_sign_method(dropout):
     assert adv_cost > clean_cost  # the perturbation raises the cost, as it should
 
 
+def test_adversarial_training_does_not_depend_on_the_blocks():
+    rng = np.random.default_rng(9)
+    X, y = rng.random((300, 7)), rng.integers(0, 3, 300)
+    theta = rng.normal(0.0, 0.5, n_params((7, 6, 5, 3)))
+
+    def cost():
+        return stack_cost(theta, X, y, (6, 5), 3, alpha=1e-3, dropout=(0.2, 0.5, 0.5), dropout_seed=3, adversarial=0.2)
+
+    _tuning.set_block_rows(1000)
+    try:
+        one_block = cost()
+        _tuning.set_block_rows(32)
+        blocks = cost()
+    finally:
+        _tuning.set_block_rows(None)
+    assert one_block[0] == pytest.approx(blocks[0], rel=1e-12)
+    np.testing.assert_allclose(one_block[1], blocks[1], rtol=1e-10, atol=1e-14)
+
+
 def test_adversarial_zero_is_the_plain_stack():
     rng = np.random.default_rng(6)
     X, y = rng.random((10, 5)), rng.integers(0, 3, 10)

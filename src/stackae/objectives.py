@@ -481,12 +481,14 @@ class StackSpec:
         return tuple(self.sizes[1:-1])
 
 
-def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False):
+def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False, tag=""):
     """Forward through the hidden layers and the softmax, then backpropagation.
 
-    ``input_delta``: also return ``delta_0 = delta_1 W_1^T``, the gradient of the
-    block's cost with respect to the network's input ``A_0`` (times ``m``), as the
-    third item (a scratch buffer, valid until this thread's next block)."""
+    The gradient comes out times ``m * inv_m`` (it is linear in the softmax's delta).
+    ``input_delta``: also return ``delta_0 = delta_1 W_1^T``, the gradient with respect
+    to the network's input ``A_0`` (same scale), as the third item (a scratch buffer,
+    valid until this thread's next block). ``tag``: a prefix for the scratch buffers of
+    the weights' gradients, so that a second call leaves the first one's intact."""
     xp = k.xp
     weights, biases = spec.unpack(theta)
     n_hidden_layers = len(spec.sizes) - 2
@@ -518,7 +520,7 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False):
     D *= inv_m
     grads_W, grads_b = [None] * (n_hidden_layers + 1), [None] * (n_hidden_layers + 1)
     # grad Theta = A_L^T delta_S ; grad c = column sums of delta_S
-    grads_W[-1] = k.matmul(A[-1].T, D, "gTheta")  # (n_L, b) @ (b, k) -> (n_L, k)
+    grads_W[-1] = k.matmul(A[-1].T, D, f"{tag}gTheta")  # (n_L, b) @ (b, k) -> (n_L, k)
     grads_b[-1] = k.sum_rows(D)
     for layer in range(n_hidden_layers, 0, -1):
         # delta_l = (delta_{l+1} W_{l+1}^T) * mask_l * f'(z_l)
@@ -529,7 +531,7 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False):
         else:
             G, grads_b[layer - 1] = k.hidden_delta(spec.activation, G, A[layer])
         # grad W_l = A_{l-1}^T delta_l
-        grads_W[layer - 1] = k.matmul(A[layer - 1].T, G, f"gW{layer}")  # (n_{l-1}, b) @ (b, n_l)
+        grads_W[layer - 1] = k.matmul(A[layer - 1].T, G, f"{tag}gW{layer}")  # (n_{l-1}, b) @ (b, n_l)
         D = G
     if input_delta:
         return cost, grads_W + grads_b, k.matmul(D, weights[0].T, "D0")  # (b, n_1) @ (n_1, n_0)
@@ -548,14 +550,17 @@ def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
         the gradient with respect to ``X``.
     """
     xp, w = k.xp, spec.adversarial_weight
-    cost, parts, D0 = _stack_block(k, block, theta, spec, inv_m, input_delta=True)
+    clean = 1.0 - w
+    # each pass's gradient comes out already weighted (its delta is scaled), and the
+    # second pass keeps its gradients in buffers of its own: no copy, one sum
+    cost, parts, D0 = _stack_block(k, block, theta, spec, inv_m * (clean or 1.0), input_delta=True)
     X_adv = block.X + spec.adversarial * xp.sign(D0)  # a new array: D0 is a scratch buffer
-    # the first pass's parts are scratch buffers the second pass overwrites: scaled copies
-    parts = [(1.0 - w) * p for p in parts]
-    cost_adv, parts_adv, _ = _stack_block(k, block._replace(X=X_adv), theta, spec, inv_m)
+    cost_adv, parts_adv, _ = _stack_block(k, block._replace(X=X_adv), theta, spec, inv_m * w, tag="adversarial-")
+    if not clean:  # w = 1: the clean pass only finds the perturbation
+        return cost_adv, parts_adv, None
     for p, q in zip(parts, parts_adv):
-        p += w * q
-    return (1.0 - w) * cost + w * cost_adv, parts, None
+        p += q
+    return clean * cost + w * cost_adv, parts, None
 
 
 def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequence[int]):
