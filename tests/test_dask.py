@@ -60,10 +60,12 @@ def test_objectives_on_a_dask_array_equal_numpy(client):
         assert got[0] == pytest.approx(ref[0], rel=REL)
         assert relative_difference(got[1], ref[1]) < REL
     theta = rng.normal(0, 0.5, n_params((9, 6, 4, 3)))
-    ref = stack_cost(theta, X, y, (6, 4), 3, alpha=1e-3, decay="all", dropout=(0.1, 0.3, 0.3), dropout_seed=5)
-    got = stack_cost(theta, Xd, y, (6, 4), 3, alpha=1e-3, decay="all", dropout=(0.1, 0.3, 0.3), dropout_seed=5)
-    assert got[0] == pytest.approx(ref[0], rel=REL)  # dropout masks follow the rows, not the chunks
-    assert relative_difference(got[1], ref[1]) < REL
+    for extra in ({}, {"adversarial": 0.1}):  # the adversarial rows are made on the workers
+        kw = dict(alpha=1e-3, decay="all", dropout=(0.1, 0.3, 0.3), dropout_seed=5, **extra)
+        ref = stack_cost(theta, X, y, (6, 4), 3, **kw)
+        got = stack_cost(theta, Xd, y, (6, 4), 3, **kw)
+        assert got[0] == pytest.approx(ref[0], rel=REL)  # dropout masks follow the rows, not the chunks
+        assert relative_difference(got[1], ref[1]) < REL
     theta = rng.normal(0, 0.5, n_params((9, 3)))
     ref, got = (
         softmax_cost(theta, X, y, 3, alpha=1e-4),
