@@ -85,6 +85,79 @@ def flops_stack(m: int, sizes) -> float:
     return forward + gradients + deltas
 
 
+def _product_chain(shapes, dtype, rng):
+    """``run()``: the products ``(left, right)`` of ``shapes`` (each ``(m, k, n)``, an
+    ``op`` of ``"AB"``, ``"ABt"`` or ``"AtB"``), made one after the other into
+    preallocated outputs, nothing between them."""
+    calls = []
+    for (m, k, n), op in shapes:
+        if op == "AtB":  # A^T B with A (k, m) stored row-major, as A[rows].T @ delta
+            A, B = rng.random((k, m), dtype=dtype), rng.random((k, n), dtype=dtype)
+            calls.append((A.T, B, np.empty((m, n), dtype)))
+        elif op == "ABt":  # delta W^T with W (n, k)
+            A, B = rng.random((m, k), dtype=dtype), rng.random((n, k), dtype=dtype)
+            calls.append((A, B.T, np.empty((m, n), dtype)))
+        else:
+            A, B = rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype)
+            calls.append((A, B, np.empty((m, n), dtype)))
+
+    def run():
+        for A, B, out in calls:
+            np.matmul(A, B, out=out)
+
+    return run
+
+
+def step_products(kind: str, sizes, rows: int) -> list:
+    """The matrix products of one evaluation on ``rows`` rows, in stackae's layouts:
+    ``kind`` ``"autoencoder"`` (sizes ``(n, h)``) or ``"stack"`` (``(n_0, ..., k)``)."""
+    if kind == "autoencoder":
+        n, h = sizes
+        return [
+            ((rows, n, h), "AB"),  # X W1
+            ((rows, h, n), "AB"),  # H W2
+            ((h, rows, n), "AtB"),  # H^T delta_3
+            ((rows, n, h), "ABt"),  # delta_3 W2^T
+            ((n, rows, h), "AtB"),  # X^T delta_2
+        ]
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    chain = [((rows, a, b), "AB") for a, b in pairs]  # forward
+    chain += [((a, rows, b), "AtB") for a, b in pairs]  # gradients
+    chain += [((rows, b, a), "ABt") for a, b in pairs[1:]]  # deltas, not the input's
+    return chain
+
+
+def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: int = 200) -> dict:
+    """Seconds the matrix products of each stage of a minibatch fit take on their own:
+    one step's products (the stage's shapes at its batch size, BLAS on all threads as
+    stackae runs a minibatch) timed ``repeats`` times in a row, times the stage's steps.
+    Against the floor, this is what the products themselves allow at these shapes."""
+    import time
+
+    rng = np.random.default_rng(0)
+    sizes = (clf.n_features_in_, *clf.hidden_layer_sizes, clf.classes_.size)
+    batch = min(clf.batch_size, n_samples)
+    seconds = {}
+    for stage, profile in clf.stage_profile_.items():
+        if stage.startswith("pretrain layer"):
+            layer = int(stage.rsplit(" ", 1)[1])
+            chain = step_products("autoencoder", (sizes[layer - 1], sizes[layer]), batch)
+        elif stage == "softmax":
+            chain = step_products("stack", sizes[-2:], batch)
+        else:
+            chain = step_products("stack", sizes, batch)
+        run = _product_chain(chain, dtype, rng)
+        run()
+        best = float("inf")
+        for _ in range(3):  # the best of three: the machine is shared
+            start = time.perf_counter()
+            for _ in range(repeats):
+                run()
+            best = min(best, (time.perf_counter() - start) / repeats)
+        seconds[stage] = best * profile["evaluations"]
+    return seconds
+
+
 def matmul_peak(dtype, size: int = 4000, repeats: int = 3) -> float:
     """This machine's matrix-product rate in GFLOP/s: the best of ``repeats`` products of
     two ``size`` x ``size`` matrices (all threads)."""

@@ -15,7 +15,10 @@ went: the floor is the matrix products of every evaluation at the float32 matrix
 peak, the mean of the peaks measured just before and just after the run; "evaluations"
 is the time inside the objectives (and their rate against the peak), "optimizer" the
 rest of each stage (L-BFGS's own work, minibatch steps and gathers), "other" the rest of
-the fit (features between stages, checks). Then the machine it ran on.
+the fit (features between stages, checks). For a minibatch recipe, "products alone"
+times one step's matrix products at its batch size (its shapes and layouts, BLAS on all
+threads, nothing between them), times its steps: what the products themselves allow at
+those shapes, against the floor's 4000 x 4000 rate. Then the machine it ran on.
 
     python benchmarks/ufldl_mnist.py [--recipe ufldl|fast|both] [--history 10] [--max-iter 400]
 """
@@ -29,7 +32,14 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from _common import DEFAULT_MNIST, machine_description, matmul_peak, print_table, stage_flops
+from _common import (
+    DEFAULT_MNIST,
+    machine_description,
+    matmul_peak,
+    minibatch_product_seconds,
+    print_table,
+    stage_flops,
+)
 from stackae import StackedAutoencoderClassifier, get_num_threads
 from stackae.datasets import load_mnist
 from stackae.presets import FAST, UFLDL
@@ -96,6 +106,8 @@ def main(argv=None):
         peaks.append(f"{peak_before:.1f} -> {peak_after:.1f}")
         peak_before = peak_after
         b = breakdown(clf, wall, data.X_train.shape[0], peak)
+        # a minibatch recipe's products on their own, at its batch size: what its shapes allow
+        alone = minibatch_product_seconds(clf, data.X_train.shape[0]) if params["solver"] != "lbfgs" else {}
         rows.append(
             [
                 name,
@@ -107,6 +119,7 @@ def main(argv=None):
                 f"{b['evaluations']:.1f} s ({100 * b['evaluation_rate'] / peak:.0f}% of peak)",
                 f"{b['optimizer']:.1f} s",
                 f"{b['other']:.1f} s",
+                f"{sum(alone.values()):.1f} s ({sum(alone.values()) / b['floor']:.2f}x)" if alone else "-",
             ]
         )
         for stage, seconds in clf.stage_seconds_.items():
@@ -120,9 +133,10 @@ def main(argv=None):
                     f"{seconds:.1f}",
                     f"{profile['evaluation_seconds']:.1f}",
                     f"{b['flops'][stage] / (peak * 1e9):.1f}",
+                    f"{alone[stage]:.1f}" if alone else "-",
                 ]
             )
-    rows.append(["UFLDL's reported result (minFunc L-BFGS, MATLAB)", "87.7%", "97.6%", "-", "-", "-", "-", "-", "-"])
+    rows.append(["UFLDL's reported result (minFunc L-BFGS, MATLAB)", "87.7%", "97.6%", *["-"] * 7])
     print(
         f"float32 matrix-product peak (4000 x 4000, {get_num_threads()} threads) before and after each run: "
         f"{', '.join(peaks)} GFLOP/s (a run's floor takes their mean); "
@@ -139,11 +153,15 @@ def main(argv=None):
             "evaluations",
             "optimizer",
             "other",
+            "products alone (/ floor)",
         ],
         rows,
     )
     print()
-    print_table(["run", "stage", "iterations", "evaluations", "seconds", "in evaluations", "floor (s)"], stage_rows)
+    print_table(
+        ["run", "stage", "iterations", "evaluations", "seconds", "in evaluations", "floor (s)", "products alone (s)"],
+        stage_rows,
+    )
 
 
 if __name__ == "__main__":

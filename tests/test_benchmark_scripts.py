@@ -93,3 +93,22 @@ def test_minibatch_steps_benchmark_times_three_programs_against_pytorch():
     for row in ("| stackae on torch tensors (cpu)", "| stackae on NumPy arrays"):
         ms, ratio = (float(x) for x in _cells(out, row)[1:])
         assert ms > 0 and ratio > 0
+
+
+def test_replayed_step_products_are_the_floors_products():
+    """ufldl_mnist.py's "products alone" replays one step's products; they must be the
+    ones its floor counts (same FLOPs), and the replay must run them."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from _common import _product_chain, flops_autoencoder, flops_stack, step_products
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    import numpy as np
+
+    def flops(chain):
+        return sum(2.0 * m * k * n for (m, k, n), _ in chain)
+
+    assert flops(step_products("autoencoder", (784, 200), 256)) == flops_autoencoder(256, 784, 200)
+    assert flops(step_products("stack", (784, 200, 200, 10), 256)) == flops_stack(256, (784, 200, 200, 10))
+    assert flops(step_products("stack", (200, 10), 96)) == flops_stack(96, (200, 10))
+    _product_chain(step_products("stack", (7, 5, 3), 4), np.float32, np.random.default_rng(0))()
