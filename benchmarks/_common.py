@@ -130,7 +130,8 @@ def step_products(kind: str, sizes, rows: int) -> list:
 def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: int = 200) -> dict:
     """Seconds the matrix products of each stage of a minibatch fit take on their own:
     one step's products (the stage's shapes at its batch size, BLAS on all threads as
-    stackae runs a minibatch) timed ``repeats`` times in a row, times the stage's steps.
+    stackae runs a minibatch) timed ``repeats`` times in a row (the median of three such
+    runs), times the stage's steps.
     Against the floor, this is what the products themselves allow at these shapes."""
     import time
 
@@ -148,13 +149,13 @@ def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: in
             chain = step_products("stack", sizes, batch)
         run = _product_chain(chain, dtype, rng)
         run()
-        best = float("inf")
-        for _ in range(3):  # the best of three: the machine is shared
+        times = []
+        for _ in range(3):  # the median of three, as a fit's products meet the machine's load
             start = time.perf_counter()
             for _ in range(repeats):
                 run()
-            best = min(best, (time.perf_counter() - start) / repeats)
-        seconds[stage] = best * profile["evaluations"]
+            times.append((time.perf_counter() - start) / repeats)
+        seconds[stage] = float(np.median(times)) * profile["evaluations"]
     return seconds
 
 

@@ -15,9 +15,11 @@ momentum 0.9 at learning rate 0.1, batches of 128, a constant rate here) for
 Each row is the best of ``--repeats`` runs (milliseconds a step), with its ratio to
 PyTorch's measured in the same run. ``--hidden 16 16 --features 16`` (the first 16
 pixels) makes the arithmetic negligible, so the figures are each program's work on the
-host per step: what a GPU waits for when steps are small.
+host per step: what a GPU waits for when steps are small. ``--adversarial EPS`` adds
+stackae with adversarial training (perturbation ``EPS``), whose steps make two passes.
 
     python benchmarks/minibatch_steps.py [--device cpu|cuda] [--hidden 1024 1024] [--features 784] [--epochs 1]
+        [--adversarial 0.1]
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ def synchronize(torch, device):
         torch.cuda.synchronize(device)
 
 
-def stackae_seconds(X, y, hidden, epochs: int) -> float:
+def stackae_seconds(X, y, hidden, epochs: int, adversarial: float = 0.0) -> float:
     clf = make_estimator(
         "best",
         hidden_layer_sizes=tuple(hidden),
+        adversarial=adversarial,
         pretrain_max_iter=0,
         softmax_max_iter=0,
         finetune_max_iter=epochs,
@@ -95,6 +98,7 @@ def main(argv=None):
     parser.add_argument("--features", type=int, default=784, help="the first N pixels of each image")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--adversarial", type=float, default=0.0, help="also time adversarial training (NumPy)")
     args = parser.parse_args(argv)
     import torch
 
@@ -113,6 +117,10 @@ def main(argv=None):
     }
     if torch.device(args.device).type == "cpu":
         runs["stackae on NumPy arrays"] = lambda: stackae_seconds(X_np, y_np, args.hidden, args.epochs)
+    if args.adversarial:
+        runs[f"stackae on NumPy arrays, adversarial {args.adversarial:g}"] = lambda: stackae_seconds(
+            X_np, y_np, args.hidden, args.epochs, args.adversarial
+        )
     best = {name: min(run() for _ in range(args.repeats)) for name, run in runs.items()}
     baseline = best[pytorch]
     widths = "-".join(map(str, (X_np.shape[1], *args.hidden, 10)))

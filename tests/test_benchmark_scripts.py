@@ -86,11 +86,16 @@ def test_minibatch_steps_benchmark_times_three_programs_against_pytorch():
     out = _run(
         "minibatch_steps.py",
         *("--samples", "640", "--hidden", "8", "8", "--features", "16", "--repeats", "1", "--mnist", str(MNIST_DIR)),
+        *("--adversarial", "0.1"),
     )
     header = _cells(out, "| 16-8-8-10, 5 steps of 128 (1 epoch(s) of 640)")
     assert header[1:] == ["ms a step", "/ PyTorch"]
     assert _cells(out, "| PyTorch (autograd, torch.optim.SGD)")[2] == "1.00"
-    for row in ("| stackae on torch tensors (cpu)", "| stackae on NumPy arrays"):
+    for row in (
+        "| stackae on torch tensors (cpu)",
+        "| stackae on NumPy arrays",
+        "| stackae on NumPy arrays, adversarial 0.1",
+    ):
         ms, ratio = (float(x) for x in _cells(out, row)[1:])
         assert ms > 0 and ratio > 0
 
