@@ -21,6 +21,7 @@ threads, nothing between them), times its steps: what the products themselves al
 those shapes, against the floor's 4000 x 4000 rate. Then the machine it ran on.
 
     python benchmarks/ufldl_mnist.py [--recipe ufldl|fast|both] [--history 10] [--max-iter 400]
+        [--batch-size 256] [--learning-rate 3e-3]
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def main(argv=None):
     parser.add_argument("--recipe", choices=["ufldl", "fast", "both"], default="both")
     parser.add_argument("--max-iter", type=int, default=400, help="L-BFGS iterations a stage (ufldl recipe)")
     parser.add_argument("--history", type=int, nargs="+", default=[10], help="L-BFGS correction pairs (ufldl)")
+    parser.add_argument("--batch-size", type=int, default=None, help="the fast recipe's batch size (default 256)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="the fast recipe's (default 3e-3)")
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -95,7 +98,13 @@ def main(argv=None):
             params = dict(UFLDL, pretrain_max_iter=it, softmax_max_iter=it, finetune_max_iter=it, lbfgs_history=history)
             runs.append((f"UFLDL protocol: L-BFGS {it} it a stage, history {history}", params))
     if args.recipe in ("fast", "both"):
-        runs.append(("fast recipe: Adam 3+3+3+20 epochs", dict(FAST)))
+        fast = dict(FAST)
+        name = "fast recipe: Adam 3+3+3+20 epochs"
+        for key in ("batch_size", "learning_rate"):
+            if getattr(args, key) is not None:
+                fast[key] = getattr(args, key)
+                name += f", {key.replace('_', ' ')} {getattr(args, key):g}"
+        runs.append((name, fast))
     rows, stage_rows, peaks = [], [], []
     for name, params in runs:
         clf, before, after, wall = run(data, params, not args.quiet, args.random_state)

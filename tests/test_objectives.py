@@ -297,6 +297,21 @@ def _scratch_block(k, block, value):
     return 0.0, [out], None
 
 
+@pytest.mark.parametrize(
+    ("m", "expected"),
+    [
+        (100, [(0, 100)]),
+        (1023, [(0, 1023)]),  # fewer rows than a block per thread: one block, BLAS on both
+        (1024, [(0, 512), (512, 1024)]),
+        (1100, [(0, 512), (512, 1024), (1024, 1100)]),
+    ],
+)
+def test_fewer_rows_than_a_block_per_thread_are_one_block(m, expected):
+    rows = _rows.NumpyRows(np.zeros((m, 2)), block_rows=512, n_threads=2)
+    assert rows.blocks() == expected
+    assert _rows.NumpyRows(np.zeros((m, 2)), block_rows=512, n_threads=1).blocks()[0] == (0, min(m, 512))
+
+
 @pytest.mark.parametrize("copy", [True, False])
 def test_a_one_block_sum_copies_its_parts_unless_told_not_to(copy):
     rows = _rows.NumpyRows(np.zeros((5, 2)), n_threads=1)

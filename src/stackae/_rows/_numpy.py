@@ -389,8 +389,18 @@ class NumpyRows:
         return float(a)
 
     def blocks(self):
-        """``(lo, hi)`` of every block, in order."""
+        """``(lo, hi)`` of every block, in order.
+
+        Fewer rows than a block per thread (a minibatch) are one block, whose products
+        BLAS runs on all the threads (see :func:`stackae._tuning.block_rows`). Until
+        2026-11-28 only rows up to one block were: a batch of 1,024 float32 MNIST rows
+        was a block of 832 on one thread and one of 192 on the other, and the fast
+        recipe at that batch size took 23.8 s against 17.4 s as one block (18.7 s as two
+        of 512; ``benchmarks/ufldl_mnist.py --recipe fast --batch-size 1024``).
+        """
         m, b = self.n_samples, self.block_rows
+        if m < b * self.n_threads:
+            return [(0, m)]
         return [(lo, min(lo + b, m)) for lo in range(0, max(m, 1), b)]
 
     def _run_span(self, fn, args, spans, keep, kept, copy=True):
