@@ -539,15 +539,14 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False, tag
 
 
 def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
-    r"""A block of :math:`(1-w) J(X) + w J(X + \epsilon\,\mathrm{sign}(
-    abla_{A_0} J))`
-        (Goodfellow et al. 2015, the fast gradient sign method), the perturbation held
-        constant: two passes, the second on the perturbed rows with the same dropout masks.
+    r"""A block of :math:`(1-w) J(X) + w J(X + \epsilon\,\mathrm{sign}(\nabla_{A_0} J))`
+    (Goodfellow et al. 2015, the fast gradient sign method), the perturbation held
+    constant: two passes, the second on the perturbed rows with the same dropout masks.
 
-        The sign is taken of the gradient with respect to ``A_0``, the input after its
-        dropout mask: where an input is dropped the two differ (``0`` against ``+-1``), but
-        the second pass drops the same inputs, so the cost and the gradient are those of
-        the gradient with respect to ``X``.
+    The sign is taken of the gradient with respect to ``A_0``, the input after its
+    dropout mask: where an input is dropped the two differ (``0`` against ``+-1``), but
+    the second pass drops the same inputs, so the cost and the gradient are those of
+    the gradient with respect to ``X``.
     """
     xp, w = k.xp, spec.adversarial_weight
     clean = 1.0 - w
@@ -692,8 +691,9 @@ def stack_cost(
         :math:`(1-w)\,J(X) + w\,J(X + \epsilon\,\mathrm{sign}(\nabla_X J(X)))`, each
         with the same dropout masks, the perturbation held constant (its sign is
         piecewise constant in ``theta``, so this is the gradient almost everywhere).
-        The perturbed rows are not clipped to the data's range. Costs about twice an
-        evaluation without it.
+        The perturbed rows are not clipped to the data's range. An evaluation costs
+        2.4 times one without it at 784-1024-1024-10 on 128 rows (two passes, and
+        the input's delta).
     adversarial_weight : float in (0, 1], default 0.5
         :math:`w`, the weight of the perturbed rows' term.
     """
