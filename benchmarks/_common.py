@@ -136,18 +136,10 @@ def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: in
     import time
 
     rng = np.random.default_rng(0)
-    sizes = (clf.n_features_in_, *clf.hidden_layer_sizes, clf.classes_.size)
     batch = min(clf.batch_size, n_samples)
     seconds = {}
     for stage, profile in clf.stage_profile_.items():
-        if stage.startswith("pretrain layer"):
-            layer = int(stage.rsplit(" ", 1)[1])
-            chain = step_products("autoencoder", (sizes[layer - 1], sizes[layer]), batch)
-        elif stage == "softmax":
-            chain = step_products("stack", sizes[-2:], batch)
-        else:
-            chain = step_products("stack", sizes, batch)
-        run = _product_chain(chain, dtype, rng)
+        run = _product_chain(step_products(*stage_network(clf, stage), batch), dtype, rng)
         run()
         times = []
         for _ in range(3):  # the median of three, as a fit's products meet the machine's load
@@ -176,23 +168,29 @@ def matmul_peak(dtype, size: int = 4000, repeats: int = 3) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def stage_network(clf, stage: str) -> tuple[str, tuple]:
+    """What a stage of a fitted StackedAutoencoderClassifier trains: ``("autoencoder",
+    (n, h))`` for ``"pretrain layer L"``, ``("stack", sizes)`` for the softmax (the last
+    two sizes) and for fine-tuning (all of them)."""
+    sizes = (clf.n_features_in_, *clf.hidden_layer_sizes, clf.classes_.size)
+    if stage.startswith("pretrain layer"):
+        layer = int(stage.rsplit(" ", 1)[1])
+        return "autoencoder", (sizes[layer - 1], sizes[layer])
+    if stage == "softmax":
+        return "stack", sizes[-2:]
+    return "stack", sizes
+
+
 def stage_flops(clf, n_samples: int) -> dict:
     """Matrix-product FLOPs of each stage of a fitted StackedAutoencoderClassifier: its
     evaluations (full batch: each on all rows; minibatch: each epoch's batches add up to
     all rows once)."""
-    n_in = clf.n_features_in_
-    sizes = (n_in, *clf.hidden_layer_sizes, clf.classes_.size)
     minibatch = clf.solver != "lbfgs"
     flops = {}
     for stage, profile in clf.stage_profile_.items():
         passes = clf.n_iter_[stage] if minibatch else profile["evaluations"]
-        if stage.startswith("pretrain layer"):
-            layer = int(stage.rsplit(" ", 1)[1])
-            per_pass = flops_autoencoder(n_samples, sizes[layer - 1], sizes[layer])
-        elif stage == "softmax":
-            per_pass = flops_stack(n_samples, (sizes[-2], sizes[-1]))
-        else:
-            per_pass = flops_stack(n_samples, sizes)
+        kind, sizes = stage_network(clf, stage)
+        per_pass = flops_autoencoder(n_samples, *sizes) if kind == "autoencoder" else flops_stack(n_samples, sizes)
         flops[stage] = passes * per_pass
     return flops
 
