@@ -112,15 +112,16 @@ def fingerprint(X, y: np.ndarray, params: dict) -> str:
         rows = np.arange(0, X.shape[0], step)
         sample = X[rows] if not _xp.is_zarr(X) else X.get_orthogonal_selection((rows, slice(None)))
         digest.update(np.ascontiguousarray(_xp.to_numpy(sample)).data)
-    digest.update(np.ascontiguousarray(_xp.to_numpy(y)).data)
+    if y is not None:  # an unsupervised run has no labels
+        digest.update(np.ascontiguousarray(_xp.to_numpy(y)).data)
     return digest.hexdigest()
 
 
 class StageCheckpoints:
-    """What the stacked classifier saves and restores between stages and within one.
+    """What a stacked estimator saves and restores between stages and within one.
 
-    Saved: the layers finished so far (``done_W_i``, ``done_b_i``: pretrained layers,
-    then the softmax), the stage in progress with its parameters, optimizer state and
+    Saved: the layers finished so far (``done_W_i``, ``done_b_i``, in the network's
+    order: pretrained layers, then the output layer), the stage in progress with its parameters, optimizer state and
     loss curve, the random generator's state, and the history of finished stages.
     """
 

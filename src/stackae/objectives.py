@@ -40,6 +40,7 @@ from ._params import autoencoder_layout, flatten, n_params, pack, unpack
 from ._rows import rows_of
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
+from .heads import SOFTMAX, Head, output_delta
 
 __all__ = [
     "sparse_autoencoder_cost",
@@ -262,17 +263,9 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
     H = block.kept
     if H is None:
         H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
-    if spec.loss == "cross_entropy":
-        Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)
-        # J_i = sum_j softplus(z_ij) - t_ij z_ij  (= -t log xhat - (1 - t) log(1 - xhat), xhat = f(z))
-        cost = k.total(k.xp.logaddexp(Zout, 0.0) - T * Zout)
-        D3 = k.activate("sigmoid", Zout)
-        D3 -= T  # delta_3 = (xhat - t), times 1/m below
-        gb2 = k.sum_rows(D3)
-    else:
-        # (1/2) ||Xhat - T||^2 and delta_3 = (Xhat - T) * f'(z_3), both times 1/m below;
-        # grad b2 = column sums of delta_3
-        cost, D3, gb2 = k.squared_error_delta(spec.output_activation, H, W2, b2, T, "Xhat")  # (b, h) @ (h, n)
+    # the reconstruction's loss, delta_3 = (Xhat - T) * g'(z_3) (times 1/m below; the
+    # cross-entropy's is Xhat - T) and grad b2 = column sums of delta_3
+    cost, D3, gb2 = output_delta(k, spec.output_activation, spec.loss, H, W2, b2, T, "Xhat")  # (b, h) @ (h, n)
     if spec.tied:
         # delta_3 / m now (a (b, n) pass), so that delta_2 comes out scaled and the
         # decoder's share of grad W1 joins the encoder's in one product below
@@ -463,8 +456,9 @@ def sparse_autoencoder_cost(
 @dataclass(frozen=True)
 class StackSpec:
     """Static options of a stack: layer sizes ``(n_0, ..., n_L, k)``, hidden units,
-    drop probabilities ``(input, hidden 1..L)``, the seed of the dropout masks, and
-    adversarial training's perturbation size and the weight of its term."""
+    drop probabilities ``(input, hidden 1..L)``, the seed of the dropout masks,
+    adversarial training's perturbation size and the weight of its term, and the output
+    head (:mod:`stackae.heads`: the softmax by default)."""
 
     sizes: tuple
     activation: str = "sigmoid"
@@ -472,6 +466,7 @@ class StackSpec:
     seed: int = 0
     adversarial: float = 0.0
     adversarial_weight: float = 0.5
+    head: Head = SOFTMAX
 
     def unpack(self, theta):
         return unpack(theta, self.sizes)
@@ -482,17 +477,16 @@ class StackSpec:
 
 
 def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False, tag=""):
-    """Forward through the hidden layers and the softmax, then backpropagation.
+    """Forward through the hidden layers and the head (the softmax), then backpropagation.
 
     The gradient comes out times ``m * inv_m`` (it is linear in the softmax's delta).
     ``input_delta``: also return ``delta_0 = delta_1 W_1^T``, the gradient with respect
     to the network's input ``A_0`` (same scale), as the third item (a scratch buffer,
     valid until this thread's next block). ``tag``: a prefix for the scratch buffers of
     the weights' gradients, so that a second call leaves the first one's intact."""
-    xp = k.xp
     weights, biases = spec.unpack(theta)
     n_hidden_layers = len(spec.sizes) - 2
-    X, y = block.X, block.y
+    X = block.X
     rates = spec.dropout or (0.0,) * (n_hidden_layers + 1)
     # Forward: A_0 = X ; A_l = f(A_{l-1} W_l + b_l), each times its dropout mask
     A = [X if rates[0] == 0 else k.dropped(X, spec.seed, 0, block.start, rates[0])]
@@ -505,23 +499,12 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False, tag
             Al, memo = k.dropout(spec.activation, Al, spec.seed, layer, block.start, rates[layer], f"F{layer}")
         A.append(Al)
         memos.append(memo)
-    # S = A_L Theta + c ; P = softmax(S) row-wise
-    S = k.affine(A[-1], weights[-1], biases[-1], "S")  # (b, n_L) @ (n_L, k) -> (b, k)
-    S -= xp.max(S, axis=1, keepdims=True)
-    Y = k.one_hot(y, spec.sizes[-1], S.dtype)
-    # J = -(1/m) sum_i log P[i, y_i] = -(1/m) sum_i (S[i, y_i] - log sum_j exp S[i, j])
-    picked = k.dot(S, Y)
-    E = xp.exp(S)
-    row_sums = xp.sum(E, axis=1)
-    cost = k.total(xp.log(row_sums)) - picked
-    # delta_S = (P - Y) / m
-    D = E / row_sums[:, None]
-    D -= Y
-    D *= inv_m
+    # the head: its data cost and delta_S (times 1/m), e.g. softmax: delta_S = (P - Y) / m
+    cost, D, gb = spec.head.block_delta(k, A[-1], weights[-1], biases[-1], block, inv_m)
     grads_W, grads_b = [None] * (n_hidden_layers + 1), [None] * (n_hidden_layers + 1)
     # grad Theta = A_L^T delta_S ; grad c = column sums of delta_S
     grads_W[-1] = k.matmul(A[-1].T, D, f"{tag}gTheta")  # (n_L, b) @ (b, k) -> (n_L, k)
-    grads_b[-1] = k.sum_rows(D)
+    grads_b[-1] = gb
     for layer in range(n_hidden_layers, 0, -1):
         # delta_l = (delta_{l+1} W_{l+1}^T) * mask_l * f'(z_l)
         G = k.matmul(D, weights[layer].T, f"D{layer}")  # (b, n_{l+1}) @ (n_{l+1}, n_l) -> (b, n_l)
@@ -554,7 +537,9 @@ def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
     # second pass keeps its gradients in buffers of its own: no copy, one sum
     cost, parts, D0 = _stack_block(k, block, theta, spec, inv_m * (clean or 1.0), input_delta=True)
     X_adv = block.X + spec.adversarial * xp.sign(D0)  # a new array: D0 is a scratch buffer
-    cost_adv, parts_adv, _ = _stack_block(k, block._replace(X=X_adv), theta, spec, inv_m * w, tag="adversarial-")
+    # the perturbed rows keep the clean ones as their targets (a reconstruction head's)
+    perturbed = block._replace(X=X_adv, T=block.X if block.T is None else block.T)
+    cost_adv, parts_adv, _ = _stack_block(k, perturbed, theta, spec, inv_m * w, tag="adversarial-")
     if not clean:  # w = 1: the clean pass only finds the perturbation
         return cost_adv, parts_adv, None
     for p, q in zip(parts, parts_adv):
@@ -737,9 +722,5 @@ def feedforward(X, weights, biases, activation: str = "sigmoid"):
 
 def softmax_probabilities(S):
     """Row-wise softmax of scores ``S`` of shape ``(m, k)``, in overflow-free form:
-    ``exp(S - max S) / sum exp(S - max S)``."""
-    xp = _xp.namespace(S)
-    P = S - xp.max(S, axis=1, keepdims=True)
-    P = xp.exp(P)
-    P /= xp.sum(P, axis=1, keepdims=True)
-    return P
+    ``exp(S - max S) / sum exp(S - max S)`` (the softmax head's outputs)."""
+    return SOFTMAX.outputs(S)

@@ -11,7 +11,7 @@ from ..noise import level_of
 from ..objectives import feedforward
 from ._data import check_fit_data, check_predict_X, encode, split_validation, weights_like
 from ._softmax import store_history
-from ._stages import autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
+from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
 from ._validation import check_autoencoder_params, check_int
 
 __all__ = ["SparseAutoencoder"]
@@ -175,8 +175,9 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         if self.early_stopping:
             X, _, validation, _ = split_validation(X, None, self.validation_fraction, rng, stratify=False)
         stage = "sparse autoencoder"
+        config = StageConfig.of(self)
         result, monitor = pretrain_layer(
-            self,
+            config,
             X,
             n_hidden,
             max_iter=max_iter,
@@ -187,7 +188,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         )
         warn_not_converged(result, stage, "max_iter", max_iter)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
-        W1, W2, b1, b2 = autoencoder_layers(self, result.theta, X.shape[1], n_hidden, dtype)
+        W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], n_hidden, dtype)
         self.coefs_, self.intercepts_ = [W1, W2], [b1, b2]
         store_history(self, result, monitor)
         warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage)

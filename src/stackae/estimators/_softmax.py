@@ -9,9 +9,10 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _xp
 from .._params import unpack
+from ..heads import SOFTMAX
 from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
-from ._stages import train_softmax, warn_not_converged
+from ._stages import StageConfig, train_output, warn_not_converged
 from ._validation import check_float, check_int, check_solver_params
 
 __all__ = ["SoftmaxRegression", "SoftmaxOutputMixin", "encode_labels", "store_history"]
@@ -178,11 +179,12 @@ class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
             X, y_index, X_val, y_val = split_validation(X, y_index, self.validation_fraction, rng, stratify=True)
             validation = (X_val, y_val)
         stage = "softmax"
-        result, monitor = train_softmax(
-            self,
+        result, monitor = train_output(
+            StageConfig.of(self),
             X,
             y_index,
             self.classes_.size,
+            SOFTMAX,
             alpha=self.alpha,
             max_iter=max_iter,
             rng=rng,

@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils import check_random_state
+from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._checkpoint import StageCheckpoints, fingerprint
-from .._params import unpack
-from ..noise import level_of
-from ..objectives import check_adversarial, feedforward
-from ..optim import OptimizeResult
-from ._autoencoder import SparseAutoencoder
-from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
+from ..heads import SOFTMAX
+from ._base import StackedNetwork
 from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, encode_labels
-from ._stages import (
-    autoencoder_layers,
-    finetune,
-    pretrain_layer,
-    stage_features,
-    train_softmax,
-    warn_if_collapsed,
-    warn_not_converged,
-)
-from ._validation import (
-    check_autoencoder_params,
-    check_choice,
-    check_dropout,
-    check_float,
-    check_hidden_sizes,
-    check_int,
-)
+from ._stages import StageConfig
+from ._validation import check_float, check_int
 
 __all__ = ["StackedAutoencoderClassifier"]
 
 
-class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwork):
     r"""Stacked autoencoders + softmax, fine-tuned by backpropagation.
 
     Training runs UFLDL's three steps, each by L-BFGS (or the minibatch ``solver``):
@@ -256,71 +233,36 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
 
-    # ---------------------------------------------------------------- training
+    # ------------------------------------------------------------------- hooks
+    _stratify = True
+
+    def _head(self):
+        return SOFTMAX
+
+    def _encode_targets(self, y):
+        self.classes_, y_index = encode_labels(self, y)
+        return y_index, self.classes_.size
+
+    def _output_settings(self):
+        return self.softmax_alpha, self.softmax_max_iter, "softmax_max_iter"
+
+    def _config(self):
+        return StageConfig.of(self, output_alpha=self.softmax_alpha)
+
     def _check_params(self):
-        hidden = check_hidden_sizes(self.hidden_layer_sizes)
-        levels = check_autoencoder_params(self, len(hidden))
         check_float("softmax_alpha", self.softmax_alpha, 0.0)
-        for name in ("pretrain_max_iter", "softmax_max_iter", "finetune_max_iter"):
-            check_int(name, getattr(self, name), 0)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
-        check_choice("finetune_decay", self.finetune_decay, ("softmax", "all"))
-        if self.finetune_learning_rate is not None:
-            check_float("finetune_learning_rate", self.finetune_learning_rate, 0.0, open_low=True)
-        rates = check_dropout(self, len(hidden))
-        check_adversarial(self.adversarial, self.adversarial_weight)
-        return hidden, levels, rates
+        check_int("softmax_max_iter", self.softmax_max_iter, 0)
+        return super()._check_params()
 
-    def _record(self, stage: str, result: OptimizeResult, monitor=None) -> None:
-        self.stage_costs_[stage] = result.cost
-        self.n_iter_[stage] = result.n_iter
-        self.loss_curve_[stage] = result.loss_curve
-        self.stage_seconds_[stage] = result.seconds
-        self.stage_profile_[stage] = {
-            "evaluations": result.n_evaluations,
-            "evaluation_seconds": result.evaluation_seconds,
-        }
-        if monitor is not None:
-            self.validation_scores_[stage] = monitor.scores
-            self.best_validation_score_[stage] = monitor.best_score
-
-    def _reset_history(self) -> None:
-        self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
-        self.stage_profile_ = {}
-        for name in ("validation_scores_", "best_validation_score_"):
-            self.__dict__.pop(name, None)
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = {}, {}
-
-    def _history(self) -> dict:
-        return {
-            "stage_costs": self.stage_costs_,
-            "n_iter": self.n_iter_,
-            "loss_curve": self.loss_curve_,
-            "stage_seconds": self.stage_seconds_,
-        }
-
-    def _check_warm_start(self, hidden, classes) -> None:
-        sizes = tuple(W.shape[1] for W in self.coefs_[:-1])
-        if sizes != hidden:
-            raise ValueError(
-                f"warm_start=True needs the fitted hidden layer sizes {sizes}, got "
-                f"hidden_layer_sizes={hidden}; set warm_start=False to train a new network."
-            )
+    def _check_warm_targets(self, y_info) -> None:
+        classes = y_info["classes_"]
         if not np.array_equal(self.classes_, classes):
             raise ValueError(
                 f"warm_start=True needs the fitted classes {list(self.classes_)}, got {list(classes)}; "
                 "set warm_start=False to train a new network."
             )
 
-    @classmethod
-    def from_preset(cls, name: str, **params):
-        """The named recipe ``name`` of :mod:`stackae.presets` (``"ufldl"``, ``"fast"``,
-        ``"best"``), with ``params`` overriding its settings."""
-        from ..presets import preset_params
-
-        return cls(**{**preset_params(name), **params})
-
+    # ---------------------------------------------------------------- training
     @classmethod
     def from_layers(cls, layers, softmax, **params):
         """A stack assembled from layers trained elsewhere, ready to be fine-tuned by ``fit``.
@@ -340,22 +282,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
             ``predict`` works at once (the network as assembled); ``fit(X, y)``
             fine-tunes it without pretraining.
         """
-        weights, biases = [], []
-        for i, layer in enumerate(layers, start=1):
-            if isinstance(layer, SparseAutoencoder):
-                check_is_fitted(layer)
-                W, b = layer.coefs_[0], layer.intercepts_[0]
-            else:
-                W, b = layer
-            W, b = np.asarray(W), np.asarray(b)
-            if W.ndim != 2 or b.shape != (W.shape[1],) or (weights and W.shape[0] != weights[-1].shape[1]):
-                expected = weights[-1].shape[1] if weights else "n_features"
-                raise ValueError(
-                    f"Layer {i} has weights of shape {W.shape} and biases of shape {b.shape}; expected "
-                    f"({expected}, n_out) and (n_out,)."
-                )
-            weights.append(W)
-            biases.append(b)
+        weights, biases = cls._layer_pairs(layers)
         if isinstance(softmax, SoftmaxRegression):
             check_is_fitted(softmax)
             Theta, c, classes = softmax.coefs_[0], softmax.intercepts_[0], softmax.classes_
@@ -369,30 +296,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
                 f"expected ({n_last}, n_classes), (n_classes,) and n_classes classes."
             )
         params["hidden_layer_sizes"] = tuple(W.shape[1] for W in weights)
-        params["warm_start"] = True
-        est = cls(**params)
-        dtype = np.result_type(*weights, Theta)
-        est.coefs_ = [W.astype(dtype) for W in (*weights, Theta)]
-        est.intercepts_ = [b.astype(dtype) for b in (*biases, c)]
-        est.pretrained_coefs_ = [W.copy() for W in est.coefs_]
-        est.pretrained_intercepts_ = [b.copy() for b in est.intercepts_]
-        est.classes_ = classes
-        est.n_features_in_ = weights[0].shape[0]
-        est._reset_history()
-        return est
-
-    def _stages(self, hidden) -> list[str]:
-        return [f"pretrain layer {layer}" for layer in range(1, len(hidden) + 1)] + ["softmax", "finetune"]
-
-    def _checkpoints(self, X, y_index, rng, warm: bool):
-        if self.checkpoint_dir is None:
-            return None
-        skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device")
-        params = {k: v for k, v in self.get_params().items() if k not in skip}
-        params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
-        if isinstance(self.random_state, np.random.RandomState):
-            params["random_state"] = "RandomState"
-        return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, y_index, params), rng)
+        return cls._assemble([*weights, Theta], [*biases, c], params, classes_=classes)
 
     def fit(self, X, y):
         """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features).
@@ -403,163 +307,4 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, Transfor
         of this same run (same data and hyperparameters), continue from the newest
         valid one.
         """
-        hidden, levels, rates = self._check_params()
-        warm = bool(self.warm_start) and hasattr(self, "coefs_")
-        X, y = check_fit_data(self, X, y, reset=not warm, device=self.device, needs_y=True)
-        classes, y_index = encode_labels(self, y)
-        rng = check_random_state(self.random_state)
-        validation = None
-        if self.early_stopping:
-            X, y_index, X_val, y_val = split_validation(X, y_index, self.validation_fraction, rng, stratify=True)
-            validation = (X_val, y_val)
-        stages = self._stages(hidden)
-        checkpoints = self._checkpoints(X, y_index, rng, warm)
-        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
-
-        # done: (W, b) of each finished pretraining layer, then of the softmax
-        start, resume = 0, None
-        if warm:
-            self._check_warm_start(hidden, classes)
-            done = list(zip(self.coefs_, self.intercepts_))
-            start = len(stages) - 1
-            self.__dict__.setdefault("stage_profile_", {})
-            if self.early_stopping:
-                self.__dict__.setdefault("validation_scores_", {})
-                self.__dict__.setdefault("best_validation_score_", {})
-        else:
-            self.classes_ = classes
-            self._reset_history()
-            for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
-                self.__dict__.pop(stale, None)
-            done = []
-            restored = checkpoints.restore() if checkpoints is not None else None
-            if restored is not None:
-                start, done, history, resume, pretrained = restored
-                if pretrained:
-                    self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
-                    self.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
-                self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
-                self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
-                done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
-
-        for index in range(start, len(stages)):
-            stage = stages[index]
-            history = self._history()
-            resumable = {"resume": resume}
-            if checkpoints is not None:
-                resumable["checkpoint"] = checkpoints.during(index, done, history)
-            resume = None
-            result, monitor, layers = self._run_stage(
-                stage, index, X, y_index, classes, hidden, done, rng, resumable, levels, rates, validation, dtype
-            )
-            self._record(stage, result, monitor)
-            if stage == "finetune":
-                if not warm:
-                    self.pretrained_coefs_ = [W.copy() for W, _ in done]
-                    self.pretrained_intercepts_ = [b.copy() for _, b in done]
-                done = layers
-            else:
-                done.append(layers[0])
-            if checkpoints is not None:
-                pretrained = (
-                    zip(self.pretrained_coefs_, self.pretrained_intercepts_) if stage == "finetune" and not warm else ()
-                )
-                checkpoints.stage_done(index + 1, done, history, pretrained)
-        self.coefs_ = [W for W, _ in done]
-        self.intercepts_ = [b for _, b in done]
-        return self
-
-    def _run_stage(
-        self, stage, index, X, y_index, classes, hidden, done, rng, resumable, levels, rates, validation, dtype
-    ):
-        """Train ``stage`` (``stages[index]``) on top of the finished layers ``done``.
-
-        Returns the optimizer's result, the early-stopping monitor (or None) and the
-        trained layers as NumPy ``(W, b)`` pairs of ``dtype``: the new hidden layer, the
-        softmax, or the whole fine-tuned stack.
-        """
-        if stage == "finetune":
-            result, monitor = finetune(
-                self,
-                X,
-                y_index,
-                done,
-                hidden,
-                classes.size,
-                rng=rng,
-                stage=stage,
-                validation=validation,
-                rates=rates,
-                **resumable,
-            )
-            warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
-            weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], *hidden, classes.size))
-            return result, monitor, [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
-
-        # the input of this stage: the features of the finished layers below it
-        features = stage_features(X, done[:index], self.activation)
-        val = None
-        if validation is not None:
-            val = stage_features(validation[0], done[:index], self.activation)
-        n_in = features.shape[1]
-        if stage == "softmax":
-            result, monitor = train_softmax(
-                self,
-                features,
-                y_index,
-                classes.size,
-                alpha=self.softmax_alpha,
-                max_iter=self.softmax_max_iter,
-                rng=rng,
-                stage=stage,
-                validation=None if val is None else (val, validation[1]),
-                **resumable,
-            )
-            warn_not_converged(result, stage, "softmax_max_iter", self.softmax_max_iter)
-            (Theta,), (c,) = unpack(np.asarray(host(result.theta), dtype=dtype), (n_in, classes.size))
-            return result, monitor, [(Theta.copy(), c.copy())]
-        result, monitor = pretrain_layer(
-            self,
-            features,
-            hidden[index],
-            max_iter=self.pretrain_max_iter,
-            rng=rng,
-            stage=stage,
-            noise_level=level_of(levels, index),
-            validation=val,
-            **resumable,
-        )
-        warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
-        W1, _, b1, _ = autoencoder_layers(self, result.theta, n_in, hidden[index], dtype)
-        warn_if_collapsed(stage_features(features, [(W1, b1)], self.activation), stage)
-        return result, monitor, [(W1, b1)]
-
-    # -------------------------------------------------------------- inference
-    def _weights(self, pretrained: bool):
-        check_is_fitted(self)
-        if pretrained:
-            if not hasattr(self, "pretrained_coefs_"):
-                raise ValueError("This model holds no pretrained weights (it was warm-started).")
-            return self.pretrained_coefs_, self.pretrained_intercepts_
-        return self.coefs_, self.intercepts_
-
-    def _scores(self, X, pretrained=False):
-        weights, biases = self._weights(pretrained)
-        X = check_predict_X(self, X)
-        weights = [weights_like(X, W) for W in weights]
-        biases = [weights_like(X, b) for b in biases]
-        return (
-            feedforward(X, weights[:-1], biases[:-1], self.activation) @ weights[-1] + biases[-1]
-        )  # (m, n_L) @ (n_L, k)
-
-    def transform(self, X, layer=None):
-        """Activations of hidden layer ``layer`` (1..L; default the last), shape (n_samples, n_layer)."""
-        check_is_fitted(self)
-        n_layers = len(self.coefs_) - 1
-        layer = n_layers if layer is None else layer
-        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= layer <= n_layers:
-            raise ValueError(f"'layer' must be an integer in 1..{n_layers}, got {layer!r}.")
-        X = check_predict_X(self, X)
-        weights = [weights_like(X, W) for W in self.coefs_[:layer]]
-        biases = [weights_like(X, b) for b in self.intercepts_[:layer]]
-        return feedforward(X, weights, biases, self.activation)
+        return self._fit(X, y)

@@ -1,18 +1,22 @@
-"""The training stages every estimator is made of, shared by all three.
+"""The training stages every estimator is made of.
 
 * :func:`pretrain_layer` - one autoencoder (sparse, denoising, tied, contractive, ...);
-* :func:`train_softmax` - softmax regression on fixed features;
-* :func:`finetune` - the whole stack by backpropagation (with dropout, max-norm);
+* :func:`train_output` - an output head (:mod:`stackae.heads`: the softmax, squared
+  error, ...) alone on fixed features;
+* :func:`finetune` - the whole stack and its head by backpropagation (with dropout,
+  max-norm, adversarial rows);
 
 each wiring an objective of :mod:`stackae.objectives` to an optimizer of
 :mod:`stackae.optim` through :func:`optimize`, with early stopping on a validation
-split (:class:`EarlyStopping`) when asked. The rows stay where they live: the
+split (:class:`EarlyStopping`) when asked. The stages take their settings from one
+:class:`StageConfig`, never from an estimator. The rows stay where they live: the
 objectives get ``X`` as it is (NumPy, memory map, GPU tensor, Dask array).
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, fields
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -35,14 +39,65 @@ from ..optim import OptimizeResult, lbfgs, minibatch
 from ._data import batch_source, encode, host, on_rows_of, weights_like
 
 __all__ = [
+    "StageConfig",
     "optimize",
     "pretrain_layer",
-    "train_softmax",
+    "train_output",
     "finetune",
     "EarlyStopping",
     "warn_not_converged",
     "warn_if_collapsed",
 ]
+
+
+# ---------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class StageConfig:
+    """Every setting a stage reads: the solver's, the autoencoders', the output
+    layer's and fine-tuning's. The defaults are the estimators' (UFLDL's exercise).
+
+    An estimator makes one with :meth:`of`, which takes each field from the
+    estimator's parameter of the same name where it has one; ``output_alpha`` is the
+    weight decay of the output stage and of fine-tuning (the classifier's
+    ``softmax_alpha``)."""
+
+    # the solver
+    solver: str = "lbfgs"
+    tol: float = 1e-6
+    lbfgs_history: int = 10
+    batch_size: int = 256
+    learning_rate: float | None = None
+    momentum: float = 0.9
+    nesterovs_momentum: bool = False
+    learning_rate_schedule: str = "constant"
+    n_iter_no_change: int = 10
+    verbose: int = 0
+    checkpoint_every: int = 10
+    # the autoencoders
+    alpha: float = 3e-3
+    sparsity_target: float = 0.1
+    sparsity_weight: float = 3.0
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    reconstruction_loss: str = "squared"
+    tied_weights: bool = False
+    noise: str | None = None
+    contraction: float = 0.0
+    # the output layer and fine-tuning
+    output_alpha: float = 1e-4
+    finetune_decay: str = "softmax"
+    finetune_max_iter: int = 400
+    finetune_learning_rate: float | None = None
+    max_norm: float | None = None
+    adversarial: float = 0.0
+    adversarial_weight: float = 0.5
+
+    @classmethod
+    def of(cls, est, **overrides) -> StageConfig:
+        """The settings of estimator ``est`` (its parameters of the fields' names), then ``overrides``."""
+        params = est.get_params(deep=False)
+        values = {f.name: params[f.name] for f in fields(cls) if f.name in params}
+        return cls(**{**values, **overrides})
 
 
 # -------------------------------------------------------------------------- warnings
@@ -113,22 +168,26 @@ class EarlyStopping:
         return result
 
 
-def _accuracy_score(X_val, y_val, sizes, activation):
-    """Validation accuracy of a stack (or softmax) with parameters ``theta``; the
-    validation rows are brought to the host once."""
+def validation_score(X_val, targets, sizes, activation, head):
+    """``score(theta)``: the head's validation score (:meth:`~stackae.heads.Head.score`:
+    the accuracy of a softmax, R^2 of a regression, minus the mean reconstruction loss)
+    of a stack (or a lone output layer) of layer sizes ``sizes`` on ``X_val``; the
+    validation rows are brought to the host once. ``targets``: the encoded targets, or
+    None when the head reconstructs its input."""
     X_host = _xp.to_numpy(X_val)
+    targets = X_host if targets is None else targets
 
     def score(theta):
         weights, biases = unpack(np.asarray(host(theta), dtype=X_host.dtype), sizes)
-        scores = feedforward(X_host, weights[:-1], biases[:-1], activation) @ weights[-1] + biases[-1]
-        return float(np.mean(np.argmax(scores, axis=1) == y_val))
+        S = feedforward(X_host, weights[:-1], biases[:-1], activation) @ weights[-1] + biases[-1]
+        return head.score(S, targets)  # (m, n_L) @ (n_L, k)
 
     return score
 
 
 # ----------------------------------------------------------------------- optimize
 def optimize(
-    est,
+    config,
     cost_grad,
     X,
     y,
@@ -145,7 +204,7 @@ def optimize(
     learning_rate=None,
 ) -> OptimizeResult:
     """Minimise ``cost_grad(rows, theta, batch_seed) -> (cost, grad)`` over the rows of
-    ``X`` (labels ``y``, a NumPy vector or None) with ``est``'s solver.
+    ``X`` (labels ``y``, a NumPy vector or None) with ``config``'s solver.
 
     L-BFGS works on all rows at once: with a float64 ``theta`` on the host for
     NumPy, file and Dask rows, with ``theta`` on the device for rows there. The
@@ -154,8 +213,8 @@ def optimize(
     denoising; on a cluster, on the workers). ``checkpoint`` (a callback) and ``resume``
     (a state it saved, with the random generator's state under ``"rng"``) are passed on.
     """
-    verbose = est.verbose > 0
-    every = getattr(est, "checkpoint_every", 0) if checkpoint is not None else 0
+    verbose = config.verbose > 0
+    every = config.checkpoint_every if checkpoint is not None else 0
     if resume is not None:
         restore_rng(rng, resume["rng"])
     on_device = not (_xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X))
@@ -169,7 +228,7 @@ def optimize(
         monitor=monitor,
     )
     y_rows = on_rows_of(X, y)
-    if est.solver == "lbfgs":
+    if config.solver == "lbfgs":
         rows = rows_of(X, y_rows)
         if on_device:
             theta0 = weights_like(X, theta0)
@@ -183,7 +242,7 @@ def optimize(
                 cost, grad = cost_grad(rows, rows.asarray(theta), None)
                 return float(cost), np.asarray(grad, dtype=np.float64)
 
-        return lbfgs(fun, theta0, tol=est.tol, maxcor=est.lbfgs_history, **common)
+        return lbfgs(fun, theta0, tol=config.tol, maxcor=config.lbfgs_history, **common)
 
     batches = batch_source(X, y_rows)
 
@@ -196,12 +255,12 @@ def optimize(
         on_rows,
         weights_like(X, theta0),
         X.shape[0],
-        solver=est.solver,
-        batch_size=est.batch_size,
-        learning_rate=est.learning_rate if learning_rate is None else learning_rate,
-        momentum=est.momentum,
-        nesterov=bool(est.nesterovs_momentum),
-        schedule=est.learning_rate_schedule,
+        solver=config.solver,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate if learning_rate is None else learning_rate,
+        momentum=config.momentum,
+        nesterov=bool(config.nesterovs_momentum),
+        schedule=config.learning_rate_schedule,
         rng=rng,
         project=project,
         **common,
@@ -209,24 +268,24 @@ def optimize(
 
 
 # -------------------------------------------------------------------------- stages
-def _autoencoder_spec(est, n, n_hidden):
+def _autoencoder_spec(config, n, n_hidden):
     return autoencoder_spec(
         n,
         n_hidden,
-        tied=bool(est.tied_weights),
-        activation=est.activation,
-        output_activation=est.output_activation,
-        loss=est.reconstruction_loss,
-        sparsity_target=est.sparsity_target,
-        sparsity_weight=est.sparsity_weight,
-        contraction=est.contraction,
+        tied=bool(config.tied_weights),
+        activation=config.activation,
+        output_activation=config.output_activation,
+        loss=config.reconstruction_loss,
+        sparsity_target=config.sparsity_target,
+        sparsity_weight=config.sparsity_weight,
+        contraction=config.contraction,
     )
 
 
 def pretrain_layer(
-    est, X, n_hidden, *, max_iter, rng, stage, noise_level=0.0, validation=None, **resumable
+    config, X, n_hidden, *, max_iter, rng, stage, noise_level=0.0, validation=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
-    """Train one autoencoder on ``X`` with ``est``'s options and solver.
+    """Train one autoencoder on ``X`` with ``config``'s options and solver.
 
     With noise, L-BFGS reconstructs ``X`` from one corrupted copy drawn at the start
     (its objective must not change between evaluations); the minibatch solvers draw
@@ -235,18 +294,18 @@ def pretrain_layer(
     objective packs it) and the early-stopping monitor, if any.
     """
     n = X.shape[1]
-    spec = _autoencoder_spec(est, n, n_hidden)
+    spec = _autoencoder_spec(config, n, n_hidden)
     theta0 = init_theta((n, n_hidden, n), rng, tied=spec.tied)
-    alpha = float(est.alpha)
+    alpha = float(config.alpha)
 
     def cost_grad(rows, theta, seed):
         return autoencoder_cost_grad(rows, theta, spec, alpha)
 
-    noisy = est.noise is not None and noise_level > 0
+    noisy = config.noise is not None and noise_level > 0
     noise = None
-    if noisy and est.solver == "lbfgs":
+    if noisy and config.solver == "lbfgs":
         # one corrupted copy for the whole stage, the clean rows as targets
-        corrupted = corrupt(X, est.noise, noise_level, rng)
+        corrupted = corrupt(X, config.noise, noise_level, rng)
         if _xp.is_dask(corrupted):
             corrupted = corrupted.persist()
         noisy_rows = rows_of(corrupted, None, X, widths=(n_hidden,))
@@ -255,7 +314,7 @@ def pretrain_layer(
             return autoencoder_cost_grad(noisy_rows, theta, spec, alpha)
 
     elif noisy:
-        noise = (est.noise, noise_level)
+        noise = (config.noise, noise_level)
 
     monitor = None
     if validation is not None:
@@ -263,15 +322,15 @@ def pretrain_layer(
         # ones (one corrupted copy of the validation rows, drawn once)
         X_val, T_val = validation, None
         if noisy:
-            X_val, T_val = corrupt(validation, est.noise, noise_level, rng), validation
+            X_val, T_val = corrupt(validation, config.noise, noise_level, rng), validation
         validation_rows = rows_of(X_val, None, T_val, widths=(n_hidden,))
 
         def score(theta):
             return -reconstruction_loss(validation_rows, validation_rows.asarray(theta), spec)
 
-        monitor = EarlyStopping(score, est.n_iter_no_change)
+        monitor = EarlyStopping(score, config.n_iter_no_change)
     result = optimize(
-        est,
+        config,
         cost_grad,
         X,
         None,
@@ -288,30 +347,32 @@ def pretrain_layer(
     return result, monitor
 
 
-def autoencoder_layers(est, theta, n, n_hidden, dtype):
+def autoencoder_layers(config, theta, n, n_hidden, dtype):
     """``(W1, W2, b1, b2)`` as NumPy arrays of ``dtype`` from an autoencoder's ``theta``."""
-    spec = _autoencoder_spec(est, n, n_hidden)
+    spec = _autoencoder_spec(config, n, n_hidden)
     W1, W2, b1, b2 = spec.unpack(np.asarray(host(theta), dtype=dtype))
     return W1.copy(), np.ascontiguousarray(W2), b1.copy(), b2.copy()
 
 
-def train_softmax(
-    est, X, y_index, n_classes, *, alpha, max_iter, rng, stage, validation=None, **resumable
+def train_output(
+    config, X, targets, n_out, head, *, alpha, max_iter, rng, stage, validation=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
-    """Train softmax regression on ``X`` from UFLDL's ``0.005 * randn`` start."""
+    """Train the output ``head`` alone on the fixed features ``X`` (for the softmax,
+    softmax regression), from the head's first weights (UFLDL's ``0.005 * randn``).
+    ``targets``: encoded as the head takes them (class indices, a float matrix)."""
     n = X.shape[1]
-    theta0 = np.zeros(n * n_classes + n_classes)
-    theta0[: n * n_classes] = 0.005 * rng.standard_normal(n * n_classes)
-    spec = StackSpec((n, n_classes))
+    theta0 = head.init_output(n, n_out, rng)
+    spec = StackSpec((n, n_out), head=head)
 
     def cost_grad(rows, theta, seed):
         return stack_cost_grad(rows, theta, spec, float(alpha), (0,))
 
     monitor = None
     if validation is not None:
-        monitor = EarlyStopping(_accuracy_score(*validation, (n, n_classes), "linear"), est.n_iter_no_change)
+        score = validation_score(*validation, (n, n_out), "linear", head)
+        monitor = EarlyStopping(score, config.n_iter_no_change)
     result = optimize(
-        est, cost_grad, X, y_index, theta0, max_iter=max_iter, stage=stage, rng=rng, monitor=monitor, **resumable
+        config, cost_grad, X, targets, theta0, max_iter=max_iter, stage=stage, rng=rng, monitor=monitor, **resumable
     )
     if monitor is not None:
         result = monitor.restore(result)
@@ -347,43 +408,46 @@ def max_norm_projection(sizes, c: float):
 
 
 def finetune(
-    est, X, y_index, done, hidden, n_classes, *, rng, stage, validation=None, rates=(), **resumable
+    config, X, targets, done, sizes, head, *, rng, stage, validation=None, rates=(), **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
-    """Fine-tune the whole stack ``done`` (``(W, b)`` of every layer and the softmax)."""
-    sizes = (X.shape[1], *hidden, n_classes)
+    """Fine-tune the whole stack ``done`` (``(W, b)`` of every layer, the output layer
+    last) of layer sizes ``sizes`` under ``head``, on ``targets`` (encoded; None when
+    the head reconstructs the input). ``validation``: ``(X_val, targets_val)``."""
     theta0 = pack([W for W, _ in done], [b for _, b in done], dtype=np.float64)
-    decayed = range(len(hidden) + 1) if est.finetune_decay == "all" else (len(hidden),)
-    alpha = float(est.softmax_alpha)
+    n_hidden_layers = len(sizes) - 2
+    decayed = range(n_hidden_layers + 1) if config.finetune_decay == "all" else (n_hidden_layers,)
+    alpha = float(config.output_alpha)
     dropout = tuple(rates) if any(rates) else ()
     fixed_seed = int(rng.randint(2**31)) if dropout else 0  # L-BFGS: the same masks all stage
 
     def cost_grad(rows, theta, seed):
         spec = StackSpec(
             sizes,
-            est.activation,
+            config.activation,
             dropout,
             fixed_seed if seed is None else seed,
-            float(est.adversarial),
-            float(est.adversarial_weight),
+            float(config.adversarial),
+            float(config.adversarial_weight),
+            head,
         )
         return stack_cost_grad(rows, theta, spec, alpha, decayed)
 
     monitor = None
     if validation is not None:
-        monitor = EarlyStopping(_accuracy_score(*validation, sizes, est.activation), est.n_iter_no_change)
-    project = None if est.max_norm is None else max_norm_projection(sizes, float(est.max_norm))
+        monitor = EarlyStopping(validation_score(*validation, sizes, config.activation, head), config.n_iter_no_change)
+    project = None if config.max_norm is None else max_norm_projection(sizes, float(config.max_norm))
     result = optimize(
-        est,
+        config,
         cost_grad,
         X,
-        y_index,
+        targets,
         theta0,
-        max_iter=est.finetune_max_iter,
+        max_iter=config.finetune_max_iter,
         stage=stage,
         rng=rng,
         monitor=monitor,
         project=project,
-        learning_rate=getattr(est, "finetune_learning_rate", None),
+        learning_rate=config.finetune_learning_rate,
         **resumable,
     )
     if monitor is not None:

@@ -1,0 +1,420 @@
+"""One base for every stacked model: greedy pretraining, an output head, fine-tuning.
+
+:class:`StackedNetwork` holds what every stacked estimator does the same way (as
+scikit-learn's ``BaseMultilayerPerceptron`` does for ``MLPClassifier`` and
+``MLPRegressor``): the plan of stages, the fit loop over them, the history of each
+stage, checkpoints and their resume, warm starts, :meth:`~StackedNetwork.from_layers`
+and :meth:`~StackedNetwork.transform`. A subclass says what differs:
+
+* :meth:`_head`: the output head (:mod:`stackae.heads`: the softmax, squared error,
+  the input's reconstruction), whose stage trains the output layer on the last
+  features when the head has targets;
+* :meth:`_encode_targets`: ``y`` as the head takes it (class indices, a float matrix),
+  setting the fitted attributes that describe it (``classes_``, ``n_outputs_``);
+* :meth:`_output_settings`: the output stage's weight decay and iterations.
+
+The network is the list of layers ``coefs_``/``intercepts_`` in the order data flows
+through them: the encoders, then the output layer (or the decoders, in reverse
+order, for the unsupervised deep autoencoder).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .._checkpoint import StageCheckpoints, fingerprint
+from .._params import unpack
+from ..heads import Head
+from ..noise import level_of
+from ..objectives import check_adversarial, feedforward
+from ..optim import OptimizeResult
+from ._autoencoder import SparseAutoencoder
+from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
+from ._stages import (
+    StageConfig,
+    autoencoder_layers,
+    finetune,
+    pretrain_layer,
+    stage_features,
+    train_output,
+    warn_if_collapsed,
+    warn_not_converged,
+)
+from ._validation import (
+    check_autoencoder_params,
+    check_choice,
+    check_dropout,
+    check_float,
+    check_hidden_sizes,
+    check_int,
+)
+
+__all__ = ["StackedNetwork"]
+
+
+class _Features:
+    """The input of the stage at ``depth`` (``X`` through the first ``depth`` finished
+    layers), kept from one stage to the next so that no stage encodes the data through
+    all the layers below it again."""
+
+    def __init__(self, X, X_val, activation):
+        self.X, self.X_val, self.activation = X, X_val, activation
+        self.depth, self.train, self.val = 0, X, X_val
+
+    def at(self, depth, done):
+        if depth != self.depth:  # a resumed run: encode once through what is finished
+            self.train = stage_features(self.X, done[:depth], self.activation)
+            self.val = None if self.X_val is None else stage_features(self.X_val, done[:depth], self.activation)
+            self.depth = depth
+        return self.train, self.val
+
+    def advance(self, layer):
+        """The features one layer up (``layer`` the new ``(W, b)``), returned for the training rows."""
+        self.train = stage_features(self.train, [layer], self.activation)
+        if self.val is not None:
+            self.val = stage_features(self.val, [layer], self.activation)
+        self.depth += 1
+        return self.train
+
+
+class StackedNetwork(TransformerMixin, BaseEstimator):
+    """The shared machinery of the stacked estimators (see the module's docstring).
+
+    Subclasses define ``__init__`` with their parameters (among them every name
+    :class:`~stackae.estimators._stages.StageConfig` reads, ``hidden_layer_sizes``,
+    ``pretrain_max_iter``, ``finetune_max_iter``, ``early_stopping``, ``random_state``,
+    ``warm_start``, ``checkpoint_dir``, ``checkpoint_every``, ``dropout``) and the hooks.
+    """
+
+    #: whether ``fit`` needs ``y`` (the supervised heads)
+    _needs_y = True
+    #: whether the validation split is stratified by ``y`` (classifiers)
+    _stratify = False
+
+    # ------------------------------------------------------------------- hooks
+    def _head(self) -> Head:
+        raise NotImplementedError
+
+    def _encode_targets(self, y):
+        """``(targets, n_outputs)`` for training, setting the fitted attributes that
+        describe ``y``; ``(None, n_features)`` for a head that reconstructs its input."""
+        raise NotImplementedError
+
+    def _output_settings(self) -> tuple[float, int, str]:
+        """The output stage's weight decay, its iterations and that parameter's name."""
+        raise NotImplementedError
+
+    def _check_warm_targets(self, y_info) -> None:
+        """Raise when a warm start's targets do not fit the fitted network."""
+
+    def _config(self) -> StageConfig:
+        return StageConfig.of(self)
+
+    # ------------------------------------------------------------------ the plan
+    def _network_sizes(self, n_features, hidden, n_outputs) -> tuple[int, ...]:
+        """The layer sizes of the fine-tuned network."""
+        return (n_features, *hidden, n_outputs)
+
+    def _stages(self, hidden) -> list[str]:
+        head = self._head()
+        pretrain = [f"pretrain layer {layer}" for layer in range(1, len(hidden) + 1)]
+        return pretrain + ([head.stage] if head.uses_y else []) + ["finetune"]
+
+    def _keep_pretrained(self, done, index, encoder, decoder) -> None:
+        """Put a pretrained layer's encoder (and, for a reconstruction head, its
+        decoder) where it belongs in the network ``done``."""
+        done.append(encoder)
+
+    # ---------------------------------------------------------------- training
+    def _check_params(self):
+        hidden = check_hidden_sizes(self.hidden_layer_sizes)
+        levels = check_autoencoder_params(self, len(hidden))
+        for name in ("pretrain_max_iter", "finetune_max_iter"):
+            check_int(name, getattr(self, name), 0)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
+        check_choice("finetune_decay", self.finetune_decay, ("softmax", "all"))
+        if self.finetune_learning_rate is not None:
+            check_float("finetune_learning_rate", self.finetune_learning_rate, 0.0, open_low=True)
+        rates = check_dropout(self, len(hidden))
+        check_adversarial(self.adversarial, self.adversarial_weight)
+        return hidden, levels, rates
+
+    def _record(self, stage: str, result: OptimizeResult, monitor=None) -> None:
+        self.stage_costs_[stage] = result.cost
+        self.n_iter_[stage] = result.n_iter
+        self.loss_curve_[stage] = result.loss_curve
+        self.stage_seconds_[stage] = result.seconds
+        self.stage_profile_[stage] = {
+            "evaluations": result.n_evaluations,
+            "evaluation_seconds": result.evaluation_seconds,
+        }
+        if monitor is not None:
+            self.validation_scores_[stage] = monitor.scores
+            self.best_validation_score_[stage] = monitor.best_score
+
+    def _reset_history(self) -> None:
+        self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
+        self.stage_profile_ = {}
+        for name in ("validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(name, None)
+        if self.early_stopping:
+            self.validation_scores_, self.best_validation_score_ = {}, {}
+
+    def _history(self) -> dict:
+        return {
+            "stage_costs": self.stage_costs_,
+            "n_iter": self.n_iter_,
+            "loss_curve": self.loss_curve_,
+            "stage_seconds": self.stage_seconds_,
+        }
+
+    def _check_warm_start(self, hidden, y_info) -> None:
+        fitted = tuple(W.shape[1] for W in self.coefs_[: self._n_code_layers])
+        if fitted != hidden:
+            raise ValueError(
+                f"warm_start=True needs the fitted hidden layer sizes {fitted}, got "
+                f"hidden_layer_sizes={hidden}; set warm_start=False to train a new network."
+            )
+        self._check_warm_targets(y_info)
+
+    @classmethod
+    def from_preset(cls, name: str, **params):
+        """The named recipe ``name`` of :mod:`stackae.presets` (``"ufldl"``, ``"fast"``,
+        ``"best"``), with ``params`` overriding its settings."""
+        from ..presets import preset_params
+
+        return cls(**{**preset_params(name), **params})
+
+    @staticmethod
+    def _layer_pairs(layers):
+        """``(W, b)`` NumPy pairs of ``layers`` (fitted SparseAutoencoders or pairs), checked to chain."""
+        weights, biases = [], []
+        for i, layer in enumerate(layers, start=1):
+            if isinstance(layer, SparseAutoencoder):
+                check_is_fitted(layer)
+                W, b = layer.coefs_[0], layer.intercepts_[0]
+            else:
+                W, b = layer
+            W, b = np.asarray(W), np.asarray(b)
+            if W.ndim != 2 or b.shape != (W.shape[1],) or (weights and W.shape[0] != weights[-1].shape[1]):
+                expected = weights[-1].shape[1] if weights else "n_features"
+                raise ValueError(
+                    f"Layer {i} has weights of shape {W.shape} and biases of shape {b.shape}; expected "
+                    f"({expected}, n_out) and (n_out,)."
+                )
+            weights.append(W)
+            biases.append(b)
+        return weights, biases
+
+    @classmethod
+    def _assemble(cls, weights, biases, params, **fitted):
+        """An estimator of ``params`` holding the network ``weights``/``biases``, ready
+        to predict and to be fine-tuned by ``fit`` (``warm_start``)."""
+        params["warm_start"] = True
+        est = cls(**params)
+        dtype = np.result_type(*weights)
+        est.coefs_ = [W.astype(dtype) for W in weights]
+        est.intercepts_ = [b.astype(dtype) for b in biases]
+        est.pretrained_coefs_ = [W.copy() for W in est.coefs_]
+        est.pretrained_intercepts_ = [b.copy() for b in est.intercepts_]
+        for name, value in fitted.items():
+            setattr(est, name, value)
+        est.n_features_in_ = weights[0].shape[0]
+        est._reset_history()
+        return est
+
+    def _checkpoints(self, X, targets, rng, warm: bool):
+        if self.checkpoint_dir is None:
+            return None
+        skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device")
+        params = {k: v for k, v in self.get_params().items() if k not in skip}
+        params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
+        if isinstance(self.random_state, np.random.RandomState):
+            params["random_state"] = "RandomState"
+        return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, targets, params), rng)
+
+    def _fit(self, X, y):
+        """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``)."""
+        hidden, levels, rates = self._check_params()
+        warm = bool(self.warm_start) and hasattr(self, "coefs_")
+        X, y = check_fit_data(self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y)
+        fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
+        targets, n_outputs = self._encode_targets(y)
+        y_info = {k: getattr(self, k) for k in ("classes_", "n_outputs_") if hasattr(self, k)}
+        if warm:
+            self.__dict__.update(fitted_before)  # the fitted network's description stays until checked
+        rng = check_random_state(self.random_state)
+        validation = None
+        if self.early_stopping:
+            X, targets, X_val, t_val = split_validation(
+                X, targets, self.validation_fraction, rng, stratify=self._stratify
+            )
+            validation = (X_val, t_val)
+        config = self._config()
+        head = self._head()
+        sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
+        stages = self._stages(hidden)
+        checkpoints = self._checkpoints(X, targets, rng, warm)
+        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+
+        # done: (W, b) of the finished layers, in the network's order
+        start, resume = 0, None
+        if warm:
+            self._check_warm_start(hidden, y_info)
+            self.__dict__.update(y_info)
+            done = list(zip(self.coefs_, self.intercepts_))
+            start = len(stages) - 1
+            self.__dict__.setdefault("stage_profile_", {})
+            if self.early_stopping:
+                self.__dict__.setdefault("validation_scores_", {})
+                self.__dict__.setdefault("best_validation_score_", {})
+        else:
+            self._reset_history()
+            for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
+                self.__dict__.pop(stale, None)
+            done = []
+            restored = checkpoints.restore() if checkpoints is not None else None
+            if restored is not None:
+                start, done, history, resume, pretrained = restored
+                if pretrained:
+                    self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
+                    self.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
+                self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
+                self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
+                done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
+
+        features = _Features(X, None if validation is None else validation[0], config.activation)
+        for index in range(start, len(stages)):
+            stage = stages[index]
+            history = self._history()
+            resumable = {"resume": resume}
+            if checkpoints is not None:
+                resumable["checkpoint"] = checkpoints.during(index, done, history)
+            resume = None
+            if stage == "finetune":
+                result, monitor = finetune(
+                    config, X, targets, done, sizes, head, rng=rng, stage=stage, validation=validation,
+                    rates=rates, **resumable,
+                )  # fmt: skip
+                warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
+                weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), sizes)
+                if not warm:
+                    self.pretrained_coefs_ = [W.copy() for W, _ in done]
+                    self.pretrained_intercepts_ = [b.copy() for _, b in done]
+                done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
+            elif index < len(hidden):
+                result, monitor = self._pretrain(config, features, index, hidden, done, rng, levels, resumable, dtype)
+            else:
+                result, monitor = self._train_output(
+                    config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype
+                )
+            self._record(stage, result, monitor)
+            if checkpoints is not None:
+                pretrained = (
+                    zip(self.pretrained_coefs_, self.pretrained_intercepts_) if stage == "finetune" and not warm else ()
+                )
+                checkpoints.stage_done(index + 1, done, history, pretrained)
+        self.coefs_ = [W for W, _ in done]
+        self.intercepts_ = [b for _, b in done]
+        return self
+
+    def _pretrain(self, config, features, index, hidden, done, rng, levels, resumable, dtype):
+        """Pretrain hidden layer ``index + 1`` on the features below it; keeps its layers in ``done``."""
+        stage = f"pretrain layer {index + 1}"
+        X, X_val = features.at(index, done)
+        n_in = X.shape[1]
+        result, monitor = pretrain_layer(
+            config,
+            X,
+            hidden[index],
+            max_iter=self.pretrain_max_iter,
+            rng=rng,
+            stage=stage,
+            noise_level=level_of(levels, index),
+            validation=X_val,
+            **resumable,
+        )
+        warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
+        W1, W2, b1, b2 = autoencoder_layers(config, result.theta, n_in, hidden[index], dtype)
+        self._keep_pretrained(done, index, (W1, b1), (W2, b2))
+        warn_if_collapsed(features.advance((W1, b1)), stage)
+        return result, monitor
+
+    def _train_output(self, config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype):
+        """Train the output layer alone on the last features; appends it to ``done``."""
+        head = self._head()
+        alpha, max_iter, param = self._output_settings()
+        X, X_val = features.at(index, done)
+        result, monitor = train_output(
+            config,
+            X,
+            targets,
+            n_outputs,
+            head,
+            alpha=alpha,
+            max_iter=max_iter,
+            rng=rng,
+            stage=head.stage,
+            validation=None if X_val is None else (X_val, validation[1]),
+            **resumable,
+        )
+        warn_not_converged(result, head.stage, param, max_iter)
+        (W, ), (b, ) = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], n_outputs))  # fmt: skip
+        done.append((W.copy(), b.copy()))
+        return result, monitor
+
+    # -------------------------------------------------------------- inference
+    def _weights(self, pretrained: bool):
+        check_is_fitted(self)
+        if pretrained:
+            if not hasattr(self, "pretrained_coefs_"):
+                raise ValueError("This model holds no pretrained weights (it was warm-started).")
+            return self.pretrained_coefs_, self.pretrained_intercepts_
+        return self.coefs_, self.intercepts_
+
+    def _scores(self, X, pretrained=False):
+        """The output layer's input times its weights: the head's scores ``S``, shape
+        (n_samples, n_outputs), in ``X``'s namespace."""
+        weights, biases = self._weights(pretrained)
+        X = check_predict_X(self, X)
+        weights = [weights_like(X, W) for W in weights]
+        biases = [weights_like(X, b) for b in biases]
+        return (
+            feedforward(X, weights[:-1], biases[:-1], self.activation) @ weights[-1] + biases[-1]
+        )  # (m, n_L) @ (n_L, k)
+
+    @property
+    def _n_code_layers(self) -> int:
+        """Hidden layers ``transform`` may return (all but the output layer)."""
+        return len(self.coefs_) - 1
+
+    def _check_layer(self, layer) -> int:
+        n_layers = self._n_code_layers
+        layer = n_layers if layer is None else layer
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= layer <= n_layers:
+            raise ValueError(f"'layer' must be an integer in 1..{n_layers}, got {layer!r}.")
+        return int(layer)
+
+    def transform(self, X, layer=None):
+        """Activations of hidden layer ``layer`` (1..L; default the last), shape (n_samples, n_layer)."""
+        check_is_fitted(self)
+        layer = self._check_layer(layer)
+        X = check_predict_X(self, X)
+        weights = [weights_like(X, W) for W in self.coefs_[:layer]]
+        biases = [weights_like(X, b) for b in self.intercepts_[:layer]]
+        return feedforward(X, weights, biases, self.activation)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns (its default layer): ``<class name lowercased><i>``."""
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
+        width = self.coefs_[self._n_code_layers - 1].shape[1]
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
