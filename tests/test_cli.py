@@ -268,3 +268,37 @@ def test_per_layer_options_take_one_or_several_numbers(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "noise_level=(0.1, 0.3)" in out and "dropout=0.2" in out
+
+
+def _metric(text, pattern):
+    return float(re.search(pattern, text).group(1))
+
+
+def test_train_tasks_report_their_own_metrics(tmp_path, capsys):
+    quick = ["--pretrain-max-iter", "20", "--finetune-max-iter", "40", "--quiet"]
+    assert main(["train", "--task", "regress", *quick, "--out", str(tmp_path / "r.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "task: regress (StackedAutoencoderRegressor)" in out
+    assert _metric(out, r"test R2 after fine-tuning:  (-?[\d.]+)") >= 0.8  # the digits' labels as numbers
+    assert main(["train", "--task", "reconstruct", *quick]) == 0
+    out = capsys.readouterr().out
+    before = _metric(out, r"test reconstruction error before fine-tuning: ([\d.]+) per sample")
+    after = _metric(out, r"test reconstruction error after fine-tuning:  ([\d.]+) per sample")
+    assert after < before
+    assert main(["train", "--task", "outliers", "--normal-class", "3", *quick, "--out", str(tmp_path / "o.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "normal class 3: " in out
+    assert _metric(out, r"test AUC after fine-tuning:  ([\d.]+) \(normal: class 3 against the rest\)") >= 0.9
+    np.savez(tmp_path / "d.npz", X=np.random.default_rng(0).random((30, 64)), y=np.arange(30) % 10)
+    assert main(["evaluate", str(tmp_path / "o.npz"), "--data", str(tmp_path / "d.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "task: outliers (StackedAutoencoderOutlierDetector)" in out and "AUC: " in out
+    assert main(["predict", str(tmp_path / "r.npz"), str(tmp_path / "d.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "input,prediction" and len(lines) == 31
+
+
+def test_an_option_of_another_task_is_refused():
+    proc = run_cli("train", "--task", "reconstruct", "--softmax-alpha", "0.1", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "Error: '--softmax-alpha' does not apply to --task reconstruct."

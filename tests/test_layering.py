@@ -37,7 +37,7 @@ def _files(*names):
 
 FORBIDDEN = {
     # the math
-    ("objectives.py", "activations.py", "_params.py", "_rows", "_lbfgs.py"): (
+    ("objectives.py", "heads.py", "activations.py", "_params.py", "_rows", "_lbfgs.py"): (
         "stackae.estimators",
         "stackae.io",
         "stackae.cli",

@@ -13,7 +13,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from stackae import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from stackae import (
+    SoftmaxRegression,
+    SparseAutoencoder,
+    StackedAutoencoder,
+    StackedAutoencoderClassifier,
+    StackedAutoencoderOutlierDetector,
+    StackedAutoencoderRegressor,
+)
 from stackae.datasets import load_digits_split
 
 # No check is skipped by us. scikit-learn itself skips its array-API checks unless
@@ -27,6 +34,11 @@ ESTIMATORS = [
     StackedAutoencoderClassifier(
         (8,), alpha=1e-4, pretrain_max_iter=30, softmax_max_iter=50, finetune_max_iter=50, random_state=0
     ),
+    StackedAutoencoderRegressor(
+        (8,), alpha=1e-4, pretrain_max_iter=30, output_max_iter=50, finetune_max_iter=50, random_state=0
+    ),
+    StackedAutoencoder((6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0),
+    StackedAutoencoderOutlierDetector((6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0),
 ]
 
 

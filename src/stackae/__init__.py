@@ -9,7 +9,14 @@ __version__ = "0.2.0"
 from ._params import init_theta, n_params, pack, unpack
 from ._rows import get_kernels, get_num_threads, set_kernels, set_num_threads
 from ._tuning import set_block_rows
-from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from .estimators import (
+    SoftmaxRegression,
+    SparseAutoencoder,
+    StackedAutoencoder,
+    StackedAutoencoderClassifier,
+    StackedAutoencoderOutlierDetector,
+    StackedAutoencoderRegressor,
+)
 from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
 from .gradcheck import check_gradient, numerical_gradient, relative_difference
 from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
@@ -19,6 +26,9 @@ __all__ = [
     "SparseAutoencoder",
     "SoftmaxRegression",
     "StackedAutoencoderClassifier",
+    "StackedAutoencoderRegressor",
+    "StackedAutoencoder",
+    "StackedAutoencoderOutlierDetector",
     "sparse_autoencoder_cost",
     "softmax_cost",
     "stack_cost",

@@ -17,7 +17,13 @@ import numpy as np
 
 from . import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .estimators import SOLVERS, StackedAutoencoderClassifier
+from .estimators import (
+    SOLVERS,
+    StackedAutoencoder,
+    StackedAutoencoderClassifier,
+    StackedAutoencoderOutlierDetector,
+    StackedAutoencoderRegressor,
+)
 from .exceptions import StackaeError
 from .noise import NOISE_KINDS
 from .objectives import LOSSES
@@ -61,12 +67,34 @@ _OPTION_HELP = {
 }
 
 
+#: ``--task``: the estimator each trains
+TASKS = {
+    "classify": StackedAutoencoderClassifier,
+    "regress": StackedAutoencoderRegressor,
+    "reconstruct": StackedAutoencoder,
+    "outliers": StackedAutoencoderOutlierDetector,
+}
+#: a preset's classifier settings under the other tasks' names (absent: not used there)
+_PRESET_NAMES = {
+    "softmax_alpha": {"regress": "output_alpha", "reconstruct": "finetune_alpha", "outliers": "finetune_alpha"},
+    "softmax_max_iter": {"regress": "output_max_iter"},
+}
+
+
+def _parameters(cls):
+    signature = inspect.signature(cls.__init__)
+    return [(name, p.default) for name, p in signature.parameters.items() if name != "self"]
+
+
 def _hyperparameters():
-    """(name, default) of every estimator hyperparameter exposed as ``--name-with-dashes``."""
-    signature = inspect.signature(StackedAutoencoderClassifier.__init__)
-    return [
-        (name, p.default) for name, p in signature.parameters.items() if name != "self" and name not in _NOT_OPTIONS
-    ]
+    """(name, default) of every hyperparameter of the tasks' estimators, exposed as
+    ``--name-with-dashes`` (the classifier's default where two differ)."""
+    seen = {}
+    for cls in TASKS.values():
+        for name, default in _parameters(cls):
+            if name not in _NOT_OPTIONS:
+                seen.setdefault(name, default)
+    return list(seen.items())
 
 
 def _option_type(default):
@@ -104,24 +132,32 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
 
 def _estimator_params(args, data_preset: dict) -> dict:
     """The estimator's parameters: a recipe (``--preset``), else the data's own preset,
-    then every option given."""
+    then every option given; named as the task's estimator names them. An option the
+    task's estimator does not take is an error."""
+    task = getattr(args, "task", "classify")
+    accepted = {name for name, _ in _parameters(TASKS[task])}
     params = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
-    params.update(preset_params(args.preset) if getattr(args, "preset", None) else data_preset)
+    for name, value in (preset_params(args.preset) if getattr(args, "preset", None) else data_preset).items():
+        name = _PRESET_NAMES.get(name, {}).get(task, name) if task != "classify" else name
+        if name in accepted:
+            params[name] = value
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
     for name, _ in _hyperparameters():
         value = getattr(args, name)
         if value is not None:
+            if name not in accepted:
+                raise ValueError(f"'--{name.replace('_', '-')}' does not apply to --task {task}.")
             if name in _PER_LAYER:
                 value = value[0] if len(value) == 1 else tuple(value)
             params[name] = value
     return params
 
 
-def _estimator_from_args(args, preset: dict) -> StackedAutoencoderClassifier:
+def _estimator_from_args(args, preset: dict):
     params = _estimator_params(args, preset)
     params["verbose"] = 0 if args.quiet else 1
-    return StackedAutoencoderClassifier(**params)
+    return TASKS[getattr(args, "task", "classify")](**params)
 
 
 def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_data=True) -> None:
@@ -160,7 +196,7 @@ def _scale_arg(value: str):
 
 
 _RUN_FILE = "run.json"
-_DATA_KEYS = ("data", "test_data", "label_column", "scale", "test_size", "dtype", "out")
+_DATA_KEYS = ("task", "normal_class", "data", "test_data", "label_column", "scale", "test_size", "dtype", "out")
 
 
 def _train_config(args) -> dict:
@@ -218,41 +254,51 @@ def cmd_train(args) -> int:
         test_size=config["test_size"],
         dtype=dtype,
     )
-    clf = StackedAutoencoderClassifier(**config["params"], verbose=0 if args.quiet else 1)
+    task = config.get("task") or "classify"
+    clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1)
+    X_fit, y_fit, y_test = data.X_train, data.y_train, data.y_test
+    normal = config.get("normal_class")
+    if task == "regress":
+        y_fit, y_test = _numeric_targets(y_fit, data.name), _numeric_targets(y_test, data.name)
+    elif task == "outliers" and normal is not None:
+        normal = _class_of(normal, data.y_train)
+        keep = np.flatnonzero(data.y_train == normal)
+        if keep.size == 0:
+            raise ValueError(f"--normal-class {normal!r}: no training sample has that label.")
+        X_fit = _xp_rows(data.X_train, keep)
     skip = ("verbose", "warm_start", "checkpoint_dir", "checkpoint_every")
     shown = {k: v for k, v in clf.get_params().items() if k not in skip}
     print(
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
         f"{data.X_train.shape[1]} features, {np.dtype(data.X_train.dtype).name})"
     )
+    if task != "classify":
+        extra = ""
+        if task == "outliers" and normal is not None:
+            extra = f"; normal class {normal!r}: {X_fit.shape[0]} training samples"
+        print(f"task: {task} ({type(clf).__name__}){extra}")
     print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
     if clf.checkpoint_dir is not None:
         print(f"checkpoints: {clf.checkpoint_dir} (every {clf.checkpoint_every} iterations and after each stage)")
     with _cluster(args) as client:
-        X_train = data.X_train
         if client is not None:
             from .cluster import dask_rows
 
-            X_train = dask_rows(X_train)
+            X_fit = dask_rows(X_fit)
             workers = client.scheduler_info()["workers"]
             dashboard = _dashboard_link(client)
             print(
                 f"cluster: {client.scheduler.address}, {len(workers)} workers, "
                 f"{sum(w['nthreads'] for w in workers.values())} threads; "
-                f"dashboard: {dashboard or 'none (pip install bokeh)'}; {X_train.numblocks[0]} chunks of rows"
+                f"dashboard: {dashboard or 'none (pip install bokeh)'}; {X_fit.numblocks[0]} chunks of rows"
             )
         start = time.perf_counter()
         with warnings.catch_warnings():
             if args.quiet:
                 warnings.simplefilter("ignore")
-            clf.fit(X_train, data.y_train)
+            clf.fit(X_fit, y_fit) if task in ("classify", "regress") else clf.fit(X_fit)
         elapsed = time.perf_counter() - start
-    after = float(clf.score(data.X_test, data.y_test))
-    before = None
-    if hasattr(clf, "pretrained_coefs_"):
-        before = float(np.mean(clf.predict(data.X_test, pretrained=True) == data.y_test))
-        print(f"test accuracy before fine-tuning: {100 * before:.2f}%")
-    print(f"test accuracy after fine-tuning:  {100 * after:.2f}%")
+    metrics = _report(clf, task, data.X_test, y_test, normal)
     print(f"training time: {elapsed:.1f} s")
     if config["out"]:
         metadata = {
@@ -260,12 +306,78 @@ def cmd_train(args) -> int:
             "image_shape": list(data.image_shape) if data.image_shape else None,
             "input_scale": data.input_scale,
             "dtype": config["dtype"],
-            "test_accuracy_before_finetuning": before,
-            "test_accuracy": after,
+            "task": task,
+            **({"normal_class": _jsonable_label(normal)} if normal is not None else {}),
+            **metrics,
         }
         save_model(clf, config["out"], metadata=metadata)
         print(f"model saved to {config['out']}")
     return 0
+
+
+def _xp_rows(X, rows):
+    """Rows ``rows`` of a training set (in memory, or a file's rows read once)."""
+    return np.asarray(X[rows]) if isinstance(X, np.ndarray) else np.asarray(X)[rows]
+
+
+def _jsonable_label(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _class_of(value: str, y):
+    """``--normal-class`` as the labels' type (``"3"`` is the class 3 of integer labels)."""
+    if np.issubdtype(np.asarray(y).dtype, np.integer):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"--normal-class must be one of the integer labels, got {value!r}.") from None
+    return value
+
+
+def _numeric_targets(y, source):
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"--task regress needs numeric targets, but '{source}' has labels such as {y[0]!r}.") from None
+
+
+def _report(model, task, X, y, normal=None) -> dict:
+    """Print the task's test metrics before and after fine-tuning; return them for the model file."""
+    pretrained = hasattr(model, "pretrained_coefs_")
+    metrics = {}
+    whens = ["before", "after"] if pretrained else ["after"]
+    values = {when: _metrics(model, task, X, y, normal, pretrained=when == "before") for when in whens}
+    for name in values["after"]:
+        width = len(f"test {name} before fine-tuning:")  # the values of before and after aligned
+        for when in whens:
+            value, text = values[when][name]
+            print(f"{f'test {name} {when} fine-tuning:':<{width}} {text}")
+            key = f"test_{name.replace(' ', '_')}"
+            metrics[key + ("_before_finetuning" if when == "before" else "")] = value
+    return metrics
+
+
+def _metrics(model, task, X, y, normal, *, pretrained=False) -> dict:
+    """``{name: (value, text)}`` of a task's metrics on ``X`` (labels or targets ``y``)."""
+    if task == "classify":
+        accuracy = float(np.mean(model.predict(X, pretrained=pretrained) == y))
+        return {"accuracy": (accuracy, f"{100 * accuracy:.2f}%")}
+    if task == "regress":
+        from sklearn.metrics import mean_squared_error, r2_score
+
+        predicted = model.predict(X, pretrained=pretrained)
+        r2, rmse = float(r2_score(y, predicted)), float(np.sqrt(mean_squared_error(y, predicted)))
+        return {"R2": (r2, f"{r2:.4f}"), "RMSE": (rmse, f"{rmse:.6g}")}
+    error = model.reconstruction_error(X, pretrained=pretrained)
+    out = {"reconstruction error": (float(error.mean()), f"{error.mean():.6g} per sample")}
+    if task == "outliers" and normal is not None and y is not None:
+        from sklearn.metrics import roc_auc_score
+
+        is_normal = np.asarray(y) == normal
+        if 0 < is_normal.sum() < is_normal.size:
+            auc = float(roc_auc_score(is_normal, -error))
+            out["AUC"] = (auc, f"{auc:.4f} (normal: class {normal!r} against the rest)")
+    return out
 
 
 def _dashboard_link(client):
@@ -304,6 +416,18 @@ def cmd_evaluate(args) -> int:
         scale = model.metadata_.get("input_scale", "auto")
     X, y, _, _ = load_samples(args.data, label_column=args.label_column, scale=scale)
     _check_features(model, X, args.data)
+    task = next(name for name, cls in TASKS.items() if type(model) is cls) if type(model) in TASKS.values() else None
+    if task not in (None, "classify"):
+        normal = model.metadata_.get("normal_class")
+        y = _numeric_targets(y, args.data) if task == "regress" else y
+        print(f"samples: {X.shape[0]}")
+        print(f"task: {task} ({type(model).__name__})")
+        for name, (_, text) in _metrics(model, task, X, y, normal).items():
+            print(f"{name}: {text}")
+        if task == "outliers":
+            flagged = float(np.mean(model.predict(X) == -1))
+            print(f"outliers: {100 * flagged:.2f}% of the samples (contamination {model.contamination})")
+        return 0
     predicted = model.predict(X)
     y = y.astype(model.classes_.dtype) if model.classes_.dtype.kind in "iu" and y.dtype.kind in "iu" else y
     print(f"samples: {X.shape[0]}")
@@ -365,22 +489,43 @@ def cmd_predict(args) -> int:
     else:
         raise ValueError("INPUT must be one .npz or .csv file, or image files (PNG, JPEG, ...).")
     _check_features(model, X, args.input[0])
-    proba = model.predict_proba(X)
-    labels = model.classes_[np.argmax(proba, axis=1)]
-    confidence = proba.max(axis=1)
-    rows = [
-        {"input": n, "label": lab.item() if hasattr(lab, "item") else lab, "probability": round(float(c), 6)}
-        for n, lab, c in zip(names, labels, confidence)
-    ]
+    rows = _predictions(model, X, names)
     if args.format == "json":
         text = json.dumps(rows, indent=1) + "\n"
     else:
-        text = "input,label,probability\n" + "".join(f"{r['input']},{r['label']},{r['probability']}\n" for r in rows)
+        columns = list(rows[0]) if rows else ["input"]
+        text = ",".join(columns) + "\n" + "".join(",".join(str(r[c]) for c in columns) + "\n" for r in rows)
     if args.out:
         Path(args.out).write_text(text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _predictions(model, X, names) -> list[dict]:
+    """One record a sample: a classifier's label and its probability, a regressor's
+    predicted target(s), a detector's label (-1 outlier, 1 inlier) and its decision value."""
+    if isinstance(model, StackedAutoencoderRegressor):
+        P = np.asarray(model.predict(X)).reshape(X.shape[0], -1)
+        keys = ["prediction"] if P.shape[1] == 1 else [f"prediction_{j}" for j in range(P.shape[1])]
+        return [{"input": n, **{k: round(float(v), 6) for k, v in zip(keys, p)}} for n, p in zip(names, P)]
+    if isinstance(model, StackedAutoencoderOutlierDetector):
+        scores = model.decision_function(X)
+        return [
+            {"input": n, "label": -1 if d < 0 else 1, "decision": round(float(d), 6)} for n, d in zip(names, scores)
+        ]
+    if not hasattr(model, "predict_proba"):
+        raise ValueError(
+            f"The model in this file is a {type(model).__name__}, which makes no predictions; use it from Python "
+            "(transform, inverse_transform, score_samples)."
+        )
+    proba = model.predict_proba(X)
+    labels = model.classes_[np.argmax(proba, axis=1)]
+    confidence = proba.max(axis=1)
+    return [
+        {"input": n, "label": lab.item() if hasattr(lab, "item") else lab, "probability": round(float(c), 6)}
+        for n, lab, c in zip(names, labels, confidence)
+    ]
 
 
 def cmd_show(args) -> int:
@@ -512,7 +657,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stackae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="pretrain, train the softmax, fine-tune; print test accuracy")
+    train = sub.add_parser("train", help="pretrain, train the output layer, fine-tune; print the test metrics")
+    train.add_argument(
+        "--task",
+        choices=list(TASKS),
+        default="classify",
+        help="classify (softmax; default), regress (linear output, squared error, numeric labels), "
+        "reconstruct (a deep autoencoder, labels ignored), outliers (reconstruction error)",
+    )
+    train.add_argument(
+        "--normal-class",
+        metavar="LABEL",
+        help="--task outliers: train on this class's samples only and report the test AUC of normal (this class) "
+        "against the rest (the one-class protocol)",
+    )
     _add_data_options(train, default="digits")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     train.add_argument("--out", help="save the trained model to this .npz file")

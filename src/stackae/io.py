@@ -16,14 +16,35 @@ import numpy as np
 from . import __version__
 from ._files import atomic_write
 from ._safenpz import read_npz
-from .estimators import SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
+from .estimators import (
+    SoftmaxRegression,
+    SparseAutoencoder,
+    StackedAutoencoder,
+    StackedAutoencoderClassifier,
+    StackedAutoencoderOutlierDetector,
+    StackedAutoencoderRegressor,
+)
 from .exceptions import ModelFileError
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
 FORMAT_NAME = "stackae-model"
-FORMAT_VERSION = 2  # 2: the hyperparameters of stackae 0.2 (noise, activation, dropout, device, ...)
-_ESTIMATORS = {cls.__name__: cls for cls in (SparseAutoencoder, SoftmaxRegression, StackedAutoencoderClassifier)}
+# 2: the hyperparameters of stackae 0.2 (noise, activation, dropout, device, ...);
+# 3: the regressor, the deep autoencoder and the outlier detector (their fitted scalars)
+FORMAT_VERSION = 3
+_ESTIMATORS = {
+    cls.__name__: cls
+    for cls in (
+        SparseAutoencoder,
+        SoftmaxRegression,
+        StackedAutoencoderClassifier,
+        StackedAutoencoderRegressor,
+        StackedAutoencoder,
+        StackedAutoencoderOutlierDetector,
+    )
+}
+#: fitted attributes that are plain numbers or flags, kept in the JSON record
+_FITTED_SCALARS = ("n_outputs_", "offset_", "_y_is_vector")
 _HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
 
 
@@ -44,7 +65,7 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
 
     Parameters
     ----------
-    estimator : SparseAutoencoder, SoftmaxRegression or StackedAutoencoderClassifier
+    estimator : a fitted stackae estimator
     path : path-like
     metadata : dict, optional
         Extra JSON-serialisable facts about the data, e.g. ``{"image_shape": [28, 28],
@@ -80,6 +101,7 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
             attr.rstrip("_"): _jsonable(getattr(estimator, attr)) for attr in _HISTORY if hasattr(estimator, attr)
         },
         "metadata": _jsonable({**getattr(estimator, "metadata_", {}), **(metadata or {})}),
+        "fitted": {name: _jsonable(getattr(estimator, name)) for name in _FITTED_SCALARS if hasattr(estimator, name)},
     }
     arrays["metadata"] = np.array(json.dumps(record))
     atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -150,6 +172,9 @@ def _rebuild(record: dict, arrays: dict):
             raise ValueError(f"{est.classes_.shape[0]} class labels for {est.coefs_[-1].shape[1]} outputs")
     for key, value in record.get("history", {}).items():
         setattr(est, key + "_", value)
+    for key, value in record.get("fitted", {}).items():
+        if key in _FITTED_SCALARS:
+            setattr(est, key, value)
     est.metadata_ = dict(record.get("metadata") or {})
     est.metadata_["stackae_version"] = record.get("stackae_version")
     return est

@@ -40,7 +40,7 @@ from ._params import autoencoder_layout, flatten, n_params, pack, unpack
 from ._rows import rows_of
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
-from .heads import SOFTMAX, Head, output_delta
+from .heads import SOFTMAX, Head, SoftmaxHead, output_delta
 
 __all__ = [
     "sparse_autoencoder_cost",
@@ -577,15 +577,45 @@ def check_adversarial(adversarial, adversarial_weight) -> tuple[float, float]:
     return float(adversarial), float(adversarial_weight)
 
 
-def _stack(theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed, adversarial=(0.0, 0.5)):
+def _check_head_targets(y, X, n_outputs: int, head: Head):
+    """The targets a head trains on: class indices for the softmax, a float matrix of
+    shape ``(m, n_outputs)`` in ``X``'s library and dtype for a regression, nothing for
+    a reconstruction (its target is ``X``)."""
+    if isinstance(head, SoftmaxHead):
+        return _check_labels(y, X.shape[0], n_outputs, X)
+    if not head.uses_y:
+        if y is not None:
+            raise ValueError("'y' must be None for a head that reconstructs its input (its target is X).")
+        if n_outputs != X.shape[1]:
+            raise ValueError(f"A reconstruction has one output per feature of X ({X.shape[1]}), got {n_outputs}.")
+        return None
+    T = y if _xp.is_array(y) and not _xp.is_numpy(y) else np.asarray(y, dtype=np.float64)
+    if T is None or T.ndim not in (1, 2):
+        raise ValueError(f"'y' must be a float array of shape ({X.shape[0]}, {n_outputs}), got {y!r:.60}.")
+    T = _check_X(T[:, None] if T.ndim == 1 else T, "y")
+    if tuple(T.shape) != (X.shape[0], n_outputs):
+        raise ValueError(f"'y' must have shape ({X.shape[0]}, {n_outputs}), got {tuple(T.shape)}.")
+    if _xp.library(T) != _xp.library(X) and not (_xp.is_dask(X) or _xp.is_zarr(X)):
+        raise ValueError(f"'y' must be an array like 'X' ({_xp.describe(X)}), got {_xp.describe(T)}.")
+    if T.dtype != X.dtype:
+        T = T.astype(X.dtype) if _xp.is_numpy(T) else _xp.namespace(T).astype(T, X.dtype)
+    return T
+
+
+def _stack(
+    theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed, adversarial=(0.0, 0.5), head=None
+):
     X = _check_X(X)
     sizes = (X.shape[1], *hidden, int(n_classes))
     check_activation("activation", activation, HIDDEN_ACTIVATIONS)
     rates = dropout_rates(dropout, len(hidden))
     epsilon, weight = check_adversarial(*adversarial)
-    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed), epsilon, weight)
+    head = SOFTMAX if head is None else head
+    if not isinstance(head, Head):
+        raise ValueError(f"'head' must be an output head of stackae.heads, got {head!r}.")
+    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed), epsilon, weight, head)
     theta_in = _check_theta(theta, n_params(sizes), f"layer sizes {sizes}", X)
-    y = _check_labels(y, X.shape[0], sizes[-1], X)
+    y = _check_head_targets(y, X, sizes[-1], head)
     rows = rows_of(X, y, widths=hidden)
     cost, grad = stack_cost_grad(rows, rows.asarray(theta_in), spec, float(alpha), decayed)
     return _finish(cost, grad, theta_in, rows)
@@ -630,6 +660,7 @@ def stack_cost(
     dropout_seed: int = 0,
     adversarial: float = 0.0,
     adversarial_weight: float = 0.5,
+    head=None,
 ):
     r"""Cost and gradient of the whole stack (hidden layers + softmax), for fine-tuning.
 
@@ -681,6 +712,13 @@ def stack_cost(
         the input's delta).
     adversarial_weight : float in (0, 1], default 0.5
         :math:`w`, the weight of the perturbed rows' term.
+    head : a head of :mod:`stackae.heads`, default the softmax
+        The output and its loss in place of the softmax's cross-entropy: with
+        ``SquaredErrorHead()`` the data term is :math:`\frac1{2m}\sum_i\|g(S_i) - y_i\|^2`
+        and ``y`` a float array of shape ``(n_samples, n_classes)`` (or
+        ``(n_samples,)`` for one output); with a head whose target is the input
+        (:func:`stackae.heads.reconstruction_head`) ``y`` is None and ``n_classes`` is
+        ``n_features``: an unrolled deep autoencoder.
     """
     if decay not in ("softmax", "all"):
         raise choice_error("decay", decay, ("softmax", "all"))
@@ -698,6 +736,7 @@ def stack_cost(
         dropout,
         dropout_seed,
         (adversarial, adversarial_weight),
+        head,
     )
 
 

@@ -159,9 +159,10 @@ class DaskRows:
         self.chunk_starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
         self.offsets = self.chunk_starts  # each chunk's first row's index (keys noise and masks)
         if y is not None and not hasattr(y, "dask"):
-            y = da.from_array(np.asarray(y), chunks=(X.chunks[0],)).persist()
+            y = np.asarray(y)  # labels, or a regression's targets (one or more columns)
+            y = da.from_array(y, chunks=(X.chunks[0], *(-1,) * (y.ndim - 1))).persist()
         elif y is not None and y.chunks[0] != X.chunks[0]:
-            y = y.rechunk((X.chunks[0],))
+            y = y.rechunk({0: X.chunks[0]})
         if T is not None and T.chunks != X.chunks:
             T = T.rechunk(X.chunks)
         self.y, self.T = y, T

@@ -3,9 +3,14 @@
 * :class:`SparseAutoencoder` - one autoencoder layer (a transformer);
 * :class:`SoftmaxRegression` - multinomial logistic regression (a classifier);
 * :class:`StackedAutoencoderClassifier` - greedy layer-wise pretraining, a softmax on
-  top, then fine-tuning of the whole stack by backpropagation (UFLDL's recipe).
+  top, then fine-tuning of the whole stack by backpropagation (UFLDL's recipe);
+* :class:`StackedAutoencoderRegressor` - the same with a linear output and squared error;
+* :class:`StackedAutoencoder` - the stack unrolled into a deep autoencoder, fine-tuned
+  on reconstruction (a transformer: codes, reconstructions, scores);
+* :class:`StackedAutoencoderOutlierDetector` - outliers by its reconstruction error.
 
-One module per estimator; the stages they share (pretraining a layer, the softmax,
+The stacked estimators share one base (:mod:`._base`) and differ by their output head
+(:mod:`stackae.heads`). One module per estimator; the stages they share (pretraining a layer, the softmax,
 fine-tuning, early stopping) are in :mod:`._stages`, the handling of every kind of
 ``X`` (NumPy, memory maps, Zarr, GPU arrays, Dask) in :mod:`._data`, the parameter
 checks in :mod:`._validation`.
@@ -17,8 +22,18 @@ http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
 """
 
 from ._autoencoder import SparseAutoencoder
+from ._regressor import StackedAutoencoderRegressor
 from ._softmax import SoftmaxRegression
 from ._stacked import StackedAutoencoderClassifier
+from ._unsupervised import StackedAutoencoder, StackedAutoencoderOutlierDetector
 from ._validation import SOLVERS
 
-__all__ = ["SparseAutoencoder", "SoftmaxRegression", "StackedAutoencoderClassifier", "SOLVERS"]
+__all__ = [
+    "SparseAutoencoder",
+    "SoftmaxRegression",
+    "StackedAutoencoderClassifier",
+    "StackedAutoencoderRegressor",
+    "StackedAutoencoder",
+    "StackedAutoencoderOutlierDetector",
+    "SOLVERS",
+]

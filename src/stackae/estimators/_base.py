@@ -115,6 +115,10 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
     def _config(self) -> StageConfig:
         return StageConfig.of(self)
 
+    def _fit_data_options(self) -> dict:
+        """Options of :func:`~._data.check_fit_data` for ``y`` (a regression's targets)."""
+        return {}
+
     # ------------------------------------------------------------------ the plan
     def _network_sizes(self, n_features, hidden, n_outputs) -> tuple[int, ...]:
         """The layer sizes of the fine-tuned network."""
@@ -242,7 +246,9 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``)."""
         hidden, levels, rates = self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
-        X, y = check_fit_data(self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y)
+        X, y = check_fit_data(
+            self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
+        )
         fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
         targets, n_outputs = self._encode_targets(y)
         y_info = {k: getattr(self, k) for k in ("classes_", "n_outputs_") if hasattr(self, k)}

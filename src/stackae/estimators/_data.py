@@ -73,18 +73,27 @@ def _non_finite_error() -> DataError:
     return DataError("Input X contains NaN or infinity; remove or impute those values first.")
 
 
-def check_fit_data(est, X, y=None, *, reset: bool = True, device="cpu", needs_y: bool = False):
+def check_fit_data(est, X, y=None, *, reset: bool = True, device="cpu", needs_y: bool = False, multi_output=False):
     """``(X, y)`` ready for training (see the module's table); sets ``n_features_in_``.
 
-    ``y`` comes back as a NumPy vector (labels are small; they go where the rows are
-    when a stage needs them there).
+    ``y`` comes back as a NumPy array (labels and targets are small; they go where the
+    rows are when a stage needs them there): a vector, or with ``multi_output`` (a
+    regression's targets) numbers of shape ``(n_samples,)`` or ``(n_samples, n_targets)``.
     """
     target = _xp.resolve_device(device)
     if needs_y and y is None:
         raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y is None.")
     if is_array_like(X):
         if needs_y:
-            X, y = validate_data(est, X, _xp.to_numpy(y), dtype=FLOAT_DTYPES, reset=reset)
+            X, y = validate_data(
+                est,
+                X,
+                _xp.to_numpy(y),
+                dtype=FLOAT_DTYPES,
+                reset=reset,
+                multi_output=multi_output,
+                y_numeric=multi_output,
+            )
         else:
             X = validate_data(est, X, dtype=FLOAT_DTYPES, reset=reset)
         if target is not None:
@@ -117,8 +126,11 @@ def check_fit_data(est, X, y=None, *, reset: bool = True, device="cpu", needs_y:
     _set_n_features(est, X, reset)
     if needs_y:
         y = np.asarray(_xp.to_numpy(y))
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must be a vector of {X.shape[0]} labels (one per row of X), got shape {y.shape}.")
+        if y.ndim not in ((1, 2) if multi_output else (1,)) or y.shape[0] != X.shape[0]:
+            what = "targets" if multi_output else "labels"
+            raise ValueError(f"y must be a vector of {X.shape[0]} {what} (one per row of X), got shape {y.shape}.")
+        if multi_output and not np.all(np.isfinite(y)):
+            raise DataError("Input y contains NaN or infinity; remove or impute those values first.")
     return X, y
 
 

@@ -1,0 +1,450 @@
+"""A deep autoencoder: stacked autoencoders pretrained greedily, unrolled, fine-tuned on
+reconstruction; and an outlier detector on its reconstruction error."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import OutlierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .. import _xp
+from ..heads import reconstruction_head
+from ..objectives import dropout_rates, feedforward
+from ._base import StackedNetwork
+from ._data import check_predict_X, weights_like
+from ._stages import StageConfig
+from ._validation import check_float
+
+__all__ = ["StackedAutoencoder", "StackedAutoencoderOutlierDetector"]
+
+
+class StackedAutoencoder(StackedNetwork):
+    r"""A deep autoencoder (Hinton and Salakhutdinov, 2006): stacked autoencoders
+    pretrained greedily, unrolled into one encoder-decoder network and fine-tuned end
+    to end on the reconstruction of the input.
+
+    Pretraining trains one autoencoder per entry of ``hidden_layer_sizes`` (as the
+    classifier does); the unrolled network is the encoders in order, then their
+    decoders in reverse order, ``n_0 - n_1 - ... - n_L - ... - n_1 - n_0``, with the
+    hidden units' ``activation`` everywhere but the last layer, whose units are
+    ``output_activation``; fine-tuning minimises its reconstruction loss
+    (``reconstruction_loss``) by backpropagation through all of it.
+
+    ``transform`` gives the codes of any encoder layer (the last, ``n_L`` wide, by
+    default), ``inverse_transform`` decodes codes of the last layer, and
+    ``score_samples`` is minus each row's reconstruction loss (higher is more typical).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(200, 200)
+    alpha : float, default=3e-3
+        Weight decay of the autoencoders during pretraining.
+    sparsity_target : float, default=0.1
+    sparsity_weight : float, default=3.0
+        Must be 0 with tanh or ReLU units.
+    activation : {"sigmoid", "tanh", "relu"}, default="sigmoid"
+        Hidden units, in pretraining and in the fine-tuned network.
+    output_activation : {"sigmoid", "linear"}, default="sigmoid"
+        The autoencoders' reconstruction units, and the unrolled network's outputs.
+    reconstruction_loss : {"squared", "cross_entropy"}, default="squared"
+    tied_weights : bool, default=False
+    noise : {None, "masking", "gaussian", "salt_and_pepper"}, default=None
+        Pretrain denoising autoencoders (see :class:`SparseAutoencoder`).
+    noise_level : float or sequence of float, default=0.2
+        One level for every layer, or one per layer (as Theano's SdA: 0.1, 0.2, 0.3).
+    contraction : float, default=0.0
+    finetune_alpha : float, default=0.0
+        Weight decay while fine-tuning the unrolled network (on every weight matrix with
+        ``finetune_decay="all"``, on the last decoder layer only with ``"softmax"``).
+    pretrain_max_iter, finetune_max_iter : int, default=400
+        L-BFGS iterations (epochs for the minibatch solvers) of each step;
+        ``finetune_max_iter=0`` keeps the pretrained network as it is.
+    finetune_decay : {"softmax", "all"}, default="all"
+        Which weights carry ``finetune_alpha`` while fine-tuning.
+    dropout : float or sequence of float, default=0.0
+        Dropout while fine-tuning: a drop probability for every hidden layer of the
+        unrolled network, or ``(input, hidden 1, ..., hidden L)``, each decoder layer
+        taking the rate of the encoder layer of its width. With L-BFGS the masks are drawn once for
+        the stage; the minibatch solvers draw new masks every step.
+    max_norm : float or None, default=None
+        Keep every hidden unit's incoming weight vector within this norm while
+        fine-tuning (minibatch solvers only).
+    adversarial : float, default=0.0
+        Adversarial training while fine-tuning (Goodfellow et al. 2015): every
+        evaluation also scores its rows moved by ``adversarial`` times the sign of the
+        cost's gradient with respect to them, and minimises
+        ``(1 - adversarial_weight) J(X) + adversarial_weight J(X + eps sign(grad_X J))``
+        (see :func:`stackae.objectives.stack_cost`). A step costs 2.4 times one
+        without it at the ``best`` preset's size.
+    adversarial_weight : float, default=0.5
+    tol : float, default=1e-6
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
+        ``"sgd"`` and ``"adam"``: minibatches, reshuffled every epoch from
+        ``random_state`` (``max_iter`` counts epochs; reaching it is the plan, not a
+        convergence failure). Float32 input trains in float32.
+    batch_size : int, default=256
+        Samples per minibatch (``"sgd"``, ``"adam"``).
+    learning_rate : float or None, default=None
+        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
+    finetune_learning_rate : float or None, default=None
+        Step size of the fine-tuning stage; ``None``: ``learning_rate``.
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=False
+    learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
+        Decay of the minibatch step size over each stage's epochs.
+    lbfgs_history : int, default=10
+        Correction pairs L-BFGS keeps. UFLDL's minFunc kept 100; on its MNIST protocol
+        100 pairs reached no better accuracy than 10 and took 19% longer (see the README).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples; score every stage
+        on them after every iteration (epoch): minus the mean reconstruction loss for
+        pretraining and fine-tuning; stop a stage after
+        ``n_iter_no_change`` without improvement and keep its best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    device : str, default="cpu"
+        ``"cuda"`` or ``"cuda:N"``: train on that GPU (NumPy input moved there once,
+        float32 unless float64). PyTorch or CuPy input trains where it lives; a Dask
+        array trains on its cluster.
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        Progress of every stage on stderr when > 0.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted (or built by
+        :meth:`from_layers` from layers trained elsewhere), ``fit`` skips pretraining
+        and the softmax step and fine-tunes the current weights.
+    checkpoint_dir : str, path or None, default=None
+        Folder for checkpoints, written atomically every ``checkpoint_every``
+        iterations (epochs for the minibatch solvers) and at the end of every stage.
+        When it already holds checkpoints of the same run (same data and
+        hyperparameters), ``fit`` continues from the newest valid one: bit for bit for
+        the minibatch solvers (same thread count), from the saved iterate for L-BFGS
+        (whose curvature history restarts).
+    checkpoint_every : int, default=10
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        The unrolled network's weights in the order data flows: the encoders
+        ``W1 (n_0, n_1), ..., WL (n_{L-1}, n_L)``, then the decoders
+        ``(n_L, n_{L-1}), ..., (n_1, n_0)``.
+    intercepts_ : list of ndarray
+    pretrained_coefs_, pretrained_intercepts_ : list of ndarray
+        The same, before fine-tuning (the autoencoders as pretrained; tied ones untied).
+    stage_costs_, n_iter_, loss_curve_, stage_seconds_, stage_profile_ : dict
+        Per stage: ``"pretrain layer 1"``, ..., ``"finetune"``.
+    validation_scores_, best_validation_score_ : dict
+        With ``early_stopping``.
+    n_features_in_ : int
+
+    References
+    ----------
+    G. E. Hinton and R. R. Salakhutdinov, "Reducing the Dimensionality of Data with
+    Neural Networks", Science 313 (2006); UFLDL Tutorial, "Stacked Autoencoders".
+    """
+
+    _needs_y = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(200, 200),
+        *,
+        alpha=3e-3,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        activation="sigmoid",
+        output_activation="sigmoid",
+        reconstruction_loss="squared",
+        tied_weights=False,
+        noise=None,
+        noise_level=0.2,
+        contraction=0.0,
+        finetune_alpha=0.0,
+        pretrain_max_iter=400,
+        finetune_max_iter=400,
+        finetune_decay="all",
+        dropout=0.0,
+        max_norm=None,
+        adversarial=0.0,
+        adversarial_weight=0.5,
+        tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
+        finetune_learning_rate=None,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        learning_rate_schedule="constant",
+        lbfgs_history=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=10,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.activation = activation
+        self.output_activation = output_activation
+        self.reconstruction_loss = reconstruction_loss
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contraction = contraction
+        self.finetune_alpha = finetune_alpha
+        self.pretrain_max_iter = pretrain_max_iter
+        self.finetune_max_iter = finetune_max_iter
+        self.finetune_decay = finetune_decay
+        self.dropout = dropout
+        self.max_norm = max_norm
+        self.adversarial = adversarial
+        self.adversarial_weight = adversarial_weight
+        self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.finetune_learning_rate = finetune_learning_rate
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.learning_rate_schedule = learning_rate_schedule
+        self.lbfgs_history = lbfgs_history
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+
+    # ------------------------------------------------------------------- hooks
+    def _head(self):
+        return reconstruction_head(self.output_activation, self.reconstruction_loss)
+
+    def _encode_targets(self, y):
+        return None, self.n_features_in_
+
+    def _config(self):
+        return StageConfig.of(self, output_alpha=self.finetune_alpha)
+
+    def _check_params(self):
+        check_float("finetune_alpha", self.finetune_alpha, 0.0)
+        hidden, levels, rates = super()._check_params()
+        if isinstance(self.dropout, numbers.Real) and not isinstance(self.dropout, bool):
+            rates = dropout_rates(self.dropout, 2 * len(hidden) - 1)
+        else:  # (input, hidden 1..L): each decoder layer takes its width's encoder rate
+            rates = (*rates, *rates[-2:0:-1])
+        return hidden, levels, rates
+
+    def _network_sizes(self, n_features, hidden, n_outputs):
+        return (n_features, *hidden, *hidden[-2::-1], n_features)
+
+    def _keep_pretrained(self, done, index, encoder, decoder):
+        # [e1, ..., e_l, d_l, ..., d1]: the new pair goes in the middle
+        done[index:index] = [encoder, decoder]
+
+    @property
+    def _n_code_layers(self) -> int:
+        return len(self.coefs_) // 2
+
+    # ---------------------------------------------------------------- training
+    def fit(self, X, y=None):
+        """Pretrain the autoencoders, unroll them, fine-tune on reconstruction; ``y`` is ignored.
+
+        ``X`` of shape (n_samples, n_features): anything the classifier takes (memory
+        maps, Zarr, PyTorch/CuPy, Dask arrays); ``warm_start`` and ``checkpoint_dir``
+        work as there.
+        """
+        return self._fit(X, None)
+
+    # -------------------------------------------------------------- inference
+    def inverse_transform(self, X):
+        """The reconstruction decoded from codes of the last encoder layer, shape
+        (n_samples, n_features), in the codes' namespace."""
+        check_is_fitted(self)
+        L = self._n_code_layers
+        if not _xp.is_array(X):
+            X = np.asarray(X, dtype=self.coefs_[L].dtype)
+        if X.ndim != 2 or X.shape[1] != self.coefs_[L].shape[0]:
+            raise ValueError(
+                f"inverse_transform takes codes of shape (n_samples, {self.coefs_[L].shape[0]}), got {tuple(X.shape)}."
+            )
+        return self._decode(X)
+
+    def _decode(self, H, pretrained=False):
+        weights, biases = self._weights(pretrained)
+        L = len(weights) // 2
+        weights = [weights_like(H, W) for W in weights[L:]]
+        biases = [weights_like(H, b) for b in biases[L:]]
+        A = feedforward(H, weights[:-1], biases[:-1], self.activation)
+        return self._head().outputs(A @ weights[-1] + biases[-1])  # (m, n_1) @ (n_1, n_0)
+
+    def reconstruct(self, X, *, pretrained=False):
+        """The network's reconstruction of ``X``, shape (n_samples, n_features)."""
+        return self._head().outputs(self._scores(X, pretrained))
+
+    def reconstruction_error(self, X, *, per_feature=False, pretrained=False):
+        """Each row's reconstruction loss (the training loss, without penalties), shape
+        (n_samples,); with ``per_feature``, each feature's share of it, shape
+        (n_samples, n_features), which sums to the row's loss: what explains a score.
+
+        Squared: :math:`\frac12 (\\hat x_j - x_j)^2`; cross-entropy, from the scores
+        ``s`` for accuracy: :math:`\\mathrm{softplus}(s_j) - x_j s_j`."""
+        X = _xp.to_numpy(check_predict_X(self, X))
+        S = _xp.to_numpy(self._scores(X, pretrained))
+        if self.reconstruction_loss == "cross_entropy":
+            E = np.logaddexp(S, 0.0) - X * S
+        else:
+            E = self._head().outputs(S)
+            E -= X
+            E **= 2
+            E *= 0.5
+        return E if per_feature else E.sum(axis=1)
+
+    def score_samples(self, X):
+        """Minus each row's reconstruction loss, shape (n_samples,): higher is more typical."""
+        return -self.reconstruction_error(X)
+
+    def score(self, X, y=None):
+        """Minus the mean reconstruction loss per row (for model selection)."""
+        return float(np.mean(self.score_samples(X)))
+
+
+class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
+    r"""Outliers by reconstruction error: a :class:`StackedAutoencoder` trained on
+    (mostly) normal rows; rows it reconstructs badly are outliers.
+
+    scikit-learn's outlier API, as ``IsolationForest``: ``score_samples`` (minus the
+    reconstruction loss: lower is more abnormal), ``decision_function`` =
+    ``score_samples - offset_`` (negative for outliers), ``predict`` (-1 for outliers,
+    1 for inliers), ``fit_predict``. ``offset_`` is the ``contamination`` quantile of
+    the training rows' scores, so that that fraction of them is called outliers.
+    ``reconstruction_error(X, per_feature=True)`` says which features made a row's
+    score.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5], default=0.1
+        The expected fraction of outliers among the training rows (PyOD's default).
+    **
+        Every parameter of :class:`StackedAutoencoder`.
+
+    Attributes
+    ----------
+    offset_ : float
+        The threshold of ``decision_function``.
+    Every attribute of :class:`StackedAutoencoder`.
+
+    References
+    ----------
+    C. C. Aggarwal, "Outlier Analysis" (2017), ch. 3 (reconstruction-based scores);
+    L. Ruff et al., "Deep One-Class Classification", ICML 2018 (the one-class MNIST
+    protocol of ``benchmarks/outliers_mnist.py``).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(200, 200),
+        *,
+        alpha=3e-3,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        activation="sigmoid",
+        output_activation="sigmoid",
+        reconstruction_loss="squared",
+        tied_weights=False,
+        noise=None,
+        noise_level=0.2,
+        contraction=0.0,
+        finetune_alpha=0.0,
+        pretrain_max_iter=400,
+        finetune_max_iter=400,
+        finetune_decay="all",
+        dropout=0.0,
+        max_norm=None,
+        adversarial=0.0,
+        adversarial_weight=0.5,
+        tol=1e-6,
+        solver="lbfgs",
+        batch_size=256,
+        learning_rate=None,
+        finetune_learning_rate=None,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        learning_rate_schedule="constant",
+        lbfgs_history=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        checkpoint_dir=None,
+        checkpoint_every=10,
+        contamination=0.1,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.activation = activation
+        self.output_activation = output_activation
+        self.reconstruction_loss = reconstruction_loss
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contraction = contraction
+        self.finetune_alpha = finetune_alpha
+        self.pretrain_max_iter = pretrain_max_iter
+        self.finetune_max_iter = finetune_max_iter
+        self.finetune_decay = finetune_decay
+        self.dropout = dropout
+        self.max_norm = max_norm
+        self.adversarial = adversarial
+        self.adversarial_weight = adversarial_weight
+        self.tol = tol
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.finetune_learning_rate = finetune_learning_rate
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.learning_rate_schedule = learning_rate_schedule
+        self.lbfgs_history = lbfgs_history
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.contamination = contamination
+
+    def fit(self, X, y=None):
+        """Train the deep autoencoder on ``X`` (``y`` ignored), then set ``offset_``."""
+        check_float("contamination", self.contamination, 0.0, 0.5 + 1e-12, open_low=True)
+        super().fit(X)
+        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        return self
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers, shape (n_samples,)."""
+        check_is_fitted(self, "offset_")
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """-1 for outliers, 1 for inliers, shape (n_samples,)."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
