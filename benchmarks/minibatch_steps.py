@@ -32,9 +32,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from _common import DEFAULT_MNIST, machine_description, print_table
-from stackae import get_num_threads
+from stackae import StackedAutoencoderClassifier, get_num_threads
 from stackae.datasets import load_mnist
-from stackae.presets import make_estimator
 
 
 def synchronize(torch, device):
@@ -43,7 +42,7 @@ def synchronize(torch, device):
 
 
 def stackae_seconds(X, y, hidden, epochs: int, adversarial: float = 0.0) -> float:
-    clf = make_estimator(
+    clf = StackedAutoencoderClassifier.from_preset(
         "best",
         hidden_layer_sizes=tuple(hidden),
         adversarial=adversarial,

@@ -28,9 +28,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from _common import DEFAULT_MNIST, machine_description, print_table
-from stackae import get_num_threads
+from stackae import StackedAutoencoderClassifier, get_num_threads
 from stackae.datasets import load_mnist
-from stackae.presets import make_estimator
 
 #: (preset, changes, what the row shows)
 ROWS = {
@@ -65,7 +64,7 @@ def fit(data, preset: str, changes: dict, pretrained: bool, seed: int, device: s
     params = dict(changes, random_state=seed, verbose=verbose)
     if not pretrained:
         params.update(pretrain_max_iter=0, softmax_max_iter=0)
-    clf = make_estimator(preset, **params)
+    clf = StackedAutoencoderClassifier.from_preset(preset, **params)
     X, y = data.X_train, data.y_train
     if device != "cpu":  # the data on the card before the clock starts, as a user keeps it there
         import torch

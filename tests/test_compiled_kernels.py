@@ -7,7 +7,7 @@ import pytest
 
 import stackae
 from stackae import _rows
-from stackae._rows import _numpy
+from stackae._rows import _numpy, _registry
 from stackae._rows._kernels import Kernels
 from stackae.gradcheck import check_gradient
 from stackae.objectives import sparse_autoencoder_cost, stack_cost
@@ -229,7 +229,7 @@ def test_bad_kernel_choices_are_clear_errors(monkeypatch, kernels_kind):
     kernels_kind(None)
     with pytest.raises(ValueError, match=r"^STACKAE_KERNELS must be 'numba' or 'numpy', got 'C'\.$"):
         stackae.get_kernels()
-    monkeypatch.setattr(_numpy, "_numba_available", lambda: False)
+    monkeypatch.setattr(_registry, "_numba_available", lambda: False)
     with pytest.raises(
         ImportError, match=r"^'kernels' is 'numba' but Numba is not installed: pip install 'stackae\[fast\]'\.$"
     ):

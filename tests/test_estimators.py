@@ -206,7 +206,9 @@ def test_warm_start_with_other_architecture_is_refused(digits):
 
 
 def test_presets_build_the_documented_estimators():
-    from stackae.presets import PRESETS, make_estimator
+    from stackae.presets import PRESETS
+
+    make_estimator = StackedAutoencoderClassifier.from_preset
 
     fast = StackedAutoencoderClassifier.from_preset("fast", random_state=3)
     assert fast.get_params()["solver"] == "adam" and fast.finetune_max_iter == 20 and fast.random_state == 3

@@ -1,7 +1,7 @@
 """Named recipes: a ``StackedAutoencoderClassifier`` set up as a documented whole.
 
->>> from stackae.presets import make_estimator
->>> clf = make_estimator("fast", random_state=0)     # or StackedAutoencoderClassifier.from_preset("fast")
+>>> from stackae import StackedAutoencoderClassifier
+>>> clf = StackedAutoencoderClassifier.from_preset("fast", random_state=0)
 
 On the command line: ``stackae train --preset fast``; ``stackae presets`` lists them.
 Any parameter given beside a preset overrides it. Each recipe was chosen for MNIST-like
@@ -12,7 +12,10 @@ pretraining.
 
 from __future__ import annotations
 
-__all__ = ["PRESETS", "DESCRIPTIONS", "make_estimator", "preset_params"]
+__all__ = ["PRESETS", "DESCRIPTIONS", "preset_params"]
+
+# Data only: the estimators read these recipes (``from_preset``); nothing here imports
+# an estimator.
 
 #: UFLDL's exercise: 784-200-200-10, sparse sigmoid autoencoders, L-BFGS 400 iterations
 #: a stage (these are the estimator's own defaults, spelled out).
@@ -90,10 +93,3 @@ def preset_params(name: str) -> dict:
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; the presets are {', '.join(map(repr, PRESETS))}.")
     return dict(PRESETS[name])
-
-
-def make_estimator(name: str, **overrides):
-    """A ``StackedAutoencoderClassifier`` with the preset's parameters, then ``overrides``."""
-    from .estimators import StackedAutoencoderClassifier
-
-    return StackedAutoencoderClassifier(**{**preset_params(name), **overrides})

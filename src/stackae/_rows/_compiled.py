@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from ._kernels import keep_mask_of, philox_keep_bits
-from ._numpy import NumpyKernels
+from ._numpy_kernels import NumpyKernels
 
 __all__ = ["CompiledKernels"]
 
@@ -256,7 +256,7 @@ def _fits(*arrays) -> bool:
 
 
 class CompiledKernels(NumpyKernels):
-    """:class:`~._numpy.NumpyKernels` with the layers' element-wise passes fused."""
+    """:class:`~._numpy_kernels.NumpyKernels` with the layers' element-wise passes fused."""
 
     kind = "numba"
 

@@ -27,22 +27,21 @@ Zarr arrays are read block by block too (one ``array[lo:hi]`` each).
 
 from __future__ import annotations
 
-import importlib
 import mmap
 import os
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import array_api_compat.numpy as xnp
 import numpy as np
 
 from .. import _tuning
-from ..activations import ACTIVATIONS
-from ._kernels import Kernels, philox_keep_mask
+from ._numpy_kernels import NumpyKernels
+from ._registry import compiled_kernels, get_kernels, new_kernels, set_kernels
 
 __all__ = [
-    "NumpyKernels",
+    "NumpyKernels",  # from ._numpy_kernels, with the registry's functions: one import for the engines' users
+    "compiled_kernels",
     "NumpyRows",
     "get_num_threads",
     "set_num_threads",
@@ -58,8 +57,6 @@ _num_threads: int | None = None
 _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
 _blas_controller = None
-_kernels_kind: str | None = None
-KERNELS = ("numba", "numpy")
 
 
 # ------------------------------------------------------------------ threads, BLAS
@@ -117,81 +114,6 @@ def blas_single_thread():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
-# --------------------------------------------------------------------- kernels
-def _numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _check_kernels(kind, source: str, choices: str) -> str:
-    if kind not in KERNELS:
-        raise ValueError(f"{source} must be {choices}, got {kind!r}.")
-    if kind == "numba" and not _numba_available():
-        raise ImportError(f"{source} is 'numba' but Numba is not installed: pip install 'stackae[fast]'.")
-    return kind
-
-
-def _compiled_loads() -> bool:
-    """Whether :mod:`._compiled` loads. Numba may be installed and still fail here (a
-    NumPy it does not support, no writable folder for its cache): the default then falls
-    back to the NumPy kernels with a warning, rather than failing every evaluation."""
-    try:
-        importlib.import_module(f"{__package__}._compiled")
-    except Exception as exc:  # any failure means: not these kernels
-        warnings.warn(
-            f"stackae's compiled kernels could not be loaded ({type(exc).__name__}: {exc}); using its NumPy "
-            "kernels (STACKAE_KERNELS=numpy chooses them without this warning).",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        return False
-    return True
-
-
-def get_kernels() -> str:
-    """The element-wise kernels the objectives use on NumPy rows: ``"numba"`` (compiled,
-    fused: :mod:`stackae._rows._compiled`) or ``"numpy"``. ``set_kernels``, else
-    ``STACKAE_KERNELS``, else ``"numba"`` where Numba is installed (``stackae[fast]``)."""
-    global _kernels_kind
-    if _kernels_kind is None:
-        env = os.environ.get("STACKAE_KERNELS")
-        if env:
-            _kernels_kind = _check_kernels(env, "STACKAE_KERNELS", "'numba' or 'numpy'")
-        else:
-            _kernels_kind = "numba" if _numba_available() and _compiled_loads() else "numpy"
-    return _kernels_kind
-
-
-def compiled_kernels():
-    """:mod:`stackae._rows._compiled` when the chosen kernels are the compiled ones, else
-    None: for the whole-vector steps outside the block functions (optimizer updates,
-    max-norm), which try it first and fall back to NumPy."""
-    if get_kernels() != "numba":
-        return None
-    from . import _compiled
-
-    return _compiled
-
-
-def set_kernels(kind: str | None) -> None:
-    """Choose the element-wise kernels (``"numba"`` or ``"numpy"``; ``None``: back to the
-    default, see :func:`get_kernels`). Results of the two agree to rounding, not to the bit."""
-    global _kernels_kind
-    _kernels_kind = None if kind is None else _check_kernels(kind, "'kernels'", "'numba', 'numpy' or None")
-
-
-def new_kernels() -> NumpyKernels:
-    """A fresh set of kernels of the chosen kind (each keeps its own scratch buffers)."""
-    if get_kernels() == "numba":
-        from ._compiled import CompiledKernels
-
-        return CompiledKernels()
-    return NumpyKernels()
-
-
 # ----------------------------------------------------------------------- pages
 def _mapping_of(a):
     while a is not None:
@@ -216,112 +138,6 @@ def release_pages(*arrays) -> None:
 
 def is_memory_mapped(a) -> bool:
     return isinstance(a, np.ndarray) and _mapping_of(a) is not None
-
-
-# --------------------------------------------------------------------- kernels
-def _sigmoid_inplace(Z):
-    # 1 / (1 + exp(-z)) in three in-place passes: NumPy's vectorised exp is 2-3x faster
-    # than scipy's expit loop; exp(-z) overflows to inf for z < -88 (float32), which
-    # gives exactly 0, as it should.
-    with np.errstate(over="ignore"):
-        np.negative(Z, out=Z)
-        np.exp(Z, out=Z)
-    Z += 1.0
-    np.reciprocal(Z, out=Z)
-    return Z
-
-
-class NumpyKernels(Kernels):
-    """In-place NumPy kernels with one set of scratch buffers per thread."""
-
-    kind = "numpy"
-
-    def __init__(self):
-        super().__init__(xnp, "cpu")
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def buffer(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """An uninitialised C-contiguous array of ``shape``, reused when it fits."""
-        size = 1
-        for s in shape:
-            size *= s
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = np.empty(size, dtype=dtype)
-            self._buffers[key] = buf
-        return buf[:size].reshape(shape)
-
-    def matmul(self, A, B, key=None):
-        if key is None:
-            return A @ B
-        return np.matmul(A, B, out=self.buffer(key, (A.shape[0], B.shape[1]), A.dtype))
-
-    def crossprod_sum(self, pairs, key=None):
-        # one product over the pairs' rows stacked, not one product per pair and a sum:
-        # a product's rate grows with its inner dimension up to a few hundred rows (a
-        # minibatch's two 128-row products run at about 70% of peak, one of 256 near
-        # it), and there is no pass over the (n, h) result to add; the stacking copies
-        # only rows, a (2h)-th of the product's work
-        if len(pairs) == 1:
-            A, B = pairs[0]
-            return self.matmul(A.T, B, key)
-        rows = sum(A.shape[0] for A, _ in pairs)
-        A0, B0 = pairs[0]
-        key = key or "crossprod"
-        left = self.buffer(f"{key}-left", (rows, A0.shape[1]), A0.dtype)
-        right = self.buffer(f"{key}-right", (rows, B0.shape[1]), B0.dtype)
-        lo = 0
-        for A, B in pairs:
-            left[lo : lo + A.shape[0]] = A
-            right[lo : lo + A.shape[0]] = B
-            lo += A.shape[0]
-        return self.matmul(left.T, right, key)
-
-    def activate(self, name, Z):
-        if name == "sigmoid":
-            return _sigmoid_inplace(Z)
-        if name == "tanh":
-            return np.tanh(Z, out=Z)
-        if name == "relu":
-            return np.maximum(Z, 0.0, out=Z)
-        if name == "linear":
-            return Z
-        return ACTIVATIONS[name].f(Z)
-
-    def derivative(self, name, A, key=None):
-        out = self.buffer(key or f"fprime-{name}", A.shape, A.dtype)
-        if name == "sigmoid":  # A (1 - A)
-            np.subtract(1.0, A, out=out)
-            out *= A
-        elif name == "tanh":  # 1 - A^2
-            np.multiply(A, A, out=out)
-            np.subtract(1.0, out, out=out)
-        elif name == "relu":  # [A > 0]; A >= 0, so its sign is exactly that
-            np.sign(A, out=out)
-        else:
-            out[...] = ACTIVATIONS[name].derivative(A)
-        return out
-
-    def sum_rows(self, A):
-        return A.sum(axis=0)
-
-    def dot(self, A, B):
-        return float(np.vdot(A, B))  # BLAS dot, no temporary
-
-    def total(self, a):
-        return float(np.sum(a, dtype=np.float64))
-
-    def one_hot(self, y, n_classes, dtype):
-        Y = self.buffer("onehot", (y.shape[0], n_classes), dtype)
-        Y[...] = 0
-        Y[np.arange(y.shape[0]), y] = 1
-        return Y
-
-    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
-        return philox_keep_mask(seed, stream, start, shape, p_drop, dtype)
-
-    def float(self, value):
-        return float(value)
 
 
 _local = threading.local()
