@@ -138,7 +138,7 @@ def test_each_chunks_task_is_placed_where_its_rows_are(client):
         sparsity_target=0.1, sparsity_weight=3.0, contraction=0.0,
     )  # fmt: skip
     _, _, kept = rows.map_sum(_encode_block, (rows.asarray(init_theta((64, 16, 64), 0)), spec), keep=True)
-    X, _, _ = rows._futures(client)
+    X, _, _, _ = rows._futures(client)
     chunk_at = client.who_has(X)
 
     def placement(dask_scheduler, keys):

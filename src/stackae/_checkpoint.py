@@ -111,6 +111,8 @@ def fingerprint(X, y: np.ndarray, params: dict) -> str:
         step = max(1, X.shape[0] // FINGERPRINT_ROWS)
         rows = np.arange(0, X.shape[0], step)
         sample = X[rows] if not _xp.is_zarr(X) else X.get_orthogonal_selection((rows, slice(None)))
+        if _xp.is_sparse(sample):
+            sample = sample.toarray()
         digest.update(np.ascontiguousarray(_xp.to_numpy(sample)).data)
     if y is not None:  # an unsupervised run has no labels
         digest.update(np.ascontiguousarray(_xp.to_numpy(y)).data)

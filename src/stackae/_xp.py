@@ -49,6 +49,22 @@ def is_array(a) -> bool:
     return array_api_compat.is_array_api_obj(a)
 
 
+def is_sparse(a) -> bool:
+    """A SciPy sparse matrix or array (read a block of rows at a time, made dense there)."""
+    import sys
+
+    sparse = sys.modules.get("scipy.sparse")  # not imported: no sparse input can exist
+    return sparse is not None and sparse.issparse(a)
+
+
+def on_host(a) -> bool:
+    """Rows computed on with NumPy on the host: NumPy arrays and memory maps, Zarr
+    arrays, SciPy sparse matrices (both read block by block) and Dask arrays (NumPy on
+    the workers); the one question the objectives, the stages and the data helpers ask
+    of where the rows live."""
+    return is_numpy(a) or is_zarr(a) or is_dask(a) or is_sparse(a)
+
+
 def is_numpy(a) -> bool:
     """A NumPy array (memory maps included)."""
     return isinstance(a, np.ndarray)
@@ -66,6 +82,8 @@ def library(a) -> str:
         return "dask"
     if is_zarr(a):
         return "zarr"
+    if is_sparse(a):
+        return "scipy.sparse"
     try:
         return array_api_compat.array_namespace(a).__name__.split(".")[-1]
     except TypeError:

@@ -41,6 +41,7 @@ DATASET_PRESETS = {
 
 _NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
 _CHOICES = {
+    "class_weight": ["balanced"],
     "solver": list(SOLVERS),
     "finetune_decay": ["softmax", "all"],
     "activation": list(HIDDEN_ACTIVATIONS),
@@ -57,6 +58,7 @@ _PER_LAYER = {
     "dropout": "hidden layers, or INPUT H1 .. HL",
 }
 _OPTION_HELP = {
+    "class_weight": "classes weighted inversely to their frequencies (default: none)",
     "random_state": "seed of weights, noise and minibatches (default 0)",
     "learning_rate": "default: per solver",
     "finetune_learning_rate": "default: --learning-rate",

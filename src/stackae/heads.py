@@ -50,16 +50,19 @@ __all__ = [
 ]
 
 
-def output_delta(k, activation: str, loss: str, A, W, b, T, key=None):
+def output_delta(k, activation: str, loss: str, A, W, b, T, key=None, w=None):
     r"""A reconstruction-style output layer: ``Z = A W + b``, outputs ``g(Z)``, target ``T``.
 
     Returns the block's loss (a float, or a 0-d array on a device), the delta on ``Z``
     (not yet times ``1/m``) and its column sums. ``loss="squared"``:
     :math:`\frac12\|g(Z) - T\|^2` and :math:`(g(Z) - T) g'(Z)`; ``"cross_entropy"``
     (sigmoid ``g``): :math:`\sum \mathrm{softplus}(z) - t z` and :math:`\sigma(Z) - T`.
+    ``w``: the rows' weights (each row's loss and delta times its weight), or None.
     Shared by the autoencoders' decoder and the stack's squared-error and
     cross-entropy heads.
     """
+    if w is not None:
+        return _weighted_output_delta(k, activation, loss, A, W, b, T, key, w)
     if loss == "cross_entropy":
         Z = k.affine(A, W, b, key)  # (b, h) @ (h, n) -> (b, n)
         # J_i = sum_j softplus(z_ij) - t_ij z_ij  (= -t log g - (1 - t) log(1 - g), g = sigmoid(z))
@@ -69,6 +72,25 @@ def output_delta(k, activation: str, loss: str, A, W, b, T, key=None):
         return cost, D, k.sum_rows(D)
     # (1/2) ||g(Z) - T||^2 and delta = (g(Z) - T) * g'(Z); column sums of delta
     return k.squared_error_delta(activation, A, W, b, T, key)  # (b, h) @ (h, n)
+
+
+def _weighted_output_delta(k, activation, loss, A, W, b, T, key, w):
+    """:func:`output_delta` with row weights ``w``: ``sum_i w_i J_i`` and ``w_i delta_i``."""
+    w_col = w[:, None]
+    Z = k.affine(A, W, b, key)  # (b, h) @ (h, n) -> (b, n)
+    if loss == "cross_entropy":
+        cost = k.total(w_col * (k.xp.logaddexp(Z, 0.0) - T * Z))
+        D = k.activate("sigmoid", Z)
+        D -= T
+    else:
+        G = k.activate(activation, Z)
+        F = None if activation == "linear" else k.derivative(activation, G, "F3")
+        D = G - T
+        cost = 0.5 * k.total(w_col * D * D)
+        if F is not None:
+            D *= F
+    D *= w_col
+    return cost, D, k.sum_rows(D)
 
 
 class Head:
@@ -82,7 +104,8 @@ class Head:
     def block_delta(self, k, A, W, b, block, inv_m):
         """``(cost, D_S, grad b)`` of one block: the block's data cost (a sum over its
         rows, not yet times ``1/m``), the delta on the scores times ``inv_m`` and its
-        column sums."""
+        column sums; with row weights ``block.w``, each row's cost and delta times its
+        weight (``inv_m`` is then one over the weights' sum)."""
         raise NotImplementedError
 
     def outputs(self, S):
@@ -113,14 +136,17 @@ class SoftmaxHead(Head):
         S -= xp.max(S, axis=1, keepdims=True)
         Y = k.one_hot(block.y, W.shape[1], S.dtype)
         # J = -(1/m) sum_i log P[i, y_i] = -(1/m) sum_i (S[i, y_i] - log sum_j exp S[i, j])
-        picked = k.dot(S, Y)
         E = xp.exp(S)
         row_sums = xp.sum(E, axis=1)
-        cost = k.total(xp.log(row_sums)) - picked
-        # delta_S = (P - Y) / m
+        if block.w is None:
+            picked = k.dot(S, Y)
+            cost = k.total(xp.log(row_sums)) - picked
+        else:  # weighted rows: sum_i w_i J_i
+            cost = k.total(block.w * (xp.log(row_sums) - xp.sum(S * Y, axis=1)))
+        # delta_S = (P - Y) / m  (times each row's weight)
         D = E / row_sums[:, None]
         D -= Y
-        D *= inv_m
+        D *= inv_m if block.w is None else block.w[:, None] * inv_m
         return cost, D, k.sum_rows(D)
 
     def outputs(self, S):
@@ -173,7 +199,7 @@ class SquaredErrorHead(Head):
         return block.X if block.T is None else block.T
 
     def block_delta(self, k, A, W, b, block, inv_m):
-        cost, D, gb = output_delta(k, self.activation, "squared", A, W, b, self._target(block), "S")
+        cost, D, gb = output_delta(k, self.activation, "squared", A, W, b, self._target(block), "S", block.w)
         D *= inv_m  # delta_S = (g(S) - T) * g'(S) / m
         return cost, D, gb * inv_m
 
@@ -206,7 +232,7 @@ class CrossEntropyHead(Head):
     _target = SquaredErrorHead._target
 
     def block_delta(self, k, A, W, b, block, inv_m):
-        cost, D, gb = output_delta(k, "sigmoid", "cross_entropy", A, W, b, self._target(block), "S")
+        cost, D, gb = output_delta(k, "sigmoid", "cross_entropy", A, W, b, self._target(block), "S", block.w)
         D *= inv_m  # delta_S = (sigmoid(S) - T) / m
         return cost, D, gb * inv_m
 

@@ -56,9 +56,24 @@ __all__ = [
 LOSSES = ("squared", "cross_entropy")
 
 
+#: Rows of a sparse matrix made dense at a time outside the engines' blocks (inference)
+SPARSE_BLOCK_ROWS = 4096
+
+
+def dense_rows(X, lo: int, hi: int) -> np.ndarray:
+    """Rows ``lo:hi`` of a SciPy sparse matrix as a dense C-ordered array."""
+    return np.ascontiguousarray(X[lo:hi].toarray())
+
+
 # --------------------------------------------------------------------------- checks
 def _check_X(X, name: str = "X"):
-    """``X`` as a 2-D array in the compute dtype, in its own library."""
+    """``X`` as a 2-D array in the compute dtype, in its own library (a SciPy sparse
+    matrix as CSR, read a block of rows at a time)."""
+    if _xp.is_sparse(X):
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"'{name}' must be 2-dimensional with at least one sample, got shape {X.shape}.")
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        return X.tocsr().astype(dtype, copy=False)
     if _xp.is_dask(X) or _xp.is_zarr(X):
         if X.ndim != 2:
             raise ValueError(f"'{name}' must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
@@ -103,7 +118,7 @@ def _check_theta(theta, expected: int, sizes_text: str, X):
     if not _xp.is_array(theta) and not _xp.is_numpy(theta):
         theta = np.asarray(theta)
     library = _xp.library(theta)
-    host = _xp.is_dask(X) or _xp.is_zarr(X) or _xp.is_numpy(X)
+    host = _xp.on_host(X)
     if (host and library != "numpy") or (not host and library != _xp.library(X)):
         raise ValueError(
             f"'theta' and 'X' must be arrays of the same library and device, got {_xp.describe(theta)} "
@@ -118,7 +133,7 @@ def _check_labels(y, n_samples: int, n_classes: int, X):
     """Integer labels in ``0..n_classes-1``, in ``X``'s library and device."""
     if _xp.is_dask(y):
         return y  # checked once by the estimator, chunk by chunk
-    if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X) or not _xp.is_array(y):
+    if _xp.on_host(X) or not _xp.is_array(y):
         y = np.asarray(_xp.to_numpy(y) if _xp.is_array(y) else y)
         if y.shape != (n_samples,):
             raise ValueError(f"'y' must have shape ({n_samples},), got {y.shape}.")
@@ -127,7 +142,7 @@ def _check_labels(y, n_samples: int, n_classes: int, X):
         if n_samples and (y.min() < 0 or y.max() >= n_classes):
             raise ValueError(f"'y' must hold class indices in 0..{n_classes - 1}, got values in {y.min()}..{y.max()}.")
         y = y.astype(np.intp, copy=False)
-        if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X):
+        if _xp.on_host(X):
             return y
         xp = _xp.namespace(X)
         return xp.asarray(y.astype(np.int64), device=_xp.device_of(X))
@@ -140,6 +155,26 @@ def _check_labels(y, n_samples: int, n_classes: int, X):
     if low < 0 or high >= n_classes:
         raise ValueError(f"'y' must hold class indices in 0..{n_classes - 1}, got values in {low}..{high}.")
     return y
+
+
+def check_sample_weight(w, X):
+    """Row weights for the rows of ``X``: None (every row weighs 1), or a vector of
+    ``n_samples`` finite numbers >= 0 with a positive sum, in ``X``'s compute dtype (a
+    NumPy array for NumPy, file and Dask rows; on ``X``'s device otherwise)."""
+    if w is None:
+        return None
+    w_host = np.asarray(_xp.to_numpy(w) if _xp.is_array(w) else w, dtype=np.float64)
+    if w_host.shape != (X.shape[0],):
+        raise ValueError(f"'sample_weight' must have shape ({X.shape[0]},), one weight per row, got {w_host.shape}.")
+    if not np.all(np.isfinite(w_host)) or (w_host.size and w_host.min() < 0):
+        raise ValueError("'sample_weight' must hold finite numbers >= 0.")
+    if not w_host.sum() > 0:
+        raise ValueError("'sample_weight' must not be all zero: no row would count.")
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    if _xp.on_host(X):
+        return w_host.astype(dtype)
+    xp = _xp.namespace(X)
+    return xp.asarray(w_host.astype(dtype), device=_xp.device_of(X))
 
 
 def _check_rate(name: str, value) -> float:
@@ -248,7 +283,7 @@ def _encode_block(k, block, theta, spec: AutoencoderSpec):
     """Pass 1: hidden activations ``H = f(X W1 + b1)`` (kept) and their column sums."""
     W1, _, b1, _ = spec.unpack(theta)
     H = k.activate_affine(spec.activation, block.X, W1, b1)  # (b, n) @ (n, h) -> (b, h)
-    return 0.0, [k.sum_rows(H)], H
+    return 0.0, [k.sum_rows(H) if block.w is None else k.sum_rows(block.w[:, None] * H)], H
 
 
 def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_delta, column_norms):
@@ -265,7 +300,8 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
         H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
     # the reconstruction's loss, delta_3 = (Xhat - T) * g'(z_3) (times 1/m below; the
     # cross-entropy's is Xhat - T) and grad b2 = column sums of delta_3
-    cost, D3, gb2 = output_delta(k, spec.output_activation, spec.loss, H, W2, b2, T, "Xhat")  # (b, h) @ (h, n)
+    # (each row's times its weight, with weights)
+    cost, D3, gb2 = output_delta(k, spec.output_activation, spec.loss, H, W2, b2, T, "Xhat", block.w)  # (b, h) @ (h, n)
     if spec.tied:
         # delta_3 / m now (a (b, n) pass), so that delta_2 comes out scaled and the
         # decoder's share of grad W1 joins the encoder's in one product below
@@ -278,20 +314,25 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
     # delta_2 = (delta_3 W2^T / m + (beta/m)(-rho/rho_hat + (1-rho)/(1-rho_hat))) * f'(z_2)
     D2 = k.matmul(D3, W2.T, "D2")  # (b, n) @ (n, h) -> (b, h)
     parts = []
-    if column_norms is None:
+    w_col = None if block.w is None else block.w[:, None]
+    if column_norms is None and w_col is None:
         D2, gb1 = k.hidden_delta(spec.activation, D2, H, scale, sparsity_delta)
     else:
         if scale is not None:
             D2 *= scale
         if sparsity_delta is not None:
-            D2 += sparsity_delta
+            # weighted rows: rho_hat is their weighted mean, so row i's share is w_i times
+            D2 += sparsity_delta if w_col is None else w_col * sparsity_delta
         F2 = k.derivative(spec.activation, H, "F2")
         D2 *= F2
-        # contraction (c/m) sum_i sum_j f'(z_ij)^2 w_j: its share of delta_2 is
-        # (c/m) w_j 2 f'(z_ij) f''(z_ij); its cost and its share of grad W1 (through w)
-        # need only the column sums of f'^2, added up by the caller
-        parts.append(k.sum_rows(F2 * F2))
-        D2 += (2.0 * spec.contraction * inv_m) * column_norms * F2 * k.second_derivative(spec.activation, H)
+        if column_norms is not None:
+            # contraction (c/m) sum_i sum_j f'(z_ij)^2 w_j: its share of delta_2 is
+            # (c/m) w_j 2 f'(z_ij) f''(z_ij); its cost and its share of grad W1 (through w)
+            # need only the column sums of f'^2, added up by the caller (each row's times
+            # its weight, with weights)
+            parts.append(k.sum_rows(F2 * F2) if w_col is None else k.sum_rows(w_col * F2 * F2))
+            contraction = (2.0 * spec.contraction * inv_m) * column_norms * F2 * k.second_derivative(spec.activation, H)
+            D2 += contraction if w_col is None else w_col * contraction
         gb1 = k.sum_rows(D2)
     # grad W1 = X^T delta_2 ; grad b1 = column sums of delta_2
     if spec.tied:
@@ -326,8 +367,7 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
     """Cost (a float, or a 0-d array on a device) and gradient (in ``rows``' namespace)
     of an autoencoder over ``rows``, ``theta`` already in the compute namespace and dtype."""
     xp = rows.xp
-    m = rows.n_samples
-    inv_m = 1.0 / m
+    inv_m = 1.0 / rows.weight_total  # 1/m, or one over the rows' weights' sum
     W1, W2, b1, b2 = spec.unpack(theta)
     sparse = spec.sparsity_weight != 0.0
     kept, sparsity_delta, kl = None, None, 0.0
@@ -380,6 +420,7 @@ def sparse_autoencoder_cost(
     output_activation: str = "sigmoid",
     loss: str = "squared",
     contraction: float = 0.0,
+    sample_weight=None,
 ):
     r"""Cost and gradient of an autoencoder: sparse (UFLDL), denoising, tied, contractive.
 
@@ -425,6 +466,10 @@ def sparse_autoencoder_cost(
         ``"cross_entropy"`` needs sigmoid outputs and targets in [0, 1].
     contraction : float, default 0
         Weight ``c`` of the contractive penalty (Rifai et al., 2011).
+    sample_weight : array of shape (n_samples,), optional
+        Row weights: every mean over samples (the data term, :math:`\hat\rho`, the
+        contraction) becomes the weighted mean :math:`\sum_i w_i (\cdot)_i / \sum_i w_i`,
+        so that integer weights equal repeated rows.
 
     Returns
     -------
@@ -447,7 +492,7 @@ def sparse_autoencoder_cost(
     )
     sizes_text = f"a tied {n}-{spec.h}-{n} autoencoder" if tied else f"layer sizes {(n, spec.h, n)}"
     theta_in = _check_theta(theta, spec.n_params, sizes_text, X)
-    rows = rows_of(X, None, T, widths=(spec.h,))
+    rows = rows_of(X, None, T, widths=(spec.h,), w=check_sample_weight(sample_weight, X))
     cost, grad = autoencoder_cost_grad(rows, rows.asarray(theta_in), spec, float(alpha))
     return _finish(cost, grad, theta_in, rows)
 
@@ -550,7 +595,7 @@ def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
 def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequence[int]):
     """Cost and gradient of a stack over ``rows`` (see :func:`autoencoder_cost_grad`)."""
     xp = rows.xp
-    inv_m = 1.0 / rows.n_samples
+    inv_m = 1.0 / rows.weight_total  # 1/m, or one over the rows' weights' sum
     # parts: not changed in place below, and packed into a new vector at the end
     block_fn = _adversarial_stack_block if spec.adversarial else _stack_block
     data_cost, parts, _ = rows.map_sum(block_fn, (theta, spec, inv_m), copy=False)
@@ -603,7 +648,19 @@ def _check_head_targets(y, X, n_outputs: int, head: Head):
 
 
 def _stack(
-    theta, X, y, hidden, n_classes, alpha, decayed, activation, dropout, dropout_seed, adversarial=(0.0, 0.5), head=None
+    theta,
+    X,
+    y,
+    hidden,
+    n_classes,
+    alpha,
+    decayed,
+    activation,
+    dropout,
+    dropout_seed,
+    adversarial=(0.0, 0.5),
+    head=None,
+    sample_weight=None,
 ):
     X = _check_X(X)
     sizes = (X.shape[1], *hidden, int(n_classes))
@@ -616,12 +673,12 @@ def _stack(
     spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed), epsilon, weight, head)
     theta_in = _check_theta(theta, n_params(sizes), f"layer sizes {sizes}", X)
     y = _check_head_targets(y, X, sizes[-1], head)
-    rows = rows_of(X, y, widths=hidden)
+    rows = rows_of(X, y, widths=hidden, w=check_sample_weight(sample_weight, X))
     cost, grad = stack_cost_grad(rows, rows.asarray(theta_in), spec, float(alpha), decayed)
     return _finish(cost, grad, theta_in, rows)
 
 
-def softmax_cost(theta, X, y, n_classes: int, *, alpha: float):
+def softmax_cost(theta, X, y, n_classes: int, *, alpha: float, sample_weight=None):
     r"""Cost and gradient of softmax regression.
 
     With scores ``S = X Theta + c`` of shape ``(m, k)`` and ``P = softmax(S)`` row-wise:
@@ -643,7 +700,7 @@ def softmax_cost(theta, X, y, n_classes: int, *, alpha: float):
     alpha : float
         Weight decay :math:`\lambda` on ``Theta`` (not on ``c``).
     """
-    return _stack(theta, X, y, (), n_classes, alpha, (0,), "sigmoid", 0.0, 0)
+    return _stack(theta, X, y, (), n_classes, alpha, (0,), "sigmoid", 0.0, 0, sample_weight=sample_weight)
 
 
 def stack_cost(
@@ -661,6 +718,7 @@ def stack_cost(
     adversarial: float = 0.0,
     adversarial_weight: float = 0.5,
     head=None,
+    sample_weight=None,
 ):
     r"""Cost and gradient of the whole stack (hidden layers + softmax), for fine-tuning.
 
@@ -719,6 +777,9 @@ def stack_cost(
         ``(n_samples,)`` for one output); with a head whose target is the input
         (:func:`stackae.heads.reconstruction_head`) ``y`` is None and ``n_classes`` is
         ``n_features``: an unrolled deep autoencoder.
+    sample_weight : array of shape (n_samples,), optional
+        Row weights: the data term is the weighted mean of the rows' costs (see
+        :func:`sparse_autoencoder_cost`).
     """
     if decay not in ("softmax", "all"):
         raise choice_error("decay", decay, ("softmax", "all"))
@@ -737,6 +798,7 @@ def stack_cost(
         dropout_seed,
         (adversarial, adversarial_weight),
         head,
+        sample_weight,
     )
 
 
@@ -747,6 +809,14 @@ def feedforward(X, weights, biases, activation: str = "sigmoid"):
     shape ``(n_samples, n_L)``."""
     from ._rows import Kernels, new_kernels
 
+    if _xp.is_sparse(X):  # a block of rows made dense at a time
+        step = SPARSE_BLOCK_ROWS
+        return np.concatenate(
+            [
+                feedforward(dense_rows(X, lo, lo + step), weights, biases, activation)
+                for lo in range(0, X.shape[0], step)
+            ]
+        )
     if _xp.is_numpy(X):
         k = new_kernels()
     else:

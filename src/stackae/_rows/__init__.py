@@ -10,8 +10,9 @@ function*::
   namespace and a few named operations (``k.affine``, ``k.activate``, ...) are where an
   engine's speed tricks go;
 * ``block`` is a :class:`Block`: the block's input rows ``X``, labels ``y``, targets
-  ``T`` (``None`` when they are ``X``), the index of its first row ``start`` and what an
-  earlier pass kept for these rows (``kept``);
+  ``T`` (``None`` when they are ``X``), the index of its first row ``start``, what an
+  earlier pass kept for these rows (``kept``) and the rows' weights ``w`` (``None``:
+  every row weighs 1);
 * ``args`` are the same for every block (the parameters, static options);
 * it returns its cost, a list of arrays to be summed over blocks (gradient pieces) and,
   when asked to keep something for a later pass, that thing (the sparse autoencoder
@@ -25,6 +26,7 @@ function*::
 ==========================  ==============================================================
 NumPy array, memory map     :class:`~._numpy.NumpyRows`: cache-sized blocks on threads
 Zarr array                  :class:`~._numpy.NumpyRows`, reading block by block
+SciPy sparse matrix (CSR)   :class:`~._numpy.NumpyRows`, each block made dense
 PyTorch / CuPy / other      :class:`~._device.DeviceRows`: one or a few big blocks on the
 array API array             device, sums left there
 Dask array                  :class:`~._dask.DaskRows`: the block function mapped over the
@@ -80,20 +82,23 @@ class Block(NamedTuple):
     T: Any
     start: int
     kept: Any
+    w: Any = None
 
 
-def rows_of(X, y=None, T=None, *, widths=()):
-    """The engine for rows held in ``X`` (with labels ``y`` and targets ``T`` alike).
+def rows_of(X, y=None, T=None, *, widths=(), w=None):
+    """The engine for rows held in ``X`` (with labels ``y``, targets ``T`` and row
+    weights ``w`` alike).
 
     ``widths``: the widths of the arrays a block computes (hidden layer sizes), which
-    size the NumPy blocks.
+    size the NumPy blocks. Every engine has ``weight_total``: the sum of the weights
+    (the number of rows without weights), which the objectives divide by.
     """
-    if _xp.is_numpy(X) or _xp.is_zarr(X):
-        return NumpyRows(X, y, T, widths=widths)
+    if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_sparse(X):
+        return NumpyRows(X, y, T, widths=widths, w=w)
     if _xp.is_dask(X):
         from ._dask import DaskRows
 
-        return DaskRows(X, y, T)
+        return DaskRows(X, y, T, w=w)
     from ._device import DeviceRows
 
-    return DeviceRows(X, y, T, library=_xp.library(X))
+    return DeviceRows(X, y, T, library=_xp.library(X), w=w)

@@ -91,7 +91,7 @@ def _keep_heap() -> None:
         pass
 
 
-def _run_chunk(fn, X, y, T, start, keep, kept, rows, noise, args):
+def _run_chunk(fn, X, y, T, w, start, keep, kept, rows, noise, args):
     """One chunk's ``(cost, parts, kept items)`` by the NumPy engine, on a worker.
 
     ``kept``: what an earlier pass kept for this chunk's blocks; ``rows``: the chunk's
@@ -109,6 +109,7 @@ def _run_chunk(fn, X, y, T, start, keep, kept, rows, noise, args):
         X = X[rows]
         y = None if y is None else y[rows]
         T = None if T is None else T[rows]
+        w = None if w is None else w[rows]
     if noise is not None:
         from ..noise import corrupt
 
@@ -118,7 +119,7 @@ def _run_chunk(fn, X, y, T, start, keep, kept, rows, noise, args):
     if threads is not None:
         _keep_heap()
     widths = getattr(args[1], "widths", ()) if len(args) > 1 else ()  # args: (theta, spec, ...)
-    engine = NumpyRows(X, y, T, n_threads=threads or 1, widths=widths, offset=int(start))
+    engine = NumpyRows(X, y, T, n_threads=threads or 1, widths=widths, offset=int(start), w=w)
     # Dask's threaded scheduler already runs the chunks side by side: one BLAS thread each
     with blas_single_thread() if threads is None else nullcontext():
         return engine.map_sum(fn, args, keep=keep, kept=kept)
@@ -148,7 +149,7 @@ class DaskRows:
 
     kind = "dask"
 
-    def __init__(self, X, y=None, T=None, *, rows=None, noise=None):
+    def __init__(self, X, y=None, T=None, *, rows=None, noise=None, w=None):
         import array_api_compat.numpy as xnp
         import dask.array as da
 
@@ -165,12 +166,17 @@ class DaskRows:
             y = y.rechunk({0: X.chunks[0]})
         if T is not None and T.chunks != X.chunks:
             T = T.rechunk(X.chunks)
-        self.y, self.T = y, T
+        # row weights: NumPy on the client (their sums), in chunks like X's for the tasks
+        self.w_host = None if w is None else np.asarray(w)
+        w = None if w is None else da.from_array(self.w_host, chunks=(X.chunks[0],)).persist()
+        self.y, self.T, self.w = y, T, w
+        self.w_chunks = None if w is None else w.to_delayed().ravel().tolist()
         self.y_chunks = None if y is None else y.to_delayed().ravel().tolist()
         self.T_chunks = None if T is None else T.to_delayed().ravel().tolist()
         self.local_rows = rows  # per chunk: the rows of a minibatch in it (or None: all)
         self.noise = noise
         self.n_samples = X.shape[0] if rows is None else int(sum(len(r) for r in rows if r is not None))
+        self.weight_total = self.n_samples if w is None else float(np.sum(self.w_host, dtype=np.float64))
         self.n_features = X.shape[1]
         self.dtype = X.dtype.type
         self.xp = xnp
@@ -194,6 +200,7 @@ class DaskRows:
         engine.offsets = bounds[:-1].astype(int).tolist()
         engine.noise = noise
         engine.n_samples = int(len(rows))
+        engine.weight_total = engine.n_samples if self.w is None else float(np.sum(self.w_host[rows], dtype=np.float64))
         engine._sent = self._sent
         engine._chunk_futures = self._chunk_futures
         return engine
@@ -239,14 +246,14 @@ class DaskRows:
         from distributed import wait
 
         shared = self._send(args, client)
-        X, y, T = self._futures(client)
+        X, y, T, w = self._futures(client)
         # each chunk's task goes where its rows are: the parameters' one holder would
         # otherwise draw chunks to itself when their tasks become ready at once and in no
         # order (a worker that has died falls back to any other: loose restrictions)
         chunk_holders = client.who_has([X[c] for c in chunks])
         futures = []
         for c in chunks:
-            chunk_args = self._chunk_args(c, (X, y, T), keep, kept, shared)
+            chunk_args = self._chunk_args(c, (X, y, T, w), keep, kept, shared)
             place = _near(chunk_holders.get(X[c].key))  # none yet: the chunk is still being read
             futures.append(client.submit(_run_chunk, fn, *chunk_args, pure=False, **place))
         wait(futures)
@@ -272,12 +279,13 @@ class DaskRows:
 
     def _chunk_args(self, c, sources, keep, kept, shared):
         """The arguments of :func:`_run_chunk` after ``fn`` for chunk ``c``; ``sources``
-        holds X, y and T chunk by chunk (futures on a cluster, Dask chunks without one)."""
-        X, y, T = sources
+        holds X, y, T and w chunk by chunk (futures on a cluster, Dask chunks without one)."""
+        X, y, T, w = sources
         return (
             X[c],
             None if y is None else y[c],
             None if T is None else T[c],
+            None if w is None else w[c],
             self.offsets[c],
             keep,
             None if kept is None else kept[c],
@@ -287,10 +295,10 @@ class DaskRows:
         )
 
     def _futures(self, client):
-        """Futures of the chunks of X, y and T (persisted on the cluster once)."""
+        """Futures of the chunks of X, y, T and w (persisted on the cluster once)."""
         if self._chunk_futures is None:
             self._chunk_futures = tuple(
-                None if a is None else _chunk_futures(client, a) for a in (self.X, self.y, self.T)
+                None if a is None else _chunk_futures(client, a) for a in (self.X, self.y, self.T, self.w)
             )
         return self._chunk_futures
 
@@ -300,7 +308,7 @@ class DaskRows:
         from dask import delayed
 
         shared = delayed(args, traverse=True)
-        sources = (self.chunks, self.y_chunks, self.T_chunks)
+        sources = (self.chunks, self.y_chunks, self.T_chunks, self.w_chunks)
         tasks = [delayed(_run_chunk, pure=False)(fn, *self._chunk_args(c, sources, keep, kept, shared)) for c in chunks]
         kept_out = None
         if keep:

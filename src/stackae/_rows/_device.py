@@ -149,10 +149,12 @@ class DeviceRows:
 
     kind = "device"
 
-    def __init__(self, X, y=None, T=None, *, block_rows=None, xp=None, library="array-api"):
+    def __init__(self, X, y=None, T=None, *, block_rows=None, xp=None, library="array-api", w=None):
         from .._xp import device_of, namespace
 
-        self.X, self.y, self.T = X, y, T
+        self.X, self.y, self.T, self.w = X, y, T, w
+        # the sum of the weights, read once (a host read of the device's sum)
+        self.weight_total = X.shape[0] if w is None else float(namespace(X).sum(w))
         self.xp = xp if xp is not None else namespace(X)
         self.device = device_of(X)
         self.library = library
@@ -192,6 +194,7 @@ class DeviceRows:
                 None if self.T is None else (self.T if whole else self.T[lo:hi, ...]),
                 lo,
                 None if kept is None else kept[index],
+                None if self.w is None else (self.w if whole else self.w[lo:hi]),
             )
             c, parts, keep_item = fn(self.kernels, block, *args)
             if acc is None:

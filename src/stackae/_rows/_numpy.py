@@ -152,11 +152,14 @@ def _thread_kernels() -> NumpyKernels:
 
 # ---------------------------------------------------------------------- engine
 def _read(a, lo: int, hi: int):
-    """Rows ``lo:hi`` of a NumPy array (a view) or of a Zarr array (read now)."""
+    """Rows ``lo:hi`` of a NumPy array (a view), of a Zarr array (read now) or of a
+    SciPy sparse matrix (made dense now)."""
     if a is None:
         return None
     if isinstance(a, np.ndarray):
         return a[lo:hi]
+    if hasattr(a, "toarray"):  # a SciPy sparse matrix: this block's rows made dense
+        return np.ascontiguousarray(a[lo:hi].toarray())
     return np.asarray(a[lo:hi])
 
 
@@ -178,12 +181,15 @@ class NumpyRows:
     offset : int
         The index of ``X``'s first row among all the rows (a Dask chunk's start), so
         that a block's ``start`` is absolute.
+    w : ndarray of shape (m,) or None
+        Row weights in the compute dtype (``None``: all 1).
     """
 
     kind = "numpy"
 
-    def __init__(self, X, y=None, T=None, *, block_rows=None, n_threads=None, widths=(), offset=0):
-        self.X, self.y, self.T = X, y, T
+    def __init__(self, X, y=None, T=None, *, block_rows=None, n_threads=None, widths=(), offset=0, w=None):
+        self.X, self.y, self.T, self.w = X, y, T, w
+        self.weight_total = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
         self.offset = int(offset)  # the index of X's first row in the whole data
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype.type
@@ -233,6 +239,7 @@ class NumpyRows:
                 _read(self.T, lo, hi),
                 self.offset + lo,
                 None if kept is None else kept[index],
+                None if self.w is None else self.w[lo:hi],
             )
             c, parts, keep_item = fn(k, block, *args)
             cost += c

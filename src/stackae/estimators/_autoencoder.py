@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from .. import _xp
 from ..noise import level_of
 from ..objectives import feedforward
-from ._data import check_fit_data, check_predict_X, encode, split_validation, weights_like
+from ._data import check_fit_data, check_fit_weights, check_predict_X, encode, split_validation, weights_like
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
 from ._validation import check_autoencoder_params, check_int
@@ -164,16 +164,25 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y=None):
-        """Train on ``X`` of shape (n_samples, n_features); ``y`` is ignored."""
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # SciPy sparse X: made dense a block of rows at a time
+        return tags
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Train on ``X`` of shape (n_samples, n_features); ``y`` is ignored; the rows are
+        weighted by ``sample_weight`` (integer weights train as repeated rows)."""
         n_hidden = check_int("n_hidden", self.n_hidden, 1)
         max_iter = check_int("max_iter", self.max_iter, 0)
         levels = check_autoencoder_params(self)
         X, _ = check_fit_data(self, X, device=self.device)
         rng = check_random_state(self.random_state)
+        weights = check_fit_weights(sample_weight, X.shape[0])
         validation = None
         if self.early_stopping:
-            X, _, validation, _ = split_validation(X, None, self.validation_fraction, rng, stratify=False)
+            X, _, validation, _, weights = split_validation(
+                X, None, self.validation_fraction, rng, stratify=False, sample_weight=weights
+            )
         stage = "sparse autoencoder"
         config = StageConfig.of(self)
         result, monitor = pretrain_layer(
@@ -185,6 +194,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             stage=stage,
             noise_level=level_of(levels, 0),
             validation=validation,
+            sample_weight=weights,
         )
         warn_not_converged(result, stage, "max_iter", max_iter)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])

@@ -34,7 +34,7 @@ from ..noise import level_of
 from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
 from ._autoencoder import SparseAutoencoder
-from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
+from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._stages import (
     StageConfig,
     autoencoder_layers,
@@ -95,6 +95,11 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
     _needs_y = True
     #: whether the validation split is stratified by ``y`` (classifiers)
     _stratify = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # SciPy sparse X: made dense a block of rows at a time
+        return tags
 
     # ------------------------------------------------------------------- hooks
     def _head(self) -> Head:
@@ -232,23 +237,40 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         est._reset_history()
         return est
 
-    def _checkpoints(self, X, targets, rng, warm: bool):
+    def _row_weights(self, y, sample_weight):
+        """The rows' weights in the supervised stages (the output layer, fine-tuning):
+        ``sample_weight`` (checked), times the classes' weights for a classifier with
+        ``class_weight``; None when every row weighs 1. Pretraining takes
+        ``sample_weight`` alone: a class's weight is about the labels, which the
+        autoencoders do not see."""
+        return sample_weight
+
+    def _checkpoints(self, X, targets, rng, warm: bool, weights=None):
         if self.checkpoint_dir is None:
             return None
         skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device")
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
+        if weights is not None:  # another weighting is another run
+            import hashlib
+
+            params["sample_weight"] = hashlib.blake2b(np.ascontiguousarray(weights).data, digest_size=16).hexdigest()
         if isinstance(self.random_state, np.random.RandomState):
             params["random_state"] = "RandomState"
         return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, targets, params), rng)
 
-    def _fit(self, X, y):
-        """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``)."""
+    def _fit(self, X, y, sample_weight=None):
+        """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``).
+
+        ``sample_weight``: every stage minimises the weighted mean of the rows' costs
+        (integer weights equal repeated rows); the validation scores are not weighted."""
         hidden, levels, rates = self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = check_fit_data(
             self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
         )
+        weights = check_fit_weights(sample_weight, X.shape[0])
+        supervised_weights = self._row_weights(y, weights)
         fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
         targets, n_outputs = self._encode_targets(y)
         y_info = {k: getattr(self, k) for k in ("classes_", "n_outputs_") if hasattr(self, k)}
@@ -257,15 +279,25 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         validation = None
         if self.early_stopping:
-            X, targets, X_val, t_val = split_validation(
-                X, targets, self.validation_fraction, rng, stratify=self._stratify
+            both = (
+                None
+                if supervised_weights is None
+                else np.column_stack(
+                    [np.ones_like(supervised_weights) if weights is None else weights, supervised_weights]
+                )
             )
+            X, targets, X_val, t_val, both = split_validation(
+                X, targets, self.validation_fraction, rng, stratify=self._stratify, sample_weight=both
+            )
+            if both is not None:  # the two weightings of the training rows, split alike
+                weights = None if weights is None else both[:, 0]
+                supervised_weights = both[:, 1]
             validation = (X_val, t_val)
         config = self._config()
         head = self._head()
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
-        checkpoints = self._checkpoints(X, targets, rng, warm)
+        checkpoints = self._checkpoints(X, targets, rng, warm, supervised_weights if weights is None else weights)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
         # done: (W, b) of the finished layers, in the network's order
@@ -298,7 +330,8 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         for index in range(start, len(stages)):
             stage = stages[index]
             history = self._history()
-            resumable = {"resume": resume}
+            # what every stage function takes besides its own arguments
+            resumable = {"resume": resume, "sample_weight": weights if index < len(hidden) else supervised_weights}
             if checkpoints is not None:
                 resumable["checkpoint"] = checkpoints.during(index, done, history)
             resume = None

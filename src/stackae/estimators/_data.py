@@ -7,6 +7,8 @@ the next stage, minibatch rows and validation splits, for every kind of ``X``.
 array-like          scikit-learn's ``validate_data`` (a NumPy array, float32/float64)
 NumPy memory map    as it is (never read whole); checked block by block
 Zarr array          as it is, read block by block
+SciPy sparse        as CSR, made dense a block of rows at a time, never whole
+                    (``accept_sparse`` of ``validate_data``)
 PyTorch / CuPy      where it lives (``device`` must agree or be ``"cpu"``)
 Dask array          rechunked by rows, persisted on the cluster, checked there
 ==================  ==================================================================
@@ -34,7 +36,8 @@ def is_out_of_core(X) -> bool:
 
 
 def is_array_like(X) -> bool:
-    """Input for scikit-learn's own validation (lists, NumPy arrays, pandas, ...)."""
+    """Input for scikit-learn's own validation (lists, NumPy arrays, pandas, SciPy
+    sparse matrices, ...)."""
     return not (is_out_of_core(X) or _xp.is_dask(X) or (_xp.is_array(X) and not _xp.is_numpy(X)))
 
 
@@ -93,9 +96,15 @@ def check_fit_data(est, X, y=None, *, reset: bool = True, device="cpu", needs_y:
                 reset=reset,
                 multi_output=multi_output,
                 y_numeric=multi_output,
+                accept_sparse="csr",
             )
         else:
-            X = validate_data(est, X, dtype=FLOAT_DTYPES, reset=reset)
+            X = validate_data(est, X, dtype=FLOAT_DTYPES, reset=reset, accept_sparse="csr")
+        if _xp.is_sparse(X) and target is not None:
+            raise ValueError(
+                f"device={device!r} takes dense arrays; a sparse X trains on the CPU (device='cpu'), a block "
+                "of rows made dense at a time."
+            )
         if target is not None:
             X = _xp.to_device(X, target, np.float64 if X.dtype == np.float64 else np.float32)
         return X, y
@@ -154,7 +163,7 @@ def check_predict_X(est, X):
     """``X`` for prediction or transform, in its own library (NumPy for array-likes)."""
     check_is_fitted(est)
     if is_array_like(X):
-        return validate_data(est, X, dtype=FLOAT_DTYPES, reset=False)
+        return validate_data(est, X, dtype=FLOAT_DTYPES, reset=False, accept_sparse="csr")
     _check_shape(X)
     _set_n_features(est, X, reset=False)
     if is_out_of_core(X):
@@ -170,7 +179,7 @@ def host(a):
 
 def on_rows_of(X, a):
     """``a`` (a NumPy array: weights, labels) where ``X``'s rows live."""
-    if _xp.is_numpy(X) or is_out_of_core(X) or _xp.is_dask(X) or a is None:
+    if _xp.on_host(X) or a is None:
         return a
     xp = _xp.namespace(X)
     return xp.asarray(a, device=_xp.device_of(X))
@@ -178,7 +187,7 @@ def on_rows_of(X, a):
 
 def weights_like(X, a):
     """Weights for computing with ``X``'s rows: in its namespace, dtype and device."""
-    if _xp.is_numpy(X) or is_out_of_core(X) or _xp.is_dask(X):
+    if _xp.on_host(X):
         return np.asarray(a, dtype=X.dtype)
     xp = _xp.namespace(X)
     return xp.asarray(np.asarray(a), dtype=X.dtype, device=_xp.device_of(X))
@@ -203,13 +212,16 @@ def encode(X, weights, biases, activation: str):
             parts.append(feedforward(np.asarray(X[lo : lo + step]), weights, biases, activation))
         release_pages(X)
         return np.concatenate(parts)
-    return feedforward(X, weights, biases, activation)
+    return feedforward(X, weights, biases, activation)  # a sparse X: a block of rows at a time
 
 
-def take_rows(X, rows):
-    """Rows ``rows`` (a NumPy index array, or one on ``X``'s device) of ``X``."""
+def take_rows(X, rows, *, dense=True):
+    """Rows ``rows`` (a NumPy index array, or one on ``X``'s device) of ``X``; of a
+    sparse ``X``, made dense (a minibatch) or, with ``dense=False``, kept sparse."""
     if _xp.is_numpy(X):
         return X[rows]
+    if _xp.is_sparse(X):
+        return np.ascontiguousarray(X[rows].toarray()) if dense else X[rows]
     if _xp.is_zarr(X):
         return np.asarray(X.get_orthogonal_selection((rows, slice(None))))
     xp = _xp.namespace(X)
@@ -226,16 +238,16 @@ def take_labels(y, rows):
     return _xp.take_rows(y, xp.asarray(rows, device=_xp.device_of(y)))
 
 
-def batch_source(X, y):
-    """``batch(index, noise) -> rows engine`` for minibatches of ``X`` (labels ``y`` where
-    ``X`` lives); ``noise=(kind, level, seed)`` corrupts the batch's input, the clean
-    rows becoming the targets. In memory and on a device the rows are gathered; on a
-    cluster each chunk's task takes its share where it lives."""
+def batch_source(X, y, w=None):
+    """``batch(index, noise) -> rows engine`` for minibatches of ``X`` (labels ``y`` and
+    row weights ``w`` where ``X`` lives); ``noise=(kind, level, seed)`` corrupts the
+    batch's input, the clean rows becoming the targets. In memory and on a device the
+    rows are gathered; on a cluster each chunk's task takes its share where it lives."""
     from .._rows import rows_of
     from ..noise import corrupt
 
     if _xp.is_dask(X):
-        full = rows_of(X, y)
+        full = rows_of(X, y, w=w)
 
         def dask_batch(index, noise):
             return full.subset(np.sort(_xp.to_numpy(index)), noise)
@@ -254,21 +266,22 @@ def batch_source(X, y):
             # handing back every 8 batches, 224 MiB every batch, about 0.8 ms a batch
             # either way.
             release_pages(X)
-        yb = None
-        if y is not None:
-            yb = take_labels(y, index)
+        yb = None if y is None else take_labels(y, index)
+        wb = None if w is None else take_labels(w, index)
         T = None
         if noise is not None:
             kind, level, seed = noise
             Xb, T = corrupt(Xb, kind, level, seed), Xb
-        return rows_of(Xb, yb, T)
+        return rows_of(Xb, yb, T, w=wb)
 
     return batch
 
 
-def split_validation(X, y, fraction: float, rng, *, stratify: bool):
-    """``(X_train, y_train, X_val, y_val)``: a held-out ``fraction`` of the rows, drawn
-    from ``rng`` (stratified by ``y`` when asked and possible)."""
+def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weight=None):
+    """``(X_train, y_train, X_val, y_val, w_train)``: a held-out ``fraction`` of the
+    rows, drawn from ``rng`` (stratified by ``y`` when asked and possible), and the
+    training rows' weights (None without ``sample_weight``; the validation scores are
+    not weighted)."""
     from sklearn.model_selection import train_test_split
 
     n = X.shape[0]
@@ -287,11 +300,36 @@ def split_validation(X, y, fraction: float, rng, *, stratify: bool):
             f"({n} samples); use more samples or another fraction."
         )
     train, val = np.sort(train), np.sort(val)
+    w_train = None if sample_weight is None else sample_weight[train]
     if _xp.is_dask(X):
-        return X[train].persist(), (None if y is None else y[train]), X[val].persist(), (None if y is None else y[val])
+        y_train, y_val = (None, None) if y is None else (y[train], y[val])
+        return X[train].persist(), y_train, X[val].persist(), y_val, w_train
     if is_out_of_core(X):
         raise ValueError(
             "early_stopping needs a validation split, which a memory-mapped or Zarr X cannot give without "
             "copying it; split the file yourself and pass the validation part to your own scoring."
         )
-    return take_rows(X, train), take_labels(y, train), take_rows(X, val), take_labels(y, val)
+    return (
+        take_rows(X, train, dense=False),
+        take_labels(y, train),
+        take_rows(X, val, dense=False),
+        take_labels(y, val),
+        w_train,
+    )
+
+
+def check_fit_weights(sample_weight, n_samples: int, dtype=np.float64):
+    """``sample_weight`` of ``fit`` as a NumPy vector (or None), checked once: one finite
+    weight >= 0 per row, not all zero."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(_xp.to_numpy(sample_weight) if _xp.is_array(sample_weight) else sample_weight, dtype=np.float64)
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.shape != (n_samples,):
+        raise ValueError(f"'sample_weight' must have shape ({n_samples},), one weight per row, got {w.shape}.")
+    if not np.all(np.isfinite(w)) or w.min() < 0:
+        raise ValueError("'sample_weight' must hold finite numbers >= 0.")
+    if not w.sum() > 0:
+        raise ValueError("'sample_weight' must not be all zero: no row would count.")
+    return w.astype(dtype)

@@ -258,14 +258,15 @@ class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
             )
 
     # ---------------------------------------------------------------- training
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Pretrain, train the output layer, fine-tune. ``X`` of shape (n_samples,
-        n_features), ``y`` of shape (n_samples,) or (n_samples, n_targets).
+        n_features), ``y`` of shape (n_samples,) or (n_samples, n_targets);
+        ``sample_weight`` (shape (n_samples,)): row weights for every stage.
 
         ``X`` may be anything the classifier takes (memory maps, Zarr, PyTorch/CuPy,
         Dask arrays); ``warm_start`` and ``checkpoint_dir`` work as there.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def _fit_data_options(self):
         return {"multi_output": True}

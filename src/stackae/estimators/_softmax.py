@@ -11,7 +11,7 @@ from .. import _xp
 from .._params import unpack
 from ..heads import SOFTMAX
 from ..objectives import softmax_probabilities
-from ._data import check_fit_data, check_predict_X, host, split_validation, weights_like
+from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._stages import StageConfig, train_output, warn_not_converged
 from ._validation import check_float, check_int, check_solver_params
 
@@ -29,6 +29,17 @@ def encode_labels(est, y):
             "add samples of the other classes."
         )
     return classes, y_index.astype(np.intp)
+
+
+def class_row_weights(class_weight, y, sample_weight):
+    """Row weights of a classifier: ``sample_weight`` times the weight of each row's
+    class (scikit-learn's ``compute_sample_weight``: a dict or ``"balanced"``)."""
+    if class_weight is None:
+        return sample_weight
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    weights = compute_sample_weight(class_weight, y)
+    return weights if sample_weight is None else weights * sample_weight
 
 
 def store_history(est, result, monitor) -> None:
@@ -109,6 +120,8 @@ class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights (``0.005 * randn``, as UFLDL) and the minibatches.
     verbose : int, default=0
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight``.
 
     Attributes
     ----------
@@ -148,6 +161,7 @@ class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        class_weight=None,
     ):
         self.alpha = alpha
         self.max_iter = max_iter
@@ -165,18 +179,28 @@ class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
-        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``."""
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # SciPy sparse X: made dense a block of rows at a time
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; rows weighted
+        by ``sample_weight`` times their class's ``class_weight``."""
         check_float("alpha", self.alpha, 0.0)
         check_solver_params(self)
         max_iter = check_int("max_iter", self.max_iter, 0)
         X, y = check_fit_data(self, X, y, needs_y=True, device=self.device)
+        weights = class_row_weights(self.class_weight, y, check_fit_weights(sample_weight, X.shape[0]))
         self.classes_, y_index = encode_labels(self, y)
         rng = check_random_state(self.random_state)
         validation = None
         if self.early_stopping:
-            X, y_index, X_val, y_val = split_validation(X, y_index, self.validation_fraction, rng, stratify=True)
+            X, y_index, X_val, y_val, weights = split_validation(
+                X, y_index, self.validation_fraction, rng, stratify=True, sample_weight=weights
+            )
             validation = (X_val, y_val)
         stage = "softmax"
         result, monitor = train_output(
@@ -190,6 +214,7 @@ class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
             rng=rng,
             stage=stage,
             validation=validation,
+            sample_weight=weights,
         )
         warn_not_converged(result, stage, "max_iter", max_iter)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..heads import SOFTMAX
 from ._base import StackedNetwork
-from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, encode_labels
+from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels
 from ._stages import StageConfig
 from ._validation import check_float, check_int
 
@@ -118,6 +118,11 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         the minibatch solvers (same thread count), from the saved iterate for L-BFGS
         (whose curvature history restarts).
     checkpoint_every : int, default=10
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes (``{label: weight}``; ``"balanced"``: inversely
+        proportional to their frequencies), multiplying ``sample_weight`` in the
+        softmax stage and fine-tuning (pretraining sees no labels, and takes
+        ``sample_weight`` alone).
 
     Attributes
     ----------
@@ -193,6 +198,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         warm_start=False,
         checkpoint_dir=None,
         checkpoint_every=10,
+        class_weight=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -232,6 +238,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.class_weight = class_weight
 
     # ------------------------------------------------------------------- hooks
     _stratify = True
@@ -242,6 +249,9 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
     def _encode_targets(self, y):
         self.classes_, y_index = encode_labels(self, y)
         return y_index, self.classes_.size
+
+    def _row_weights(self, y, sample_weight):
+        return class_row_weights(self.class_weight, y, sample_weight)
 
     def _output_settings(self):
         return self.softmax_alpha, self.softmax_max_iter, "softmax_max_iter"
@@ -298,8 +308,12 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         params["hidden_layer_sizes"] = tuple(W.shape[1] for W in weights)
         return cls._assemble([*weights, Theta], [*biases, c], params, classes_=classes)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features).
+
+        ``sample_weight`` (shape (n_samples,)): row weights for every stage (times the
+        classes' weights of ``class_weight`` in the supervised ones); integer weights
+        train as repeated rows.
 
         ``X`` may be array-like, a NumPy memory map, a Zarr array, a PyTorch/CuPy array
         or a Dask array (see :mod:`stackae.estimators`). With ``warm_start=True`` on a
@@ -307,4 +321,4 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         of this same run (same data and hyperparameters), continue from the newest
         valid one.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)

@@ -31,6 +31,7 @@ from ..objectives import (
     StackSpec,
     autoencoder_cost_grad,
     autoencoder_spec,
+    check_sample_weight,
     feedforward,
     reconstruction_loss,
     stack_cost_grad,
@@ -174,7 +175,9 @@ def validation_score(X_val, targets, sizes, activation, head):
     of a stack (or a lone output layer) of layer sizes ``sizes`` on ``X_val``; the
     validation rows are brought to the host once. ``targets``: the encoded targets, or
     None when the head reconstructs its input."""
-    X_host = _xp.to_numpy(X_val)
+    # the validation rows on the host, dense (a sparse X's validation part is made dense
+    # once: a tenth of the rows by default, scored after every iteration)
+    X_host = X_val.toarray() if _xp.is_sparse(X_val) else _xp.to_numpy(X_val)
     targets = X_host if targets is None else targets
 
     def score(theta):
@@ -202,6 +205,7 @@ def optimize(
     monitor=None,
     project=None,
     learning_rate=None,
+    sample_weight=None,
 ) -> OptimizeResult:
     """Minimise ``cost_grad(rows, theta, batch_seed) -> (cost, grad)`` over the rows of
     ``X`` (labels ``y``, a NumPy vector or None) with ``config``'s solver.
@@ -212,12 +216,13 @@ def optimize(
     batches of rows; ``noise=(kind, level)`` corrupts each batch's input first (for
     denoising; on a cluster, on the workers). ``checkpoint`` (a callback) and ``resume``
     (a state it saved, with the random generator's state under ``"rng"``) are passed on.
+    ``sample_weight``: the rows' weights (a NumPy vector), or None.
     """
     verbose = config.verbose > 0
     every = config.checkpoint_every if checkpoint is not None else 0
     if resume is not None:
         restore_rng(rng, resume["rng"])
-    on_device = not (_xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_dask(X))
+    on_device = not _xp.on_host(X)
     common = dict(
         max_iter=max_iter,
         stage=stage,
@@ -228,8 +233,9 @@ def optimize(
         monitor=monitor,
     )
     y_rows = on_rows_of(X, y)
+    w_rows = check_sample_weight(sample_weight, X)
     if config.solver == "lbfgs":
-        rows = rows_of(X, y_rows)
+        rows = rows_of(X, y_rows, w=w_rows)
         if on_device:
             theta0 = weights_like(X, theta0)
 
@@ -244,7 +250,7 @@ def optimize(
 
         return lbfgs(fun, theta0, tol=config.tol, maxcor=config.lbfgs_history, **common)
 
-    batches = batch_source(X, y_rows)
+    batches = batch_source(X, y_rows, w_rows)
 
     def on_rows(theta, index):
         seed = int(rng.randint(2**31))  # noise and dropout of this step, reproducible from rng
@@ -283,7 +289,7 @@ def _autoencoder_spec(config, n, n_hidden):
 
 
 def pretrain_layer(
-    config, X, n_hidden, *, max_iter, rng, stage, noise_level=0.0, validation=None, **resumable
+    config, X, n_hidden, *, max_iter, rng, stage, noise_level=0.0, validation=None, sample_weight=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
     """Train one autoencoder on ``X`` with ``config``'s options and solver.
 
@@ -304,11 +310,16 @@ def pretrain_layer(
     noisy = config.noise is not None and noise_level > 0
     noise = None
     if noisy and config.solver == "lbfgs":
+        if _xp.is_sparse(X):
+            raise ValueError(
+                "noise with solver='lbfgs' corrupts one copy of all the rows, which a sparse X would make dense "
+                "whole; use solver='sgd' or 'adam' (each minibatch is corrupted once made dense)."
+            )
         # one corrupted copy for the whole stage, the clean rows as targets
         corrupted = corrupt(X, config.noise, noise_level, rng)
         if _xp.is_dask(corrupted):
             corrupted = corrupted.persist()
-        noisy_rows = rows_of(corrupted, None, X, widths=(n_hidden,))
+        noisy_rows = rows_of(corrupted, None, X, widths=(n_hidden,), w=check_sample_weight(sample_weight, X))
 
         def cost_grad(rows, theta, seed):  # noqa: F811 - the denoising variant
             return autoencoder_cost_grad(noisy_rows, theta, spec, alpha)
@@ -320,6 +331,8 @@ def pretrain_layer(
     if validation is not None:
         # a denoising autoencoder is scored on what it learns: clean rows from corrupted
         # ones (one corrupted copy of the validation rows, drawn once)
+        if _xp.is_sparse(validation):  # made dense once (see validation_score)
+            validation = validation.toarray()
         X_val, T_val = validation, None
         if noisy:
             X_val, T_val = corrupt(validation, config.noise, noise_level, rng), validation
@@ -340,6 +353,7 @@ def pretrain_layer(
         rng=rng,
         noise=noise,
         monitor=monitor,
+        sample_weight=sample_weight,
         **resumable,
     )
     if monitor is not None:
@@ -355,7 +369,7 @@ def autoencoder_layers(config, theta, n, n_hidden, dtype):
 
 
 def train_output(
-    config, X, targets, n_out, head, *, alpha, max_iter, rng, stage, validation=None, **resumable
+    config, X, targets, n_out, head, *, alpha, max_iter, rng, stage, validation=None, sample_weight=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
     """Train the output ``head`` alone on the fixed features ``X`` (for the softmax,
     softmax regression), from the head's first weights (UFLDL's ``0.005 * randn``).
@@ -372,7 +386,17 @@ def train_output(
         score = validation_score(*validation, (n, n_out), "linear", head)
         monitor = EarlyStopping(score, config.n_iter_no_change)
     result = optimize(
-        config, cost_grad, X, targets, theta0, max_iter=max_iter, stage=stage, rng=rng, monitor=monitor, **resumable
+        config,
+        cost_grad,
+        X,
+        targets,
+        theta0,
+        max_iter=max_iter,
+        stage=stage,
+        rng=rng,
+        monitor=monitor,
+        sample_weight=sample_weight,
+        **resumable,
     )
     if monitor is not None:
         result = monitor.restore(result)
@@ -408,7 +432,7 @@ def max_norm_projection(sizes, c: float):
 
 
 def finetune(
-    config, X, targets, done, sizes, head, *, rng, stage, validation=None, rates=(), **resumable
+    config, X, targets, done, sizes, head, *, rng, stage, validation=None, rates=(), sample_weight=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
     """Fine-tune the whole stack ``done`` (``(W, b)`` of every layer, the output layer
     last) of layer sizes ``sizes`` under ``head``, on ``targets`` (encoded; None when
@@ -448,6 +472,7 @@ def finetune(
         monitor=monitor,
         project=project,
         learning_rate=config.finetune_learning_rate,
+        sample_weight=sample_weight,
         **resumable,
     )
     if monitor is not None:

@@ -11,9 +11,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _xp
 from ..heads import reconstruction_head
-from ..objectives import dropout_rates, feedforward
+from ..objectives import SPARSE_BLOCK_ROWS, dense_rows, dropout_rates, feedforward
 from ._base import StackedNetwork
-from ._data import check_predict_X, weights_like
+from ._data import check_fit_weights, check_predict_X, weights_like
 from ._stages import StageConfig
 from ._validation import check_float
 
@@ -258,14 +258,15 @@ class StackedAutoencoder(StackedNetwork):
         return len(self.coefs_) // 2
 
     # ---------------------------------------------------------------- training
-    def fit(self, X, y=None):
-        """Pretrain the autoencoders, unroll them, fine-tune on reconstruction; ``y`` is ignored.
+    def fit(self, X, y=None, sample_weight=None):
+        """Pretrain the autoencoders, unroll them, fine-tune on reconstruction; ``y`` is
+        ignored, ``sample_weight`` (shape (n_samples,)) weighs the rows in every stage.
 
         ``X`` of shape (n_samples, n_features): anything the classifier takes (memory
         maps, Zarr, PyTorch/CuPy, Dask arrays); ``warm_start`` and ``checkpoint_dir``
         work as there.
         """
-        return self._fit(X, None)
+        return self._fit(X, None, sample_weight)
 
     # -------------------------------------------------------------- inference
     def inverse_transform(self, X):
@@ -300,7 +301,15 @@ class StackedAutoencoder(StackedNetwork):
 
         Squared: :math:`\frac12 (\\hat x_j - x_j)^2`; cross-entropy, from the scores
         ``s`` for accuracy: :math:`\\mathrm{softplus}(s_j) - x_j s_j`."""
-        X = _xp.to_numpy(check_predict_X(self, X))
+        X = check_predict_X(self, X)
+        if _xp.is_sparse(X):  # a block of rows made dense at a time
+            step = SPARSE_BLOCK_ROWS
+            parts = [
+                self.reconstruction_error(dense_rows(X, lo, lo + step), per_feature=per_feature, pretrained=pretrained)
+                for lo in range(0, X.shape[0], step)
+            ]
+            return np.concatenate(parts)
+        X = _xp.to_numpy(X)
         S = _xp.to_numpy(self._scores(X, pretrained))
         if self.reconstruction_loss == "cross_entropy":
             E = np.logaddexp(S, 0.0) - X * S
@@ -320,6 +329,16 @@ class StackedAutoencoder(StackedNetwork):
         return float(np.mean(self.score_samples(X)))
 
 
+def _quantile(values, q: float, weights=None) -> float:
+    """The ``q`` quantile of ``values`` by the inverted CDF (the smallest value whose
+    share of the (weighted) rows at or below it reaches ``q``): integer weights give the
+    quantile of the repeated rows."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(np.ones(values.size) if weights is None else weights[order])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(values[order][min(index, values.size - 1)])
+
+
 class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
     r"""Outliers by reconstruction error: a :class:`StackedAutoencoder` trained on
     (mostly) normal rows; rows it reconstructs badly are outliers.
@@ -328,7 +347,8 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
     reconstruction loss: lower is more abnormal), ``decision_function`` =
     ``score_samples - offset_`` (negative for outliers), ``predict`` (-1 for outliers,
     1 for inliers), ``fit_predict``. ``offset_`` is the ``contamination`` quantile of
-    the training rows' scores, so that that fraction of them is called outliers.
+    the training rows' scores (as ``np.percentile``; with ``sample_weight``, the weighted
+    inverted CDF), so that about that fraction of them is called outliers.
     ``reconstruction_error(X, per_feature=True)`` says which features made a row's
     score.
 
@@ -433,11 +453,16 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
         self.checkpoint_every = checkpoint_every
         self.contamination = contamination
 
-    def fit(self, X, y=None):
-        """Train the deep autoencoder on ``X`` (``y`` ignored), then set ``offset_``."""
+    def fit(self, X, y=None, sample_weight=None):
+        """Train the deep autoencoder on ``X`` (``y`` ignored; rows weighted by
+        ``sample_weight``), then set ``offset_``."""
         check_float("contamination", self.contamination, 0.0, 0.5 + 1e-12, open_low=True)
-        super().fit(X)
-        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        super().fit(X, sample_weight=sample_weight)
+        scores = _xp.to_numpy(self.score_samples(X))
+        if sample_weight is None:  # as IsolationForest: linear interpolation between rows
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        else:
+            self.offset_ = _quantile(scores, self.contamination, check_fit_weights(sample_weight, scores.shape[0]))
         return self
 
     def decision_function(self, X):
