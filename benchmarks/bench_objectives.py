@@ -346,6 +346,50 @@ def breakdown(args) -> None:
     print()
 
 
+def denoising(args) -> None:
+    """A denoising autoencoder's evaluation with the noise drawn in every block
+    (stackae's way: keyed by seed and row, no corrupted copy of the data) against the
+    same evaluation on a copy corrupted once beforehand (release 0.2's L-BFGS way, which
+    holds a second copy of the data): what drawing the noise costs an evaluation."""
+    from dataclasses import replace
+
+    from stackae import _rows
+    from stackae.noise import corrupt
+    from stackae.objectives import autoencoder_cost_grad, autoencoder_spec
+
+    rows_out = []
+    for dtype in (np.float64, np.float32):
+        X = load_mnist(args.mnist, dtype=dtype).X_train[: args.samples]
+        for kind, level, tied in (("masking", 0.3, False), ("gaussian", 0.2, True)):
+            spec = autoencoder_spec(
+                784, 200, tied=tied, activation="sigmoid", output_activation="sigmoid", loss="squared",
+                sparsity_target=0.1, sparsity_weight=3.0, contraction=0.0,
+            )  # fmt: skip
+            theta = _rows.NumpyRows(X).asarray(init_theta((784, 200, 784), 0, tied=tied))
+            noisy = replace(spec, noise=kind, noise_level=level, noise_seed=1)
+            in_blocks = _rows.rows_of(X, widths=(200,))
+            copy = _rows.rows_of(corrupt(X, kind, level, 1), None, X, widths=(200,))
+            t_blocks = median_seconds(lambda: autoencoder_cost_grad(in_blocks, theta, noisy, 3e-3), args.repeats)  # noqa: B023
+            t_copy = median_seconds(lambda: autoencoder_cost_grad(copy, theta, spec, 3e-3), args.repeats)  # noqa: B023
+            name = f"{'tied ' if tied else ''}sparse AE 784-200-784, {kind} {level}"
+            mib = X.nbytes / 2**20
+            rows_out.append(
+                [
+                    name,
+                    np.dtype(dtype).name,
+                    f"{t_blocks:.3f}",
+                    f"{t_copy:.3f}",
+                    f"{t_blocks / t_copy:.2f}",
+                    f"{mib:.0f}",
+                ]
+            )
+    print(f"denoising evaluations ({args.samples} MNIST rows; the noise drawn per block vs a corrupted copy)")
+    print_table(
+        ["evaluation", "dtype", "noise in the blocks s", "corrupted copy s", "ratio", "copy not held, MiB"], rows_out
+    )
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", default=DEFAULT_MNIST)
@@ -362,6 +406,9 @@ def main(argv=None):
     parser.add_argument(
         "--breakdown", action="store_true", help="also split stackae's evaluations into matrix products and the rest"
     )
+    parser.add_argument(
+        "--denoising", action="store_true", help="only: denoising evaluations, noise in the blocks vs a corrupted copy"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_description()}; threads: {get_num_threads()}")
     chosen = {np.dtype(d).name: _tuning.block_rows(784, (200,), np.dtype(d).itemsize) for d in (np.float64, np.float32)}
@@ -373,6 +420,9 @@ def main(argv=None):
         sweep(args, chosen)
     if args.breakdown:
         breakdown(args)
+    if args.denoising:
+        denoising(args)
+        return
     rows = []
     for dtype in (np.float64, np.float32):
         rows += measure(dtype, args)

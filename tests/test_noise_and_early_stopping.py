@@ -302,3 +302,34 @@ def test_max_norm_needs_a_minibatch_solver():
         ValueError, match=r"^'max_norm' needs solver='sgd' or 'adam' \(it projects the weights after every step\)\.$"
     ):
         StackedAutoencoderClassifier((4,), max_norm=2.0).fit(np.random.rand(10, 3), np.arange(10) % 2)
+
+
+def test_denoising_noise_is_a_kernel_operation_keyed_by_rows():
+    """Each block corrupts its own rows (no corrupted copy of X): the objective equals the
+    one on a copy corrupted whole with the same seed, whatever the blocks, threads or
+    chunks."""
+    from dataclasses import replace
+
+    from stackae import _rows, init_theta
+    from stackae.noise import corrupt
+    from stackae.objectives import autoencoder_cost_grad, autoencoder_spec, sparse_autoencoder_cost
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 12))
+    theta = init_theta((12, 5, 12), rng) + 0.05
+    options = dict(tied=False, activation="sigmoid", output_activation="sigmoid", loss="squared")
+    spec = autoencoder_spec(12, 5, **options, sparsity_target=0.1, sparsity_weight=3.0, contraction=0.1)
+    for kind, level in (("masking", 0.3), ("gaussian", 0.2), ("salt_and_pepper", 0.1)):
+        noisy = replace(spec, noise=kind, noise_level=level, noise_seed=7)
+        ref = sparse_autoencoder_cost(
+            theta, corrupt(X, kind, level, 7), 5, alpha=1e-3, sparsity_target=0.1, sparsity_weight=3.0,
+            target=X, contraction=0.1,
+        )  # fmt: skip
+        for block_rows, threads in ((None, None), (37, 2), (300, 1)):
+            rows = _rows.NumpyRows(X, block_rows=block_rows, n_threads=threads, widths=(5,))
+            cost, grad = autoencoder_cost_grad(rows, theta, noisy, 1e-3)
+            assert cost == pytest.approx(ref[0], rel=1e-12)
+            np.testing.assert_allclose(grad, ref[1], rtol=1e-10, atol=1e-14)
+        da = pytest.importorskip("dask.array")
+        cost, grad = autoencoder_cost_grad(_rows.rows_of(da.from_array(X, chunks=(70, -1))), theta, noisy, 1e-3)
+        assert cost == pytest.approx(ref[0], rel=1e-12)

@@ -230,6 +230,11 @@ class AutoencoderSpec:
     sparsity_target: float = 0.1
     sparsity_weight: float = 0.0
     contraction: float = 0.0
+    #: denoising: the kind and level of the noise and its seed (the input of every block
+    #: is corrupted by :meth:`Kernels.corrupted`, the clean rows its target)
+    noise: str | None = None
+    noise_level: float = 0.0
+    noise_seed: int = 0
 
     @property
     def n_params(self) -> int:
@@ -279,11 +284,25 @@ def autoencoder_spec(
     )
 
 
+def _block_input(k, block, spec: AutoencoderSpec):
+    """``(X, T)``: a block's input and its reconstruction target. A denoising
+    autoencoder's input is the block's rows corrupted (the same noise on every pass and
+    evaluation of one seed), its target the clean rows."""
+    T = block.X if block.T is None else block.T
+    if spec.noise is None or spec.noise_level == 0:
+        return block.X, T
+    return k.corrupted(block.X, spec.noise, spec.noise_level, spec.noise_seed, block.start), T
+
+
 def _encode_block(k, block, theta, spec: AutoencoderSpec):
-    """Pass 1: hidden activations ``H = f(X W1 + b1)`` (kept) and their column sums."""
+    """Pass 1: hidden activations ``H = f(X W1 + b1)`` (kept, with the corrupted input of
+    a denoising autoencoder) and their column sums."""
     W1, _, b1, _ = spec.unpack(theta)
-    H = k.activate_affine(spec.activation, block.X, W1, b1)  # (b, n) @ (n, h) -> (b, h)
-    return 0.0, [k.sum_rows(H) if block.w is None else k.sum_rows(block.w[:, None] * H)], H
+    X, _ = _block_input(k, block, spec)
+    H = k.activate_affine(spec.activation, X, W1, b1)  # (b, n) @ (n, h) -> (b, h)
+    sums = [k.sum_rows(H) if block.w is None else k.sum_rows(block.w[:, None] * H)]
+    # a denoising block keeps its corrupted rows too: the noise is drawn once an evaluation
+    return 0.0, sums, (H, X) if X is not block.X else H
 
 
 def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_delta, column_norms):
@@ -293,9 +312,11 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
     or None; ``column_norms``: :math:`w_j = \\sum_i W1_{ij}^2` when contracting, else None.
     """
     W1, W2, b1, b2 = spec.unpack(theta)
-    X = block.X
-    T = X if block.T is None else block.T
     H = block.kept
+    if isinstance(H, tuple):  # pass 1 kept the corrupted rows
+        (H, X), T = H, (block.X if block.T is None else block.T)
+    else:
+        X, T = _block_input(k, block, spec)
     if H is None:
         H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
     # the reconstruction's loss, delta_3 = (Xhat - T) * g'(z_3) (times 1/m below; the
@@ -346,8 +367,7 @@ def _autoencoder_block(k, block, theta, spec: AutoencoderSpec, inv_m, sparsity_d
 def _reconstruction_block(k, block, theta, spec: AutoencoderSpec):
     """Forward only: the reconstruction loss of a block (for validation scores)."""
     W1, W2, b1, b2 = spec.unpack(theta)
-    X = block.X
-    T = X if block.T is None else block.T
+    X, T = _block_input(k, block, spec)
     H = k.activate_affine(spec.activation, X, W1, b1, "H")  # (b, n) @ (n, h) -> (b, h)
     if spec.loss == "cross_entropy":
         Zout = k.affine(H, W2, b2, "Xhat")  # (b, h) @ (h, n) -> (b, n)

@@ -91,12 +91,11 @@ def _keep_heap() -> None:
         pass
 
 
-def _run_chunk(fn, X, y, T, w, start, keep, kept, rows, noise, args):
+def _run_chunk(fn, X, y, T, w, start, keep, kept, rows, args):
     """One chunk's ``(cost, parts, kept items)`` by the NumPy engine, on a worker.
 
     ``kept``: what an earlier pass kept for this chunk's blocks; ``rows``: the chunk's
-    rows to use (a minibatch's share), or None for all of them; ``noise``: ``(kind,
-    level, seed)`` to corrupt the input first (denoising), the clean rows as targets.
+    rows to use (a minibatch's share), or None for all of them.
     """
     from contextlib import nullcontext
 
@@ -110,11 +109,6 @@ def _run_chunk(fn, X, y, T, w, start, keep, kept, rows, noise, args):
         y = None if y is None else y[rows]
         T = None if T is None else T[rows]
         w = None if w is None else w[rows]
-    if noise is not None:
-        from ..noise import corrupt
-
-        kind, level, seed = noise
-        T, X = X, corrupt(X, kind, level, int(seed), start=int(start))
     threads = _worker_threads()
     if threads is not None:
         _keep_heap()
@@ -149,7 +143,7 @@ class DaskRows:
 
     kind = "dask"
 
-    def __init__(self, X, y=None, T=None, *, rows=None, noise=None, w=None):
+    def __init__(self, X, y=None, T=None, *, rows=None, w=None):
         import array_api_compat.numpy as xnp
         import dask.array as da
 
@@ -174,7 +168,6 @@ class DaskRows:
         self.y_chunks = None if y is None else y.to_delayed().ravel().tolist()
         self.T_chunks = None if T is None else T.to_delayed().ravel().tolist()
         self.local_rows = rows  # per chunk: the rows of a minibatch in it (or None: all)
-        self.noise = noise
         self.n_samples = X.shape[0] if rows is None else int(sum(len(r) for r in rows if r is not None))
         self.weight_total = self.n_samples if w is None else float(np.sum(self.w_host, dtype=np.float64))
         self.n_features = X.shape[1]
@@ -184,7 +177,7 @@ class DaskRows:
         self._sent: list = []  # (contents key, future) of the last arrays sent
         self._chunk_futures = None
 
-    def subset(self, rows, noise=None):
+    def subset(self, rows):
         """The rows ``rows`` (sorted indices) as an engine over the same chunks: each
         chunk's task takes its share; nothing is gathered on the client."""
         local = []
@@ -198,7 +191,6 @@ class DaskRows:
         # a chunk's rows are a run of the (sorted) batch: their index in the batch keys
         # their noise and dropout masks, as when the batch is gathered in one process
         engine.offsets = bounds[:-1].astype(int).tolist()
-        engine.noise = noise
         engine.n_samples = int(len(rows))
         engine.weight_total = engine.n_samples if self.w is None else float(np.sum(self.w_host[rows], dtype=np.float64))
         engine._sent = self._sent
@@ -290,7 +282,6 @@ class DaskRows:
             keep,
             None if kept is None else kept[c],
             None if self.local_rows is None else self.local_rows[c],
-            self.noise,
             shared,
         )
 

@@ -116,6 +116,16 @@ class Kernels:
         G *= fprime
         return G, self.sum_rows(G)
 
+    def corrupted(self, X, kind: str, level: float, seed: int, start: int):
+        """A corrupted copy of a block's input rows (a denoising autoencoder's, see
+        :mod:`stackae.noise`): on NumPy rows each row's noise is a function of
+        ``(seed, start + i)`` only, as a dropout mask is, so the noise does not depend on
+        how the rows are split into blocks, chunks or batches; a device draws it with its
+        own generator seeded by ``seed``."""
+        from ..noise import corrupt
+
+        return corrupt(X, kind, level, seed, start=start)
+
     def dropped(self, X, seed: int, stream: int, start: int, p_drop: float):
         """A new array: ``X`` times its :meth:`keep_mask` (dropout on the input)."""
         return X * self.keep_mask(seed, stream, start, tuple(X.shape), p_drop, X.dtype)

@@ -239,23 +239,22 @@ def take_labels(y, rows):
 
 
 def batch_source(X, y, w=None):
-    """``batch(index, noise) -> rows engine`` for minibatches of ``X`` (labels ``y`` and
-    row weights ``w`` where ``X`` lives); ``noise=(kind, level, seed)`` corrupts the
-    batch's input, the clean rows becoming the targets. In memory and on a device the
-    rows are gathered; on a cluster each chunk's task takes its share where it lives."""
+    """``batch(index) -> rows engine`` for minibatches of ``X`` (labels ``y`` and row
+    weights ``w`` where ``X`` lives). In memory and on a device the rows are gathered;
+    on a cluster each chunk's task takes its share where it lives. (A denoising
+    autoencoder corrupts each block of a batch in its block function.)"""
     from .._rows import rows_of
-    from ..noise import corrupt
 
     if _xp.is_dask(X):
         full = rows_of(X, y, w=w)
 
-        def dask_batch(index, noise):
-            return full.subset(np.sort(_xp.to_numpy(index)), noise)
+        def dask_batch(index):
+            return full.subset(np.sort(_xp.to_numpy(index)))
 
         return dask_batch
     mapped = isinstance(X, np.memmap)
 
-    def batch(index, noise):
+    def batch(index):
         Xb = take_rows(X, index)
         if mapped:
             # Hand the pages back after every batch: a hand-back costs in proportion to
@@ -268,11 +267,7 @@ def batch_source(X, y, w=None):
             release_pages(X)
         yb = None if y is None else take_labels(y, index)
         wb = None if w is None else take_labels(w, index)
-        T = None
-        if noise is not None:
-            kind, level, seed = noise
-            Xb, T = corrupt(Xb, kind, level, seed), Xb
-        return rows_of(Xb, yb, T, w=wb)
+        return rows_of(Xb, yb, None, w=wb)
 
     return batch
 

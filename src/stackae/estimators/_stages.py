@@ -16,7 +16,7 @@ objectives get ``X`` as it is (NumPy, memory map, GPU tensor, Dask array).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -37,7 +37,7 @@ from ..objectives import (
     stack_cost_grad,
 )
 from ..optim import OptimizeResult, lbfgs, minibatch
-from ._data import batch_source, encode, host, on_rows_of, weights_like
+from ._data import batch_source, encode, host, is_out_of_core, on_rows_of, weights_like
 
 __all__ = [
     "StageConfig",
@@ -199,7 +199,6 @@ def optimize(
     max_iter,
     stage,
     rng,
-    noise=None,
     checkpoint=None,
     resume=None,
     monitor=None,
@@ -213,8 +212,8 @@ def optimize(
     L-BFGS works on all rows at once: with a float64 ``theta`` on the host for
     NumPy, file and Dask rows, with ``theta`` on the device for rows there. The
     minibatch solvers keep ``theta`` in ``X``'s dtype where ``X`` lives and evaluate
-    batches of rows; ``noise=(kind, level)`` corrupts each batch's input first (for
-    denoising; on a cluster, on the workers). ``checkpoint`` (a callback) and ``resume``
+    batches of rows (``batch_seed``, drawn from ``rng`` each step, seeds its noise and
+    dropout). ``checkpoint`` (a callback) and ``resume``
     (a state it saved, with the random generator's state under ``"rng"``) are passed on.
     ``sample_weight``: the rows' weights (a NumPy vector), or None.
     """
@@ -254,7 +253,7 @@ def optimize(
 
     def on_rows(theta, index):
         seed = int(rng.randint(2**31))  # noise and dropout of this step, reproducible from rng
-        rows = batches(index, None if noise is None else (*noise, seed))
+        rows = batches(index)
         return cost_grad(rows, rows.asarray(theta) if not on_device else theta, seed)
 
     return minibatch(
@@ -293,53 +292,57 @@ def pretrain_layer(
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
     """Train one autoencoder on ``X`` with ``config``'s options and solver.
 
-    With noise, L-BFGS reconstructs ``X`` from one corrupted copy drawn at the start
-    (its objective must not change between evaluations); the minibatch solvers draw
-    fresh noise for every batch. ``validation``: the validation rows (for early
-    stopping on the reconstruction loss). Returns the result (``theta`` packed as the
-    objective packs it) and the early-stopping monitor, if any.
+    With noise, each block corrupts its own rows (:meth:`Kernels.corrupted`, keyed by a
+    seed and the rows' indices): the minibatch solvers with each step's seed; L-BFGS
+    with one seed for the stage (its objective must not change between evaluations),
+    on a copy corrupted once by the same noise where the rows are in memory.
+    ``validation``: the validation rows (for early stopping on the reconstruction loss).
+    Returns the result (``theta`` packed as the objective packs it) and the
+    early-stopping monitor, if any.
     """
     n = X.shape[1]
     spec = _autoencoder_spec(config, n, n_hidden)
     theta0 = init_theta((n, n_hidden, n), rng, tied=spec.tied)
     alpha = float(config.alpha)
 
-    def cost_grad(rows, theta, seed):
-        return autoencoder_cost_grad(rows, theta, spec, alpha)
-
     noisy = config.noise is not None and noise_level > 0
-    noise = None
-    if noisy and config.solver == "lbfgs":
-        if _xp.is_sparse(X):
-            raise ValueError(
-                "noise with solver='lbfgs' corrupts one copy of all the rows, which a sparse X would make dense "
-                "whole; use solver='sgd' or 'adam' (each minibatch is corrupted once made dense)."
-            )
-        # one corrupted copy for the whole stage, the clean rows as targets
-        corrupted = corrupt(X, config.noise, noise_level, rng)
+    # L-BFGS: one seed for the stage (its objective must not change between evaluations);
+    # the minibatch solvers: the step's seed, fresh noise for every batch
+    fixed_seed = int(rng.randint(2**31)) if noisy and config.solver == "lbfgs" else None
+
+    def cost_grad(rows, theta, seed):
+        step_spec = spec
+        if noisy:
+            seed = seed if fixed_seed is None else fixed_seed
+            step_spec = replace(spec, noise=config.noise, noise_level=noise_level, noise_seed=seed)
+        return autoencoder_cost_grad(rows, theta, step_spec, alpha)
+
+    if fixed_seed is not None and not (_xp.is_sparse(X) or is_out_of_core(X)):
+        # rows in memory: the stage's corrupted rows made once (by the same row-keyed
+        # noise the blocks draw), not in every evaluation: drawing them there cost 1.2-3.5
+        # times an evaluation of 784-200-784 on MNIST (bench_objectives.py --denoising).
+        # Sparse and file-backed rows, which a copy would make dense or bring into
+        # memory whole, draw their noise in the blocks.
+        corrupted = corrupt(X, config.noise, noise_level, fixed_seed)
         if _xp.is_dask(corrupted):
             corrupted = corrupted.persist()
         noisy_rows = rows_of(corrupted, None, X, widths=(n_hidden,), w=check_sample_weight(sample_weight, X))
 
-        def cost_grad(rows, theta, seed):  # noqa: F811 - the denoising variant
+        def cost_grad(rows, theta, seed):  # noqa: F811 - on the corrupted copy
             return autoencoder_cost_grad(noisy_rows, theta, spec, alpha)
-
-    elif noisy:
-        noise = (config.noise, noise_level)
 
     monitor = None
     if validation is not None:
         # a denoising autoencoder is scored on what it learns: clean rows from corrupted
-        # ones (one corrupted copy of the validation rows, drawn once)
-        if _xp.is_sparse(validation):  # made dense once (see validation_score)
-            validation = validation.toarray()
-        X_val, T_val = validation, None
+        # ones (the validation rows' noise drawn from one seed)
+        validation_spec = spec
         if noisy:
-            X_val, T_val = corrupt(validation, config.noise, noise_level, rng), validation
-        validation_rows = rows_of(X_val, None, T_val, widths=(n_hidden,))
+            seed = int(rng.randint(2**31))
+            validation_spec = replace(spec, noise=config.noise, noise_level=noise_level, noise_seed=seed)
+        validation_rows = rows_of(validation, None, None, widths=(n_hidden,))
 
         def score(theta):
-            return -reconstruction_loss(validation_rows, validation_rows.asarray(theta), spec)
+            return -reconstruction_loss(validation_rows, validation_rows.asarray(theta), validation_spec)
 
         monitor = EarlyStopping(score, config.n_iter_no_change)
     result = optimize(
@@ -351,7 +354,6 @@ def pretrain_layer(
         max_iter=max_iter,
         stage=stage,
         rng=rng,
-        noise=noise,
         monitor=monitor,
         sample_weight=sample_weight,
         **resumable,
