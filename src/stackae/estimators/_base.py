@@ -20,6 +20,7 @@ order, for the unsupervised deep autoencoder).
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -55,6 +56,29 @@ from ._validation import (
 )
 
 __all__ = ["StackedNetwork"]
+
+
+def extended_init(base_init, **added):
+    """An ``__init__`` taking the parameters of ``base_init`` (another estimator's) and
+    ``added`` (keyword-only, with these defaults), storing each as an attribute of the
+    same name, as scikit-learn's estimators do: for an estimator whose parameters
+    extend another's, without a second copy of the list. Its signature is the whole
+    list, which is where scikit-learn's ``get_params`` and ``clone`` read them."""
+    base = inspect.signature(base_init)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d) for name, d in added.items()]
+    signature = base.replace(parameters=[*base.parameters.values(), *extra])
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:  # as Python words it for a written-out __init__
+            raise TypeError(f"{type(self).__name__}.__init__() {exc}") from None
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class _Features:

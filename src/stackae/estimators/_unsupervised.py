@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _xp
 from ..heads import reconstruction_head
 from ..objectives import SPARSE_BLOCK_ROWS, dense_rows, dropout_rates, feedforward
-from ._base import StackedNetwork
+from ._base import StackedNetwork, extended_init
 from ._data import check_fit_weights, check_predict_X, weights_like
 from ._stages import StageConfig
 from ._validation import check_float
@@ -372,86 +372,8 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
     protocol of ``benchmarks/outliers_mnist.py``).
     """
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(200, 200),
-        *,
-        alpha=3e-3,
-        sparsity_target=0.1,
-        sparsity_weight=3.0,
-        activation="sigmoid",
-        output_activation="sigmoid",
-        reconstruction_loss="squared",
-        tied_weights=False,
-        noise=None,
-        noise_level=0.2,
-        contraction=0.0,
-        finetune_alpha=0.0,
-        pretrain_max_iter=400,
-        finetune_max_iter=400,
-        finetune_decay="all",
-        dropout=0.0,
-        max_norm=None,
-        adversarial=0.0,
-        adversarial_weight=0.5,
-        tol=1e-6,
-        solver="lbfgs",
-        batch_size=256,
-        learning_rate=None,
-        finetune_learning_rate=None,
-        momentum=0.9,
-        nesterovs_momentum=False,
-        learning_rate_schedule="constant",
-        lbfgs_history=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        checkpoint_dir=None,
-        checkpoint_every=10,
-        contamination=0.1,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.alpha = alpha
-        self.sparsity_target = sparsity_target
-        self.sparsity_weight = sparsity_weight
-        self.activation = activation
-        self.output_activation = output_activation
-        self.reconstruction_loss = reconstruction_loss
-        self.tied_weights = tied_weights
-        self.noise = noise
-        self.noise_level = noise_level
-        self.contraction = contraction
-        self.finetune_alpha = finetune_alpha
-        self.pretrain_max_iter = pretrain_max_iter
-        self.finetune_max_iter = finetune_max_iter
-        self.finetune_decay = finetune_decay
-        self.dropout = dropout
-        self.max_norm = max_norm
-        self.adversarial = adversarial
-        self.adversarial_weight = adversarial_weight
-        self.tol = tol
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.finetune_learning_rate = finetune_learning_rate
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.learning_rate_schedule = learning_rate_schedule
-        self.lbfgs_history = lbfgs_history
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.contamination = contamination
+    # StackedAutoencoder's parameters and contamination (see extended_init)
+    __init__ = extended_init(StackedAutoencoder.__init__, contamination=0.1)
 
     def fit(self, X, y=None, sample_weight=None):
         """Train the deep autoencoder on ``X`` (``y`` ignored; rows weighted by
