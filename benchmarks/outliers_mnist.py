@@ -34,7 +34,9 @@ def _stackae(quick: bool):
         (128, 32),
         alpha=1e-4,
         sparsity_weight=0.0,
-        reconstruction_loss="cross_entropy",
+        # squared error: a mean AUC of 0.936 on digits 2, 5, 8 and 4 against 0.868 with
+        # cross-entropy (whose per-pixel loss weighs the uncertain grey pixels most)
+        reconstruction_loss="squared",
         solver="adam",
         learning_rate=3e-3,
         batch_size=128,
@@ -55,8 +57,9 @@ def detectors(quick: bool) -> dict:
     try:
         from pyod.models.auto_encoder import AutoEncoder
 
+        # as a user gets it: PyOD's defaults (64-32 ReLU, batch norm, dropout, 10 epochs)
         found["PyOD AutoEncoder"] = (
-            lambda: AutoEncoder(epoch_num=4 if quick else 30, verbose=0, random_state=0),
+            lambda: AutoEncoder(epoch_num=2 if quick else 10, verbose=0, random_state=0),
             lambda d, X: -d.decision_function(X),
         )
     except ImportError:

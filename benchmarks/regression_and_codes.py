@@ -82,7 +82,7 @@ def code_rows(data_name: str, mnist: str) -> list[list[str]]:
         hidden, epochs = (32, 8), (30, 100)
     else:
         data = load_mnist(mnist, dtype="float32")
-        hidden, epochs = (1000, 500, 250, 30), (10, 50)  # Hinton and Salakhutdinov's 784-1000-500-250-30
+        hidden, epochs = (1000, 500, 250, 30), (10, 20)  # Hinton and Salakhutdinov's 784-1000-500-250-30
     n_code = hidden[-1]
     minibatch = data_name != "digits"
     params = dict(

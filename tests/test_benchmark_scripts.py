@@ -117,3 +117,18 @@ def test_replayed_step_products_are_the_floors_products():
     assert flops(step_products("stack", (784, 200, 200, 10), 256)) == flops_stack(256, (784, 200, 200, 10))
     assert flops(step_products("stack", (200, 10), 96)) == flops_stack(96, (200, 10))
     _product_chain(step_products("stack", (7, 5, 3), 4), np.float32, np.random.default_rng(0))()
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="needs the MNIST files in ../shared/data/mnist")
+def test_one_class_mnist_benchmark_runs():
+    out = _run("outliers_mnist.py", "--digits", "0", "--quick", "--mnist", str(MNIST_DIR))
+    cells = _cells(out, "| mean")
+    assert float(cells[1].split()[0]) > 0.9  # stackae's AUC on the normal digit 0
+    assert "| time / stackae's | 1.00" in out
+
+
+def test_regression_and_codes_benchmark_runs_on_the_digits():
+    out = _run("regression_and_codes.py", "--data", "digits", "--skip-regression")
+    fine_tuned = float(_cells(out, "| StackedAutoencoder 64-32-8, fine-tuned")[1])
+    pca = float(_cells(out, "| PCA, 8 components")[1])
+    assert fine_tuned < pca

@@ -64,7 +64,7 @@ def test_train_on_mnist_format_folder(tmp_path, capsys):
 
 def test_gradcheck_command():
     proc = run_cli("gradcheck")
-    assert proc.stdout.count("relative difference") == 8  # 7 checks and the summary
+    assert proc.stdout.count("relative difference") == 10  # 9 checks and the summary
     assert proc.stdout.splitlines()[-1].startswith("OK: largest relative difference")
 
 

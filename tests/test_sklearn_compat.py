@@ -104,3 +104,32 @@ def test_transform_layer_must_exist(layer):
         clf.fit(data.X_train[:50], data.y_train[:50])
     with pytest.raises(ValueError, match=rf"^'layer' must be an integer in 1\.\.2, got {layer!r}\.$"):
         clf.transform(data.X_test, layer=layer)
+
+
+def test_new_models_in_pipelines_and_grid_search():
+    data = load_digits_split()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # the deep autoencoder scores itself (minus the mean reconstruction error)
+        search = GridSearchCV(
+            make_pipeline(MinMaxScaler(), StackedAutoencoder((16, 8), alpha=1e-4, pretrain_max_iter=10,
+                                                             finetune_max_iter=20, random_state=0)),
+            {"stackedautoencoder__hidden_layer_sizes": [(16, 4), (16, 8)]},
+            cv=2,
+        ).fit(data.X_train)  # fmt: skip
+        assert search.best_params_["stackedautoencoder__hidden_layer_sizes"] == (16, 8)  # a wider code
+        codes = search.best_estimator_.transform(data.X_test)
+        assert codes.shape == (data.X_test.shape[0], 8)
+        # the regressor's R^2, and its codes feeding another model
+        reg = GridSearchCV(
+            StackedAutoencoderRegressor((16,), alpha=1e-4, pretrain_max_iter=10, output_max_iter=20,
+                                        finetune_max_iter=20, random_state=0),
+            {"output_alpha": [1e-4, 1e-1]},
+            cv=2,
+        ).fit(data.X_train, data.y_train.astype(float))  # fmt: skip
+        assert reg.score(data.X_test, data.y_test.astype(float)) > 0.5
+        pipe = make_pipeline(
+            StackedAutoencoder((32,), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=20, random_state=0),
+            SoftmaxRegression(random_state=0),
+        ).fit(data.X_train, data.y_train)
+        assert pipe.score(data.X_test, data.y_test) > 0.8

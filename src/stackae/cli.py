@@ -582,12 +582,15 @@ def _as_options(params: dict) -> list[str]:
 def cmd_gradcheck(args) -> int:
     from ._params import init_theta, n_params
     from .gradcheck import check_gradient
+    from .heads import SquaredErrorHead, reconstruction_head
     from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
 
     rng = np.random.default_rng(args.random_state)
     X = rng.random((args.samples, 8))
     y = rng.integers(0, 3, args.samples)
     clean = rng.random((args.samples, 8))  # a denoising autoencoder's target
+    targets = rng.normal(size=(args.samples, 2))  # a regression's
+    weights = rng.random(args.samples) + 0.5
     checks = {
         "sparse_autoencoder_cost (8-5-8)": (
             lambda t: sparse_autoencoder_cost(t, X, 5, alpha=3e-3, sparsity_target=0.1, sparsity_weight=3.0),
@@ -632,6 +635,16 @@ def cmd_gradcheck(args) -> int:
                 contraction=0.3,
             ),
             init_theta((8, 5, 8), rng) + rng.normal(0, 0.1, n_params((8, 5, 8))),
+        ),
+        "regression head, weighted rows (8-6-2)": (
+            lambda t: stack_cost(t, X, targets, (6,), 2, alpha=1e-3, head=SquaredErrorHead(), sample_weight=weights),
+            rng.normal(0, 0.5, n_params((8, 6, 2))),
+        ),
+        "deep autoencoder, cross-entropy (8-6-3-6-8)": (
+            lambda t: stack_cost(
+                t, X, None, (6, 3, 6), 8, alpha=1e-3, decay="all", head=reconstruction_head("sigmoid", "cross_entropy")
+            ),
+            rng.normal(0, 0.5, n_params((8, 6, 3, 6, 8))),
         ),
         "ReLU stack with dropout (8-6-4-3)": (
             lambda t: stack_cost(t, X, y, (6, 4), 3, alpha=1e-4, activation="relu", dropout=(0.2, 0.5, 0.5)),
