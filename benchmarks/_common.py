@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: Where the four MNIST files live in this workspace (override with --mnist).
+#: Where the four MNIST files live in this workspace (override with --mnist: a folder, or a
+#: data set's name such as "mnist", fetched once into the data home).
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 

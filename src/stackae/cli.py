@@ -167,9 +167,15 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_dat
         "--data",
         default=default,
         required=default is None,
-        help="'digits' (embedded 8x8 digits), a folder of MNIST-format IDX files (MNIST, Fashion-MNIST), "
+        help="'digits' (embedded 8x8 digits), 'mnist', 'fashion-mnist' or 'kmnist' (fetched once into --data-home "
+        "and checked), a folder of MNIST-format IDX files, "
         "'IMAGES_IDX,LABELS_IDX', an .npz (arrays X, y) or .csv file, or data used in place (larger than "
         "memory): 'X.npy,y.npy' (X memory-mapped) or a Zarr store holding X and y",
+    )
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="where data sets fetched by name live (default: $STACKAE_DATA, else the user cache folder)",
     )
     if test_data:
         parser.add_argument(
@@ -198,7 +204,9 @@ def _scale_arg(value: str):
 
 
 _RUN_FILE = "run.json"
-_DATA_KEYS = ("task", "normal_class", "data", "test_data", "label_column", "scale", "test_size", "dtype", "out")
+_DATA_KEYS = (
+    "task", "normal_class", "data", "data_home", "test_data", "label_column", "scale", "test_size", "dtype", "out"
+)  # fmt: skip
 
 
 def _train_config(args) -> dict:
@@ -255,6 +263,8 @@ def cmd_train(args) -> int:
         scale=_scale_arg(config["scale"]),
         test_size=config["test_size"],
         dtype=dtype,
+        data_home=config.get("data_home"),
+        progress=_DownloadProgress(),
     )
     task = config.get("task") or "classify"
     clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1)
@@ -382,6 +392,28 @@ def _metrics(model, task, X, y, normal, *, pretrained=False) -> dict:
     return out
 
 
+class _DownloadProgress:
+    """Download progress on stderr: a line when a file starts, then one about every
+    second (redrawn in place on a terminal), and when it ends."""
+
+    def __init__(self, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.url, self.last = None, 0.0
+
+    def __call__(self, url, done, total):
+        now = time.perf_counter()
+        interactive = getattr(self.stream, "isatty", lambda: False)()
+        if url != self.url:
+            self.url, self.last = url, now
+            print(f"downloading {url}", file=self.stream)
+        finished = total is not None and done >= total
+        if now - self.last >= 1.0 or finished:
+            self.last = now
+            size = f"{done / 2**20:.1f}" + (f" of {total / 2**20:.1f} MiB" if total else " MiB")
+            print(("\r" if interactive else "") + f"  {size}", end="" if interactive and not finished else "\n",
+                  file=self.stream, flush=True)  # fmt: skip
+
+
 def _dashboard_link(client):
     from .cluster import _has_bokeh
 
@@ -416,7 +448,9 @@ def cmd_evaluate(args) -> int:
     scale = _scale_arg(args.scale)
     if scale == "auto":
         scale = model.metadata_.get("input_scale", "auto")
-    X, y, _, _ = load_samples(args.data, label_column=args.label_column, scale=scale)
+    X, y, _, _ = load_samples(
+        args.data, label_column=args.label_column, scale=scale, data_home=args.data_home, progress=_DownloadProgress()
+    )
     _check_features(model, X, args.data)
     task = next(name for name, cls in TASKS.items() if type(model) is cls) if type(model) in TASKS.values() else None
     if task not in (None, "classify"):

@@ -31,6 +31,11 @@ __all__ = [
     "load_samples",
     "open_rows",
     "is_large_source",
+    "fetch",
+    "data_home",
+    "RemoteDataset",
+    "RemoteFile",
+    "REMOTE_DATASETS",
 ]
 
 # IDX type codes -> big-endian NumPy dtypes (http://yann.lecun.com/exdb/mnist/).
@@ -178,7 +183,7 @@ def load_mnist(folder, dtype=np.float64) -> Dataset:
     dtype : float32 or float64
         Of the returned ``X``; pixels are divided by 255.
     """
-    folder = Path(folder)
+    folder = _named(os.fspath(folder)) or Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No such folder: '{folder}'.")
     X_train, y_train, shape = load_idx_pair(
@@ -433,18 +438,21 @@ def _square_shape(n_features: int):
     return (side, side) if side * side == n_features else None
 
 
-def load_samples(spec, *, label_column=None, scale="auto", dtype=np.float64, split: str = "test"):
+def load_samples(
+    spec, *, label_column=None, scale="auto", dtype=np.float64, split: str = "test", data_home=None, progress=None
+):
     """Labelled samples from any source the command line accepts, for evaluation.
 
-    ``spec``: ``"digits"`` (its held-out split), an MNIST-format folder (its ``split``
-    files, ``"test"`` or ``"train"``), ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv``
-    file (all its samples).
+    ``spec``: ``"digits"`` (its held-out split), an MNIST-format folder or a data set's
+    name (its ``split`` files, ``"test"`` or ``"train"``; see :func:`fetch`),
+    ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv`` file (all its samples).
 
     Returns
     -------
     X, y, image_shape, input_scale
     """
     spec = os.fspath(spec)
+    spec = os.fspath(_named(spec, data_home, progress) or spec)
     if is_large_source(spec):
         X, y = _large_samples(spec)
         return X, y, _square_shape(X.shape[1]), 1.0
@@ -492,9 +500,20 @@ def load_samples(spec, *, label_column=None, scale="auto", dtype=np.float64, spl
 
 
 def load_dataset(
-    spec, test_spec=None, *, label_column=None, scale="auto", test_size=0.2, random_state=0, dtype=np.float64
+    spec,
+    test_spec=None,
+    *,
+    label_column=None,
+    scale="auto",
+    test_size=0.2,
+    random_state=0,
+    dtype=np.float64,
+    data_home=None,
+    progress=None,
 ) -> Dataset:
-    """A train/test pair from any source (see :func:`load_samples`).
+    """A train/test pair from any source (see :func:`load_samples`); a data set's name
+    (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``) is fetched into ``data_home`` (see
+    :func:`fetch`, which tells ``progress``) unless it is there already.
 
     Sources without their own test part (``.npz``, ``.csv``, an IDX pair) are split,
     stratified, keeping ``test_size`` for testing, unless ``test_spec`` names the test
@@ -502,6 +521,11 @@ def load_dataset(
     test part is their last ``test_size`` of rows.
     """
     spec = os.fspath(spec)
+    named = _named(spec, data_home, progress)
+    if named is not None:
+        data = load_mnist(named, dtype=dtype)
+        data.name = spec  # the name the user gave, not the cache folder
+        return data
     if is_large_source(spec) and test_spec is None:
         X, y = _large_samples(spec)
         cut = X.shape[0] - max(1, int(round(test_size * X.shape[0])))
@@ -530,3 +554,183 @@ def load_dataset(
         X, y, test_size=test_size, random_state=random_state, stratify=stratify
     )
     return Dataset(X_train, y_train, X_test, y_test, shape, spec, factor)
+
+
+# --------------------------------------------------------------- data by name
+@dataclass(frozen=True)
+class RemoteFile:
+    """One published file: its name, the SHA-256 of the file as published and, where
+    known, of its decompressed contents (which identifies a copy that was compressed
+    again, as Debian's ``dataset-fashion-mnist`` package is)."""
+
+    name: str
+    sha256: str
+    content_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteDataset:
+    """A data set in MNIST's IDX layout, fetched by name from its publisher's addresses
+    (``mirrors``: folder URLs, tried in turn)."""
+
+    name: str
+    mirrors: tuple
+    files: tuple
+    homepage: str = ""
+
+
+def _idx_files(*checksums):
+    """The four MNIST-layout files with their checksums (a tuple each, as RemoteFile takes them)."""
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+    names += ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    return tuple(RemoteFile(name, *sums) for name, sums in zip(names, checksums))
+
+
+#: The data sets ``--data NAME`` fetches. SHA-256 of the published files: MNIST's as in
+#: ``../shared/data/mnist/SHA256SUMS``, KMNIST's as its publisher lists them,
+#: Fashion-MNIST's as published (by Zalando Research's addresses); the contents' SHA-256
+#: computed from the shared MNIST files and from Debian's dataset-fashion-mnist package.
+REMOTE_DATASETS = {
+    "mnist": RemoteDataset(
+        "mnist",
+        (
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        _idx_files(
+            ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+            ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+            ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+             "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+            ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        ),
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    "fashion-mnist": RemoteDataset(
+        "fashion-mnist",
+        (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        _idx_files(
+            ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+            ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+            ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+             "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+            ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+             "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+        ),
+        "https://github.com/zalandoresearch/fashion-mnist",
+    ),
+    "kmnist": RemoteDataset(
+        "kmnist",
+        ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
+        _idx_files(
+            ("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",),
+            ("e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",),
+            ("edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",),
+            ("20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",),
+        ),
+        "http://codh.rois.ac.jp/kmnist/",
+    ),
+}  # fmt: skip
+
+
+def data_home(folder=None) -> Path:
+    """Where fetched data sets live: ``folder``, else ``$STACKAE_DATA``, else the user
+    cache folder of the platform (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux,
+    ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows) + ``/stackae``."""
+    if folder is not None:
+        return Path(folder).expanduser()
+    env = os.environ.get("STACKAE_DATA")
+    if env:
+        return Path(env).expanduser()
+    import sys
+
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "stackae"
+
+
+def _file_check(remote: RemoteFile):
+    """``check(path)`` for :func:`stackae._download.download`: None when the file is the
+    published one (or the same contents compressed again), else why not."""
+    from ._download import sha256_of
+
+    def check(path) -> str | None:
+        digest = sha256_of(path)
+        if digest == remote.sha256:
+            return None
+        if remote.content_sha256 is not None:
+            try:
+                if sha256_of(path, gunzip=True) == remote.content_sha256:
+                    return None
+            except (OSError, EOFError, zlib.error):
+                pass
+        return f"SHA-256 {digest[:12]}..., expected {remote.sha256[:12]}..."
+
+    return check
+
+
+def fetch(name, *, data_home=None, mirrors=None, progress=None) -> Path:
+    """The folder holding data set ``name`` (``"mnist"``, ``"fashion-mnist"``,
+    ``"kmnist"``, or a :class:`RemoteDataset`), downloading the files it lacks.
+
+    Files already in ``<data home>/<name>/`` (see :func:`data_home`), placed there by an
+    earlier call or by hand, are checked against the published SHA-256 and used without
+    any network access. A missing file is downloaded from each of ``mirrors`` (default:
+    the data set's own) in turn into a temporary file, and kept only when its SHA-256
+    matches; ``progress(url, done_bytes, total_bytes)`` is told as it arrives.
+
+    Raises
+    ------
+    DataError
+        A file in the folder does not match its checksum, or no mirror gave it.
+    """
+    from ._download import DownloadError, download
+
+    dataset = REMOTE_DATASETS.get(name) if isinstance(name, str) else name
+    if dataset is None:
+        raise ValueError(f"Unknown data set {name!r}; the data sets fetched by name are {', '.join(REMOTE_DATASETS)}.")
+    folder = globals()["data_home"](data_home) / dataset.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for remote in dataset.files:
+        target = folder / remote.name
+        check = _file_check(remote)
+        if target.exists():
+            why = check(target)
+            if why is not None:
+                raise DataError(
+                    f"'{target}' is not the published {remote.name} of {dataset.name} ({why}); delete it to "
+                    "download it again."
+                )
+            continue
+        urls = [base.rstrip("/") + "/" + remote.name for base in (mirrors or dataset.mirrors)]
+        try:
+            download(urls, target, check, progress=progress)
+        except DownloadError as exc:
+            names = ", ".join(f.name for f in dataset.files)
+            raise DownloadError(
+                f"Could not download {remote.name} of {dataset.name} from any mirror: {exc}. Without internet "
+                f"access, copy the four files ({names}) into '{folder}' by hand (they are checked against their "
+                f"published SHA-256), or give --data the folder that holds them."
+            ) from None
+    return folder
+
+
+def _named(spec: str, data_home=None, progress=None):
+    """The folder of a data set named ``spec`` (fetched if need be), or None when
+    ``spec`` is not such a name or is an existing path."""
+    if spec in REMOTE_DATASETS and not Path(spec).exists():
+        return fetch(spec, data_home=data_home, progress=progress)
+    return None
