@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -302,3 +303,65 @@ def test_an_option_of_another_task_is_refused():
     proc = run_cli("train", "--task", "reconstruct", "--softmax-alpha", "0.1", check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "Error: '--softmax-alpha' does not apply to --task reconstruct."
+
+
+def test_outputs_are_checked_before_any_training(tmp_path, capsys):
+    for out, message in (
+        (tmp_path / "no" / "m.npz", f"Error: --out '{tmp_path / 'no' / 'm.npz'}': no such folder '{tmp_path / 'no'}'."),
+        (tmp_path, f"Error: --out '{tmp_path}' is a folder; give a file name."),
+    ):
+        assert main(["train", "--out", str(out), "--quiet"]) == 1
+        captured = capsys.readouterr()
+        assert captured.err.strip() == message
+        assert "test accuracy" not in captured.out  # nothing was trained
+
+
+def test_no_command_writes_over_its_own_inputs(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    samples = tmp_path / "in.npz"
+    np.savez(samples, X=np.zeros((2, 64)))
+    before = {p: p.read_bytes() for p in (model, samples)}
+    capsys.readouterr()
+    for args, option, path in (
+        (["predict", str(model), str(samples), "--out", str(samples)], "--out", samples),
+        (["predict", str(model), str(samples), "--out", str(model)], "--out", model),
+        (["show", str(model), "--out", str(model)], "--out", model),
+        (["show", str(model), "--out", str(tmp_path / "f.png"), "--curves", str(model)], "--curves", model),
+        (["train", "--data", str(samples), "--out", str(samples)], "--out", samples),
+    ):
+        assert main(args) == 1
+        assert capsys.readouterr().err.strip() == (
+            f"Error: {option} '{path}' is one of this command's inputs; it would be written over. Choose another file."
+        )
+    assert {p: p.read_bytes() for p in (model, samples)} == before
+
+
+def test_a_model_that_cannot_be_saved_at_the_end_is_rescued(tmp_path, capsys, monkeypatch):
+    import stackae.io
+
+    real = stackae.io.save_model
+    calls = []
+
+    def failing_once(model, path, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError("No space left on device")
+        return real(model, path, **kwargs)
+
+    monkeypatch.setattr(stackae.io, "save_model", failing_once)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    code = main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(tmp_path / "m.npz")])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    rescued = Path(calls[1])
+    assert err == (
+        f"Error: could not save the model to '{tmp_path / 'm.npz'}' (No space left on device); it was saved to "
+        f"'{rescued}' instead."
+    )
+    assert rescued.parent == tmp_path and stackae.io.load_model(rescued).n_features_in_ == 64

@@ -133,9 +133,7 @@ def test_no_network_says_which_file_from_where_and_what_to_do(tmp_path, publishe
     message = str(info.value)
     assert message.startswith(f"Could not download t10k-images-idx3-ubyte.gz of tiny from any mirror: {dead}")
     assert "ConnectionRefusedError" in message
-    assert (
-        "copy the four files (t10k-images-idx3-ubyte.gz, " in message and str(tmp_path / "home" / "tiny") in message
-    )
+    assert "copy the four files (t10k-images-idx3-ubyte.gz, " in message and str(tmp_path / "home" / "tiny") in message
 
 
 def test_files_placed_by_hand_are_checked_and_used(tmp_path, published):

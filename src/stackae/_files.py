@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "check_writable", "check_not_an_input"]
 
 
 def atomic_write(path, write) -> None:
@@ -32,3 +32,41 @@ def atomic_write(path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_writable(path, option: str) -> None:
+    """Raise (before any work is done) unless a file can be written at ``path``: its
+    folder exists and takes a new file, and ``path`` is not a folder. ``option`` names
+    where the path came from in the message (``"--out"``)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OSError(f"{option} '{path}' is a folder; give a file name.")
+    if not folder.is_dir():
+        raise OSError(f"{option} '{path}': no such folder '{folder}'.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OSError(f"{option} '{path}': the folder '{folder}' takes no new file ({exc.strerror}).") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_not_an_input(path, option: str, inputs) -> None:
+    """Raise when ``path`` (an output) is one of ``inputs`` (paths a command reads): no
+    command writes over what it reads."""
+    if path is None:
+        return
+    out = Path(path)
+    for given in inputs:
+        if given is not None and _same_file(out, Path(given)):
+            raise OSError(
+                f"{option} '{path}' is one of this command's inputs; it would be written over. Choose another file."
+            )

@@ -250,10 +250,18 @@ def _train_config(args) -> dict:
     return config
 
 
-def cmd_train(args) -> int:
-    from .datasets import load_dataset
-    from .io import save_model
+def _input_paths(*specs) -> list[str]:
+    """The files a --data-style value names (``A,B`` pairs are two files)."""
+    return [part for spec in specs if spec for part in str(spec).split(",")]
 
+
+def cmd_train(args) -> int:
+    from ._files import check_not_an_input, check_writable
+    from .datasets import load_dataset
+
+    if args.out is not None:  # before any work: a model that cannot be saved is lost
+        check_writable(args.out, "--out")
+        check_not_an_input(args.out, "--out", _input_paths(args.data, args.test_data))
     config = _train_config(args)
     dtype = np.dtype(config["dtype"]).type
     data = load_dataset(
@@ -322,9 +330,25 @@ def cmd_train(args) -> int:
             **({"normal_class": _jsonable_label(normal)} if normal is not None else {}),
             **metrics,
         }
-        save_model(clf, config["out"], metadata=metadata)
-        print(f"model saved to {config['out']}")
+        _save_or_rescue(clf, config["out"], metadata)
     return 0
+
+
+def _save_or_rescue(model, path, metadata) -> None:
+    """Save the trained model to ``path``; if that fails now (the disk filled, the folder
+    went away), save it where it can be found and say where, so no training is lost."""
+    import tempfile
+    from pathlib import Path
+
+    from .io import save_model
+
+    try:
+        save_model(model, path, metadata=metadata)
+    except OSError as exc:
+        rescue = Path(tempfile.gettempdir()) / f"stackae-rescued-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.npz"
+        save_model(model, rescue, metadata=metadata)
+        raise OSError(f"could not save the model to '{path}' ({exc}); it was saved to '{rescue}' instead.") from None
+    print(f"model saved to {path}")
 
 
 def _xp_rows(X, rows):
@@ -495,9 +519,11 @@ def cmd_predict(args) -> int:
     import json
     from pathlib import Path
 
+    from ._files import check_not_an_input
     from .datasets import guess_input_scale, load_csv, load_images, load_npz
     from .io import load_model
 
+    check_not_an_input(args.out, "--out", [args.model, *args.input])
     model = load_model(args.model)
     inputs = [Path(p) for p in args.input]
     if all(p.suffix.lower() in _IMAGE_SUFFIXES for p in inputs):
@@ -567,10 +593,13 @@ def _predictions(model, X, names) -> list[dict]:
 def cmd_show(args) -> int:
     from pathlib import Path
 
+    from ._files import check_not_an_input
     from .datasets import _square_shape
     from .io import load_model
     from .viz import save_filter_grid, save_learning_curves
 
+    check_not_an_input(args.out, "--out", [args.model])
+    check_not_an_input(args.curves, "--curves", [args.model])
     model = load_model(args.model)
     W = model.coefs_[0]
     shape = model.metadata_.get("image_shape") or _square_shape(W.shape[0])
