@@ -211,3 +211,43 @@ def test_cli_refuses_to_overwrite_or_resume_nothing(tmp_path):
         proc.stderr
         == f"Error: '{tmp_path}' holds no stackae run to resume (no run.json); start one with --checkpoint.\n"
     )
+
+
+def test_a_folder_in_use_is_locked_and_a_stale_lock_is_taken_over(tmp_path):
+    import json
+    import socket
+
+    from stackae._checkpoint import FolderLock
+
+    first = FolderLock(tmp_path)
+    first.acquire()
+    assert json.loads((tmp_path / "lock").read_text()) == {"pid": os.getpid(), "host": socket.gethostname()}
+    first.release()
+    assert not (tmp_path / "lock").exists()
+    # a killed training's lock: its process is gone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "lock").write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
+    lock = FolderLock(tmp_path)
+    lock.acquire()
+    assert json.loads((tmp_path / "lock").read_text())["pid"] == os.getpid()
+    lock.release()
+
+
+def test_two_trainings_on_one_folder_are_refused(tmp_path, digits):
+    import json
+    import socket
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        clf = StackedAutoencoderClassifier((4,), pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1,
+                                           checkpoint_dir=tmp_path)  # fmt: skip
+        with pytest.raises(ValueError, match=rf"is in use by another training \(process {sleeper.pid} on "):
+            clf.fit(digits.X_train[:60], digits.y_train[:60])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(digits.X_train[:60], digits.y_train[:60])  # its owner gone: taken over
+    assert not (tmp_path / "lock").exists()  # and released after the fit

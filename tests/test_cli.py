@@ -365,3 +365,19 @@ def test_a_model_that_cannot_be_saved_at_the_end_is_rescued(tmp_path, capsys, mo
         f"'{rescued}' instead."
     )
     assert rescued.parent == tmp_path and stackae.io.load_model(rescued).n_features_in_ == 64
+
+
+def test_resume_honours_out_and_refuses_what_would_change_the_run(tmp_path, capsys):
+    quick = ["--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2", "--finetune-max-iter", "2"]
+    folder, first, second = tmp_path / "ck", tmp_path / "a.npz", tmp_path / "b.npz"
+    assert main(["train", *quick, "--quiet", "--checkpoint", str(folder), "--out", str(first)]) == 0
+    stamp = first.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["train", "--resume", str(folder), "--hidden", "9", "--alpha", "0.1"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "Error: --resume continues the run as it was started, so --alpha, --hidden cannot change it; remove them, "
+        "or start a new run with --checkpoint."
+    )
+    assert main(["train", "--resume", str(folder), "--out", str(second), "--quiet"]) == 0
+    assert f"model saved to {second}" in capsys.readouterr().out
+    assert second.is_file() and first.stat().st_mtime_ns == stamp  # the first model left as it was

@@ -119,6 +119,72 @@ def fingerprint(X, y: np.ndarray, params: dict) -> str:
     return digest.hexdigest()
 
 
+class FolderLock:
+    """An exclusive claim on a checkpoint folder for one training: a ``lock`` file made
+    with ``O_EXCL``, holding the owner's process id and host. A lock left by a process
+    of this host that no longer runs (a killed training) is recognised as stale and
+    taken over; a live one is refused with a message naming its owner."""
+
+    NAME = "lock"
+
+    def __init__(self, folder):
+        self.path = Path(folder) / self.NAME
+        self.held = False
+
+    def acquire(self) -> None:
+        import os
+        import socket
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and not self._stale(owner, me["host"]):
+                    raise ValueError(
+                        f"'{self.path.parent}' is in use by another training (process {owner.get('pid')} on "
+                        f"{owner.get('host')}); wait for it to end, or give another folder."
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale, or unreadable: a killed run's
+                continue
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            self.held = True
+            return
+        raise ValueError(f"'{self.path.parent}' could not be locked for training; try again.")
+
+    def _owner(self):
+        try:
+            owner = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return owner if isinstance(owner, dict) else None
+
+    @staticmethod
+    def _stale(owner: dict, host: str) -> bool:
+        import os
+
+        pid = owner.get("pid")
+        if owner.get("host") != host or not isinstance(pid, int):
+            return False  # another machine's (a shared folder): its owner may be alive
+        if pid == os.getpid():
+            return False  # this process holds it (a training inside a training)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
 class StageCheckpoints:
     """What a stacked estimator saves and restores between stages and within one.
 

@@ -229,6 +229,7 @@ def _train_config(args) -> dict:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"'{folder / _RUN_FILE}' is damaged ({exc}); the run cannot be resumed.") from None
         config["params"]["checkpoint_dir"] = str(folder)
+        _honour_resume_options(args, config)
         return config
     config = {key: getattr(args, key) for key in _DATA_KEYS}
     params = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {})).get_params()
@@ -250,6 +251,28 @@ def _train_config(args) -> dict:
     return config
 
 
+#: options --resume honours (where the model goes, where the data lives, how the run is
+#: shown or run); every other one would change the run, and is refused
+_RESUME_HONOURS = {"out", "data_home", "quiet", "workers", "scheduler", "resume"}
+
+
+def _honour_resume_options(args, config) -> None:
+    """Options given beside ``--resume``: those of :data:`_RESUME_HONOURS` replace the
+    run's own; any other is refused (the run continues as it was started)."""
+    defaults = vars(build_parser().parse_args(["train"]))
+    given = sorted(k for k, v in vars(args).items() if k in defaults and k != "func" and v != defaults[k])
+    refused = [k for k in given if k not in _RESUME_HONOURS]
+    if refused:
+        flags = ", ".join("--" + ("hidden" if k == "hidden" else k.replace("_", "-")) for k in refused)
+        raise ValueError(
+            f"--resume continues the run as it was started, so {flags} cannot change it; remove "
+            f"{'it' if len(refused) == 1 else 'them'}, or start a new run with --checkpoint."
+        )
+    for key in ("out", "data_home"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+
+
 def _input_paths(*specs) -> list[str]:
     """The files a --data-style value names (``A,B`` pairs are two files)."""
     return [part for spec in specs if spec for part in str(spec).split(",")]
@@ -259,10 +282,12 @@ def cmd_train(args) -> int:
     from ._files import check_not_an_input, check_writable
     from .datasets import load_dataset
 
-    if args.out is not None:  # before any work: a model that cannot be saved is lost
+    if args.out is not None:  # before anything is written (a checkpoint folder's run record)
         check_writable(args.out, "--out")
-        check_not_an_input(args.out, "--out", _input_paths(args.data, args.test_data))
     config = _train_config(args)
+    if config["out"] is not None:  # before any work: a model that cannot be saved is lost
+        check_writable(config["out"], "--out")
+        check_not_an_input(config["out"], "--out", _input_paths(config["data"], config["test_data"]))
     dtype = np.dtype(config["dtype"]).type
     data = load_dataset(
         config["data"],

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._checkpoint import StageCheckpoints, fingerprint
+from .._checkpoint import FolderLock, StageCheckpoints, fingerprint
 from .._params import unpack
 from ..heads import Head
 from ..noise import level_of
@@ -79,6 +79,21 @@ def extended_init(base_init, **added):
 
     __init__.__signature__ = signature
     return __init__
+
+
+class _locked:
+    """A :class:`~stackae._checkpoint.FolderLock` on ``folder`` for a ``with`` block (none for None)."""
+
+    def __init__(self, folder):
+        self.lock = None if folder is None else FolderLock(folder)
+
+    def __enter__(self):
+        if self.lock is not None:
+            self.lock.acquire()
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            self.lock.release()
 
 
 class _Features:
@@ -322,69 +337,75 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
         checkpoints = self._checkpoints(X, targets, rng, warm, supervised_weights if weights is None else weights)
-        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        # one training a folder at a time: two would delete each other's checkpoints
+        with _locked(None if checkpoints is None else self.checkpoint_dir):
+            dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
-        # done: (W, b) of the finished layers, in the network's order
-        start, resume = 0, None
-        if warm:
-            self._check_warm_start(hidden, y_info)
-            self.__dict__.update(y_info)
-            done = list(zip(self.coefs_, self.intercepts_))
-            start = len(stages) - 1
-            self.__dict__.setdefault("stage_profile_", {})
-            if self.early_stopping:
-                self.__dict__.setdefault("validation_scores_", {})
-                self.__dict__.setdefault("best_validation_score_", {})
-        else:
-            self._reset_history()
-            for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
-                self.__dict__.pop(stale, None)
-            done = []
-            restored = checkpoints.restore() if checkpoints is not None else None
-            if restored is not None:
-                start, done, history, resume, pretrained = restored
-                if pretrained:
-                    self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
-                    self.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
-                self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
-                self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
-                done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
-
-        features = _Features(X, None if validation is None else validation[0], config.activation)
-        for index in range(start, len(stages)):
-            stage = stages[index]
-            history = self._history()
-            # what every stage function takes besides its own arguments
-            resumable = {"resume": resume, "sample_weight": weights if index < len(hidden) else supervised_weights}
-            if checkpoints is not None:
-                resumable["checkpoint"] = checkpoints.during(index, done, history)
-            resume = None
-            if stage == "finetune":
-                result, monitor = finetune(
-                    config, X, targets, done, sizes, head, rng=rng, stage=stage, validation=validation,
-                    rates=rates, **resumable,
-                )  # fmt: skip
-                warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
-                weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), sizes)
-                if not warm:
-                    self.pretrained_coefs_ = [W.copy() for W, _ in done]
-                    self.pretrained_intercepts_ = [b.copy() for _, b in done]
-                done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
-            elif index < len(hidden):
-                result, monitor = self._pretrain(config, features, index, hidden, done, rng, levels, resumable, dtype)
+            # done: (W, b) of the finished layers, in the network's order
+            start, resume = 0, None
+            if warm:
+                self._check_warm_start(hidden, y_info)
+                self.__dict__.update(y_info)
+                done = list(zip(self.coefs_, self.intercepts_))
+                start = len(stages) - 1
+                self.__dict__.setdefault("stage_profile_", {})
+                if self.early_stopping:
+                    self.__dict__.setdefault("validation_scores_", {})
+                    self.__dict__.setdefault("best_validation_score_", {})
             else:
-                result, monitor = self._train_output(
-                    config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype
-                )
-            self._record(stage, result, monitor)
-            if checkpoints is not None:
-                pretrained = (
-                    zip(self.pretrained_coefs_, self.pretrained_intercepts_) if stage == "finetune" and not warm else ()
-                )
-                checkpoints.stage_done(index + 1, done, history, pretrained)
-        self.coefs_ = [W for W, _ in done]
-        self.intercepts_ = [b for _, b in done]
-        return self
+                self._reset_history()
+                for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
+                    self.__dict__.pop(stale, None)
+                done = []
+                restored = checkpoints.restore() if checkpoints is not None else None
+                if restored is not None:
+                    start, done, history, resume, pretrained = restored
+                    if pretrained:
+                        self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
+                        self.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
+                    self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
+                    self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
+                    done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
+
+            features = _Features(X, None if validation is None else validation[0], config.activation)
+            for index in range(start, len(stages)):
+                stage = stages[index]
+                history = self._history()
+                # what every stage function takes besides its own arguments
+                resumable = {"resume": resume, "sample_weight": weights if index < len(hidden) else supervised_weights}
+                if checkpoints is not None:
+                    resumable["checkpoint"] = checkpoints.during(index, done, history)
+                resume = None
+                if stage == "finetune":
+                    result, monitor = finetune(
+                        config, X, targets, done, sizes, head, rng=rng, stage=stage, validation=validation,
+                        rates=rates, **resumable,
+                    )  # fmt: skip
+                    warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
+                    weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), sizes)
+                    if not warm:
+                        self.pretrained_coefs_ = [W.copy() for W, _ in done]
+                        self.pretrained_intercepts_ = [b.copy() for _, b in done]
+                    done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
+                elif index < len(hidden):
+                    result, monitor = self._pretrain(
+                        config, features, index, hidden, done, rng, levels, resumable, dtype
+                    )
+                else:
+                    result, monitor = self._train_output(
+                        config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype
+                    )
+                self._record(stage, result, monitor)
+                if checkpoints is not None:
+                    pretrained = (
+                        zip(self.pretrained_coefs_, self.pretrained_intercepts_)
+                        if stage == "finetune" and not warm
+                        else ()
+                    )
+                    checkpoints.stage_done(index + 1, done, history, pretrained)
+            self.coefs_ = [W for W, _ in done]
+            self.intercepts_ = [b for _, b in done]
+            return self
 
     def _pretrain(self, config, features, index, hidden, done, rng, levels, resumable, dtype):
         """Pretrain hidden layer ``index + 1`` on the features below it; keeps its layers in ``done``."""
