@@ -105,3 +105,27 @@ def test_npz_with_arrays_of_the_wrong_rank(tmp_path, arrays, message):
     np.savez(tmp_path / "a.npz", **arrays)
     with pytest.raises(DataError, match=r"^'.*a\.npz': " + message):
         load_npz(tmp_path / "a.npz")
+
+
+def test_csv_header_detection_keeps_a_first_row_of_data(tmp_path):
+    from stackae.datasets import load_csv
+
+    rng = np.random.default_rng(0)
+    lines = [",".join([rng.choice(["cat", "dog"]), *map(str, rng.random(3).round(3))]) for _ in range(400)]
+    (tmp_path / "plain.csv").write_text("\n".join(lines) + "\n")
+    X, y = load_csv(tmp_path / "plain.csv")
+    assert X.shape == (400, 3) and y[0] == lines[0].split(",")[0]  # the first row is a sample, not a header
+    (tmp_path / "named.csv").write_text("animal,a,b,c\n" + "\n".join(lines) + "\n")
+    X, y = load_csv(tmp_path / "named.csv", "animal")
+    assert X.shape == (400, 3)
+
+
+def test_csv_with_a_byte_order_mark_finds_its_named_label_column(tmp_path):
+    from stackae.datasets import load_csv
+
+    # the label column second: unrecognised, the first column would be taken for it
+    (tmp_path / "bom.csv").write_bytes("\ufeffp1,label,p2\n0.5,1,0.25\n0.1,0,0.2\n".encode())
+    X, y = load_csv(tmp_path / "bom.csv", "p1")
+    assert X.tolist() == [[1.0, 0.25], [0.0, 0.2]]  # the BOM is not part of the first name
+    X, y = load_csv(tmp_path / "bom.csv")
+    assert y.tolist() == [1, 0] and X.tolist() == [[0.5, 0.25], [0.1, 0.2]]

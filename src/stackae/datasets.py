@@ -241,6 +241,17 @@ def load_npz(path):
     return X, y
 
 
+def _is_header(first, second, numeric) -> bool:
+    """Whether a CSV's ``first`` row names its columns rather than holding a sample: it
+    has a non-numeric cell in a column whose cell below is numeric (a feature's name
+    over a feature's value). A first row whose only non-numeric cells stand over other
+    non-numeric cells (a label column of strings) is data, and is kept. With one row,
+    any non-numeric cell makes it a header (features are numbers)."""
+    if second is None or len(second) != len(first):
+        return not all(numeric(c) for c in first)
+    return any(not numeric(a) and numeric(b) for a, b in zip(first, second))
+
+
 def load_csv(path, label_column=None, *, require_labels: bool = True):
     """Samples from a ``.csv`` with an optional header row.
 
@@ -258,7 +269,8 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: '{path}'.")
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+    # utf-8-sig: a byte-order mark (as some spreadsheets write) is not part of the first name
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         rows = [(i, row) for i, row in enumerate(csv.reader(fh), start=1) if row]
     if not rows:
         raise DataError(f"'{path}' is empty.")
@@ -271,7 +283,7 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
             return False
 
     header = None
-    if not all(numeric(c) for c in rows[0][1]):
+    if _is_header(rows[0][1], rows[1][1] if len(rows) > 1 else None, numeric):
         header = [c.strip() for c in rows[0][1]]
         rows = rows[1:]
     if not rows:
