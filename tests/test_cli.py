@@ -381,3 +381,45 @@ def test_resume_honours_out_and_refuses_what_would_change_the_run(tmp_path, caps
     assert main(["train", "--resume", str(folder), "--out", str(second), "--quiet"]) == 0
     assert f"model saved to {second}" in capsys.readouterr().out
     assert second.is_file() and first.stat().st_mtime_ns == stamp  # the first model left as it was
+
+
+def test_pictures_are_written_in_the_format_their_name_asks_for(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    assert main(["show", str(model), "--out", str(tmp_path / "f.jpg")]) == 0
+    assert (tmp_path / "f.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes under a .jpg name
+    capsys.readouterr()
+    assert main(["show", str(model), "--out", str(tmp_path / "f.xyz")]) == 1
+    assert "pictures are written as .bmp, .gif, .jpeg, .jpg, .png" in capsys.readouterr().err
+    assert not (tmp_path / "f.xyz").exists()
+
+
+def test_predict_csv_quotes_what_needs_quoting(tmp_path, capsys):
+    import csv
+
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    from PIL import Image
+
+    odd = tmp_path / "a, b.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(odd)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(odd)]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0] == ["input", "label", "probability"] and rows[1][0] == str(odd) and len(rows[1]) == 3
+
+
+def test_a_damaged_run_record_is_one_line_error(tmp_path, capsys):
+    folder = tmp_path / "ck"
+    assert main(["train", "--hidden", "4", "--pretrain-max-iter", "1", "--softmax-max-iter", "1",
+                 "--finetune-max-iter", "1", "--quiet", "--checkpoint", str(folder)]) == 0  # fmt: skip
+    record = json.loads((folder / "run.json").read_text())
+    record["params"]["bogus"] = 1
+    (folder / "run.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: The run's parameters do not fit StackedAutoencoderClassifier (")
+    assert err.strip().endswith("; its run.json is damaged.") and err.count("\n") == 1

@@ -300,9 +300,21 @@ def cmd_train(args) -> int:
         progress=_DownloadProgress(),
     )
     task = config.get("task") or "classify"
-    clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1)
+    if task not in TASKS:
+        raise ValueError(f"The run's task {task!r} is not one of {', '.join(TASKS)}; its run.json is damaged.")
+    try:
+        clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1)
+    except TypeError as exc:  # a run.json edited by hand: an unknown or a missing parameter
+        raise ValueError(
+            f"The run's parameters do not fit {TASKS[task].__name__} ({exc}); its run.json is damaged."
+        ) from None
     X_fit, y_fit, y_test = data.X_train, data.y_train, data.y_test
     normal = config.get("normal_class")
+    own_test_part = config.get("test_data") is None and _has_own_test_part(config["data"])
+    if args.test_size != 0.2 and own_test_part and not args.quiet:
+        warnings.warn(
+            f"--test-size {args.test_size} is not used: '{config['data']}' has its own test part.", stacklevel=1
+        )
     if task == "regress":
         y_fit, y_test = _numeric_targets(y_fit, data.name), _numeric_targets(y_test, data.name)
     elif task == "outliers" and normal is not None:
@@ -357,6 +369,16 @@ def cmd_train(args) -> int:
         }
         _save_or_rescue(clf, config["out"], metadata)
     return 0
+
+
+def _has_own_test_part(spec) -> bool:
+    """Data whose test part is its own (MNIST-layout folders and names, the digits'
+    split), for which --test-size means nothing."""
+    from pathlib import Path
+
+    from .datasets import REMOTE_DATASETS
+
+    return spec == "digits" or spec in REMOTE_DATASETS or Path(str(spec)).is_dir()
 
 
 def _save_or_rescue(model, path, metadata) -> None:
@@ -579,9 +601,15 @@ def cmd_predict(args) -> int:
     rows = _predictions(model, X, names)
     if args.format == "json":
         text = json.dumps(rows, indent=1) + "\n"
-    else:
-        columns = list(rows[0]) if rows else ["input"]
-        text = ",".join(columns) + "\n" + "".join(",".join(str(r[c]) for c in columns) + "\n" for r in rows)
+    else:  # quoted where a value holds a comma, a quote or a line break (a path, a label)
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["input"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
     if args.out:
         Path(args.out).write_text(text)
     else:

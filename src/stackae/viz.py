@@ -52,12 +52,30 @@ def save_filter_grid(W: np.ndarray, image_shape: tuple[int, int], path, *, zoom:
     image = Image.fromarray(pixels, mode="L").resize(
         (grid.shape[1] * zoom, grid.shape[0] * zoom), Image.Resampling.NEAREST
     )
-    atomic_write(path, lambda fh: image.save(fh, format="PNG"))
+    kind = image_format(path)
+    atomic_write(path, lambda fh: image.save(fh, format=kind))
     return image.size
 
 
+#: file suffixes the pictures are written as, and the format each names
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".gif": "GIF"}  # fmt: skip
+
+
+def image_format(path) -> str:
+    """The format a picture's file name asks for (its suffix): PNG, JPEG, ...; an
+    unknown suffix is an error, not PNG bytes under another name."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        raise DataError(
+            f"'{path}': pictures are written as {', '.join(sorted(IMAGE_FORMATS))}; give a file name ending in one."
+        )
+    return IMAGE_FORMATS[suffix]
+
+
 def save_learning_curves(curves: dict, path) -> None:
-    """Plot the cost after each iteration of every stage (one panel per stage) to a PNG."""
+    """Plot the cost after each iteration of every stage (one panel per stage) to a
+    picture in the format of ``path``'s suffix."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,6 +83,7 @@ def save_learning_curves(curves: dict, path) -> None:
 
     from ._files import atomic_write
 
+    kind = image_format(path)
     stages = [(name, curve) for name, curve in curves.items() if curve]
     if not stages:
         raise DataError("The model holds no learning curves to plot.")
@@ -78,5 +97,6 @@ def save_learning_curves(curves: dict, path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("cost")
     fig.tight_layout()
-    atomic_write(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=100))
+    fmt = "jpeg" if kind == "JPEG" else kind.lower()
+    atomic_write(Path(path), lambda fh: fig.savefig(fh, format=fmt, dpi=100))
     plt.close(fig)
