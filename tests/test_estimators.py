@@ -217,3 +217,25 @@ def test_presets_build_the_documented_estimators():
     assert best.activation == "relu" and best.noise == "masking" and best.finetune_max_iter == 1
     with pytest.raises(ValueError, match=r"^Unknown preset 'fastest'; the presets are 'ufldl', 'fast', 'best'\.$"):
         make_estimator("fastest")
+
+
+def test_cross_entropy_reconstruction_needs_inputs_in_the_unit_interval():
+    import scipy.sparse as sp
+
+    from stackae import SparseAutoencoder, StackedAutoencoder
+
+    X = np.random.default_rng(0).random((30, 5))
+    message = r"^reconstruction_loss='cross_entropy' needs inputs in \[0, 1\] .*got values in -1\.\.1; scale X"
+    for bad in (np.vstack([X, -np.ones(5), np.ones(5)]), sp.csr_matrix(np.vstack([X * 0, -np.ones(5)]))):
+        for est in (
+            SparseAutoencoder(3, reconstruction_loss="cross_entropy"),
+            StackedAutoencoder((3,), reconstruction_loss="cross_entropy"),
+        ):
+            with pytest.raises(ValueError, match=message if not sp.issparse(bad) else r"got values in -1\.\.0;"):
+                est.fit(bad)
+    with pytest.raises(
+        ValueError, match=r"^reconstruction_loss='cross_entropy' with activation='tanh' gives the autoencoders above"
+    ):
+        StackedAutoencoderClassifier(
+            (4, 3), activation="tanh", sparsity_weight=0.0, reconstruction_loss="cross_entropy"
+        ).fit(X, np.arange(30) % 2)

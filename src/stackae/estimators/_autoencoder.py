@@ -9,7 +9,15 @@ from sklearn.utils import check_random_state
 from .. import _xp
 from ..noise import level_of
 from ..objectives import feedforward
-from ._data import check_fit_data, check_fit_weights, check_predict_X, encode, split_validation, weights_like
+from ._data import (
+    check_fit_data,
+    check_fit_weights,
+    check_predict_X,
+    check_unit_interval,
+    encode,
+    split_validation,
+    weights_like,
+)
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
 from ._validation import check_autoencoder_params, check_int
@@ -177,6 +185,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         levels = check_autoencoder_params(self)
         X, _ = check_fit_data(self, X, device=self.device)
         rng = check_random_state(self.random_state)
+        if self.reconstruction_loss == "cross_entropy":
+            check_unit_interval(X, "reconstruction_loss='cross_entropy'")
         weights = check_fit_weights(sample_weight, X.shape[0])
         validation = None
         if self.early_stopping:

@@ -35,7 +35,15 @@ from ..noise import level_of
 from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
 from ._autoencoder import SparseAutoencoder
-from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
+from ._data import (
+    check_fit_data,
+    check_fit_weights,
+    check_predict_X,
+    check_unit_interval,
+    host,
+    split_validation,
+    weights_like,
+)
 from ._stages import (
     StageConfig,
     autoencoder_layers,
@@ -308,6 +316,8 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         X, y = check_fit_data(
             self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
         )
+        if self.reconstruction_loss == "cross_entropy" and not warm:
+            check_unit_interval(X, "reconstruction_loss='cross_entropy'")
         weights = check_fit_weights(sample_weight, X.shape[0])
         supervised_weights = self._row_weights(y, weights)
         fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}

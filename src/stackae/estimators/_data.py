@@ -328,3 +328,33 @@ def check_fit_weights(sample_weight, n_samples: int, dtype=np.float64):
     if not w.sum() > 0:
         raise ValueError("'sample_weight' must not be all zero: no row would count.")
     return w.astype(dtype)
+
+
+def check_unit_interval(X, why: str) -> None:
+    """Raise unless every value of ``X`` is in [0, 1] (``why``: what needs it, for the
+    message), read block by block from a file, on the workers for Dask."""
+    if _xp.is_dask(X):
+        import dask
+
+        low, high = (float(v) for v in dask.compute(X.min(), X.max()))
+    elif _xp.is_sparse(X):
+        values = X.data
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if X.nnz < X.shape[0] * X.shape[1]:  # the zeros not stored
+            low, high = min(low, 0.0), max(high, 0.0)
+    elif is_out_of_core(X):
+        low, high = np.inf, -np.inf
+        for lo in range(0, X.shape[0], 1 << 14):
+            block = np.asarray(X[lo : lo + (1 << 14)])
+            low, high = min(low, float(block.min())), max(high, float(block.max()))
+        release_pages(X)
+    elif _xp.is_numpy(X):
+        low, high = float(X.min()), float(X.max())
+    else:
+        xp = _xp.namespace(X)
+        low, high = float(xp.min(X)), float(xp.max(X))
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{why} needs inputs in [0, 1] (it reconstructs them as probabilities), got values in "
+            f"{low:.4g}..{high:.4g}; scale X to [0, 1] or use reconstruction_loss='squared'."
+        )

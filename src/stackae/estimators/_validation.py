@@ -86,6 +86,12 @@ def check_autoencoder_params(est, n_layers: int | None = None) -> tuple:
             "reconstruction_loss='cross_entropy' needs output_activation='sigmoid' (outputs in (0, 1)), "
             f"got output_activation={est.output_activation!r}."
         )
+    if est.reconstruction_loss == "cross_entropy" and est.activation != "sigmoid" and (n_layers or 1) > 1:
+        raise ValueError(
+            f"reconstruction_loss='cross_entropy' with activation={est.activation!r} gives the autoencoders above "
+            "the first inputs outside [0, 1] (their units' outputs); use activation='sigmoid', or "
+            "reconstruction_loss='squared'."
+        )
     if est.sparsity_weight and est.activation != "sigmoid":
         raise ValueError(
             f"'sparsity_weight' must be 0 with activation={est.activation!r}: the KL sparsity penalty needs mean "
