@@ -423,3 +423,31 @@ def test_a_damaged_run_record_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("Error: The run's parameters do not fit StackedAutoencoderClassifier (")
     assert err.strip().endswith("; its run.json is damaged.") and err.count("\n") == 1
+
+
+def test_every_input_is_scaled_by_one_rule(tmp_path, capsys):
+    from sklearn.datasets import load_digits
+
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "16", "--pretrain-max-iter", "20", "--softmax-max-iter", "20",
+                 "--finetune-max-iter", "20", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "raw.npz", X=X, y=y)  # pixels 0..16, as the model was trained on them
+    np.savez(tmp_path / "scaled.npz", X=X / 16.0, y=y)  # already scaled: not to be divided again
+    capsys.readouterr()
+    accuracies = []
+    for name in ("raw.npz", "scaled.npz"):
+        assert main(["evaluate", str(model), "--data", str(tmp_path / name)]) == 0
+        accuracies.append(float(re.search(r"accuracy: ([\d.]+)%", capsys.readouterr().out).group(1)))
+    assert accuracies[0] == accuracies[1] > 90.0
+    # training on raw 0..255 pixels and testing on scaled ones scores as testing on raw ones
+    pixels = np.round(X * 255 / 16)
+    np.savez(tmp_path / "raw.npz", X=pixels, y=y)
+    np.savez(tmp_path / "scaled.npz", X=pixels / 255.0, y=y)
+    outs = []
+    for train, test in (("raw.npz", "scaled.npz"), ("raw.npz", "raw.npz")):
+        assert main(["train", "--data", str(tmp_path / train), "--test-data", str(tmp_path / test), "--hidden", "16",
+                     "--alpha", "1e-4", "--pretrain-max-iter", "10", "--softmax-max-iter", "10",
+                     "--finetune-max-iter", "10", "--quiet"]) == 0  # fmt: skip
+        outs.append(capsys.readouterr().out.split("test accuracy after fine-tuning:")[1].split("%")[0])
+    assert outs[0] == outs[1]

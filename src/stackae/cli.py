@@ -516,11 +516,13 @@ def cmd_evaluate(args) -> int:
     from .io import load_model
 
     model = load_model(args.model)
-    scale = _scale_arg(args.scale)
-    if scale == "auto":
-        scale = model.metadata_.get("input_scale", "auto")
     X, y, _, _ = load_samples(
-        args.data, label_column=args.label_column, scale=scale, data_home=args.data_home, progress=_DownloadProgress()
+        args.data,
+        label_column=args.label_column,
+        scale=_scale_arg(args.scale),
+        raw_scale=model.metadata_.get("input_scale"),
+        data_home=args.data_home,
+        progress=_DownloadProgress(),
     )
     _check_features(model, X, args.data)
     task = next(name for name, cls in TASKS.items() if type(model) is cls) if type(model) in TASKS.values() else None
@@ -567,7 +569,7 @@ def cmd_predict(args) -> int:
     from pathlib import Path
 
     from ._files import check_not_an_input
-    from .datasets import guess_input_scale, load_csv, load_images, load_npz
+    from .datasets import load_csv, load_images, load_npz, resolve_input_scale
     from .io import load_model
 
     check_not_an_input(args.out, "--out", [args.model, *args.input])
@@ -589,11 +591,8 @@ def cmd_predict(args) -> int:
             X, _ = load_csv(path, args.label_column, require_labels=False)
             if args.label_column is None and X.shape[1] == model.n_features_in_ + 1:
                 X, _ = load_csv(path, 0)  # a label column first, as in MNIST CSVs
-        scale = _scale_arg(args.scale)
-        if scale == "auto":  # raw integer pixels get the training data's scaling
-            raw = guess_input_scale(X) != 1.0
-            scale = (model.metadata_.get("input_scale") or 255.0) if raw else 1.0
-        X = np.asarray(X, dtype=np.float64) / float(scale)
+        scale = resolve_input_scale(X, _scale_arg(args.scale), model.metadata_.get("input_scale"))
+        X = np.asarray(X, dtype=np.float64) / scale
         names = [str(i) for i in range(X.shape[0])]
     else:
         raise ValueError("INPUT must be one .npz or .csv file, or image files (PNG, JPEG, ...).")

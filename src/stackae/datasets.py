@@ -336,6 +336,19 @@ def guess_input_scale(X: np.ndarray) -> float:
     return 1.0
 
 
+def resolve_input_scale(X, scale="auto", raw_scale=None) -> float:
+    """What ``X`` is divided by, by the one rule every input follows (training, test
+    data, ``evaluate``, ``predict``): a number is used as it is; ``"auto"`` divides raw
+    integer pixels (:func:`guess_input_scale`) by ``raw_scale`` (the training data's
+    scale, where known) or 255, and leaves values already scaled as they are, so data
+    scaled once is never scaled again."""
+    if scale != "auto":
+        return float(scale)
+    if guess_input_scale(X) == 1.0:
+        return 1.0
+    return float(raw_scale) if raw_scale and float(raw_scale) != 1.0 else 255.0
+
+
 def load_images(paths, image_shape: tuple[int, int], *, invert: bool = False) -> np.ndarray:
     """Grey-level images (PNG, JPEG, ...) resized to ``image_shape`` (height, width) and
     scaled to [0, 1], one flattened image per row. ``invert`` turns dark-on-light
@@ -451,13 +464,22 @@ def _square_shape(n_features: int):
 
 
 def load_samples(
-    spec, *, label_column=None, scale="auto", dtype=np.float64, split: str = "test", data_home=None, progress=None
+    spec,
+    *,
+    label_column=None,
+    scale="auto",
+    dtype=np.float64,
+    split: str = "test",
+    data_home=None,
+    progress=None,
+    raw_scale=None,
 ):
     """Labelled samples from any source the command line accepts, for evaluation.
 
     ``spec``: ``"digits"`` (its held-out split), an MNIST-format folder or a data set's
     name (its ``split`` files, ``"test"`` or ``"train"``; see :func:`fetch`),
-    ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv`` file (all its samples).
+    ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv`` file (all its samples), scaled
+    by :func:`resolve_input_scale` (``raw_scale``: the training data's scale).
 
     Returns
     -------
@@ -501,7 +523,7 @@ def load_samples(
             f"'{path}': unknown data format; give 'digits', a folder of MNIST-format IDX files, "
             "'IMAGES_IDX,LABELS_IDX', or an .npz (arrays X and y) or .csv file."
         )
-    factor = guess_input_scale(X) if scale == "auto" else float(scale)
+    factor = resolve_input_scale(X, scale, raw_scale)
     dtype = np.dtype(dtype).type
     X = X.astype(dtype)
     if factor != 1.0:
@@ -552,8 +574,10 @@ def load_dataset(
         return load_mnist(spec, dtype=dtype)
     X, y, shape, factor = load_samples(spec, label_column=label_column, scale=scale, dtype=dtype, split="train")
     if test_spec is not None:
+        # the test samples by the same rule: raw pixels divided as the training ones
+        # were, values already scaled left as they are
         X_test, y_test, test_shape, _ = load_samples(
-            test_spec, label_column=label_column, scale=factor, dtype=dtype, split="test"
+            test_spec, label_column=label_column, scale=scale, raw_scale=factor, dtype=dtype, split="test"
         )
         if X_test.shape[1] != X.shape[1]:
             raise DataError(f"Training samples have {X.shape[1]} features but test samples have {X_test.shape[1]}.")
