@@ -451,3 +451,25 @@ def test_every_input_is_scaled_by_one_rule(tmp_path, capsys):
                      "--finetune-max-iter", "10", "--quiet"]) == 0  # fmt: skip
         outs.append(capsys.readouterr().out.split("test accuracy after fine-tuning:")[1].split("%")[0])
     assert outs[0] == outs[1]
+
+
+def test_evaluate_checks_labels_before_printing_and_reports_unseen_ones(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "5", "--softmax-max-iter", "5",
+                 "--finetune-max-iter", "5", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    X = np.random.default_rng(0).random((20, 64))
+    np.savez(tmp_path / "text.npz", X=X, y=np.array(["a"] * 20))
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "text.npz")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no accuracy printed before the error
+    assert captured.err.startswith(f"Error: '{tmp_path / 'text.npz'}' has labels such as 'a', but the model's classes")
+    np.savez(tmp_path / "unseen.npz", X=X, y=np.r_[np.full(3, 42), np.arange(17) % 10])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # shown as the command shows it, not raised
+        assert main(["evaluate", str(model), "--data", str(tmp_path / "unseen.npz")]) == 0
+    captured = capsys.readouterr()
+    assert "Warning: 3 samples have labels the model never saw (42): they count as errors" in captured.err
+    assert re.search(r"^\s+42\s", captured.out, re.M)  # a row of its own in the report

@@ -537,12 +537,23 @@ def cmd_evaluate(args) -> int:
             flagged = float(np.mean(model.predict(X) == -1))
             print(f"outliers: {100 * flagged:.2f}% of the samples (contamination {model.contamination})")
         return 0
+    y = _comparable_labels(y, model.classes_, args.data)
     predicted = model.predict(X)
-    y = y.astype(model.classes_.dtype) if model.classes_.dtype.kind in "iu" and y.dtype.kind in "iu" else y
+    unseen = sorted(set(np.unique(y).tolist()) - set(model.classes_.tolist()))
+    if unseen:
+        count = int(np.isin(y, unseen).sum())
+        shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+        warnings.warn(
+            f"{count} samples have labels the model never saw ({shown}): they count as errors, and are rows "
+            "of their own in the report.",
+            stacklevel=1,
+        )
     print(f"samples: {X.shape[0]}")
     print(f"accuracy: {100 * np.mean(predicted == y):.2f}%")
     print()
-    labels = model.classes_
+    labels = (
+        np.concatenate([model.classes_, np.asarray(unseen, dtype=model.classes_.dtype)]) if unseen else model.classes_
+    )
     print(classification_report(y, predicted, labels=labels, digits=4, zero_division=0))
     matrix = confusion_matrix(y, predicted, labels=labels)
     names = [str(c) for c in labels]
@@ -552,6 +563,29 @@ def cmd_evaluate(args) -> int:
     for name, row in zip(names, matrix):
         print(name.rjust(width) + " " + " ".join(str(v).rjust(width) for v in row))
     return 0
+
+
+def _comparable_labels(y, classes, source):
+    """``y`` in the type of the model's labels (integer labels read as numbers, or as
+    text from a CSV), checked before anything is printed: labels of another kind cannot
+    be compared with the predictions."""
+    y = np.asarray(y)
+    if classes.dtype.kind in "iu":
+        if y.dtype.kind in "iu":
+            return y.astype(classes.dtype)
+        try:
+            as_numbers = y.astype(np.float64)
+        except (TypeError, ValueError):
+            as_numbers = None
+        if as_numbers is not None and np.all(np.mod(as_numbers, 1) == 0):
+            return as_numbers.astype(classes.dtype)
+        raise ValueError(
+            f"'{source}' has labels such as {str(y.ravel()[0])!r}, but the model's classes are integers "
+            f"({', '.join(map(str, classes[:5]))}{', ...' if classes.size > 5 else ''}); they cannot be compared."
+        )
+    if y.dtype.kind in "iufb" and classes.dtype.kind in "USO":
+        return y.astype(str)
+    return y
 
 
 def _check_features(model, X, source) -> None:
