@@ -337,3 +337,29 @@ def test_a_returned_gradient_is_not_overwritten_by_the_next_evaluation():
     h1_kept = h1.copy()
     stack_cost(s2, X, y, (5,), 3, alpha=1e-3)
     np.testing.assert_array_equal(h1, h1_kept)
+
+
+def test_gradient_checks_across_relu_kinks_judge_the_kinks_apart_and_still_catch_errors():
+    from stackae.gradcheck import check_gradient_apart_from_kinks
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((3000, 8)), rng.integers(0, 3, 3000)
+    theta = rng.normal(0, 0.5, n_params((8, 6, 4, 3)))
+
+    def relu(t):
+        return stack_cost(t, X, y, (6, 4), 3, alpha=1e-4, activation="relu", dropout=(0.2, 0.5, 0.5))
+
+    plain = check_gradient(relu, theta, order=ORDER)
+    apart, n_apart = check_gradient_apart_from_kinks(relu, theta)
+    assert plain > TOL and n_apart > 0  # so many rows that some unit's input sits at a kink
+    assert apart < TOL
+
+    def wrong(t):
+        cost, grad = relu(t)
+        grad = grad.copy()
+        grad[3] *= 1.001
+        return cost, grad
+
+    assert check_gradient_apart_from_kinks(wrong, theta)[0] > 1e-6
+    smooth = lambda t: stack_cost(t, X[:50], y[:50], (6, 4), 3, alpha=1e-4)  # noqa: E731
+    assert check_gradient_apart_from_kinks(smooth, theta)[1] == 0

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "relative_difference", "check_gradient"]
+__all__ = ["numerical_gradient", "relative_difference", "check_gradient", "check_gradient_apart_from_kinks"]
 
 
 def numerical_gradient(fun: Callable, theta: np.ndarray, epsilon: float = 1e-4, order: int = 2) -> np.ndarray:
@@ -91,3 +91,24 @@ def check_gradient(fun: Callable, theta: np.ndarray, epsilon: float = 1e-4, orde
     """
     _, analytic = fun(np.array(theta, dtype=np.float64))
     return relative_difference(numerical_gradient(fun, theta, epsilon, order), analytic)
+
+
+def check_gradient_apart_from_kinks(
+    fun: Callable, theta: np.ndarray, epsilon: float = 1e-4, order: int = 4, smoothness: float = 1e-9
+) -> tuple[float, int]:
+    """:func:`check_gradient` for objectives with kinks (ReLU units): ``(difference,
+    n_apart)``.
+
+    A coordinate whose central differences cross a kink (some unit's input changes sign
+    within ``2 * epsilon``) gets a numerical derivative that is no derivative at all. It
+    shows itself by its two estimates, at ``epsilon`` and at ``epsilon / 2``, which agree
+    to rounding where ``fun`` is smooth and differ where a kink lies between: such
+    coordinates (differing by more than ``smoothness`` relative) are judged apart, and
+    the difference is taken over the others, so a wrong gradient still fails.
+    """
+    _, analytic = fun(np.array(theta, dtype=np.float64))
+    analytic = np.asarray(analytic, dtype=np.float64)
+    coarse = numerical_gradient(fun, theta, epsilon, order)
+    fine = numerical_gradient(fun, theta, epsilon / 2, order)
+    smooth = np.abs(coarse - fine) <= smoothness * np.maximum(1.0, np.abs(coarse))
+    return relative_difference(coarse[smooth], analytic[smooth]), int(np.sum(~smooth))
