@@ -239,3 +239,15 @@ def test_cross_entropy_reconstruction_needs_inputs_in_the_unit_interval():
         StackedAutoencoderClassifier(
             (4, 3), activation="tanh", sparsity_weight=0.0, reconstruction_loss="cross_entropy"
         ).fit(X, np.arange(30) % 2)
+
+
+def test_a_network_too_large_for_memory_is_refused_before_any_work(monkeypatch):
+    from stackae.estimators import _base
+
+    monkeypatch.setattr(_base, "_available_bytes", lambda: 2**30)  # a machine with 1 GiB free
+    X = np.random.default_rng(0).random((20, 64))
+    with pytest.raises(
+        MemoryError,
+        match=r"^The network 64-100000-2 has a stage of 12,900,064 parameters; training it by solver='lbfgs' needs about 2\.\d GiB \(24 copies",
+    ):
+        StackedAutoencoderClassifier((100000,)).fit(X, np.arange(20) % 2)

@@ -909,6 +909,10 @@ def main(argv=None) -> int:
     except (StackaeError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError as exc:  # the library's estimate up front, or an allocation that failed
+        print(f"Error: {exc or 'out of memory; use smaller layers or batches, or float32 (--dtype float32)'}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

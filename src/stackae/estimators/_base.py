@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -87,6 +88,44 @@ def extended_init(base_init, **added):
 
     __init__.__signature__ = signature
     return __init__
+
+
+def _available_bytes():
+    """Memory this machine has free now (Linux, macOS), or None where it cannot say."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config, sizes, X, hidden) -> None:
+    """Refuse, before any work, a network whose training needs more memory than the
+    machine has free: its parameters (float64 for L-BFGS on the host, the data's dtype
+    for the minibatch solvers) times the copies the solver keeps (L-BFGS: the iterate,
+    the gradient, a search direction and ``lbfgs_history`` pairs; SGD or Adam: the
+    iterate, the gradient and one or two moments), and the widest layer's activations
+    for a block of rows. An estimate: it names the numbers it used."""
+    from .. import _xp
+    from .._params import n_params
+
+    available = _available_bytes()
+    if available is None or not _xp.on_host(X):  # a device's memory is its own
+        return
+    itemsize = 8 if config.solver == "lbfgs" else np.dtype(str(X.dtype).rsplit(".", 1)[-1]).itemsize
+    copies = 4 + 2 * config.lbfgs_history if config.solver == "lbfgs" else 5
+    # the largest stage's: an autoencoder n-h-n pretrains each layer, then the whole network
+    inputs = (sizes[0], *tuple(hidden)[:-1])
+    count = max(n_params(sizes), *(n_params((n, h, n)) for n, h in zip(inputs, hidden)))
+    rows = min(int(X.shape[0]), 4096 if config.solver == "lbfgs" else int(config.batch_size))
+    needed = count * itemsize * copies + 4 * rows * max(sizes) * itemsize
+    if needed > available:
+        network = "-".join(map(str, sizes))
+        raise MemoryError(
+            f"The network {network} has a stage of {count:,} parameters; training it by "
+            f"solver={config.solver!r} needs about {needed / 2**30:.1f} GiB ({copies} copies of them, and a block "
+            f"of activations), more than the {available / 2**30:.1f} GiB this machine has free. Use smaller layers "
+            f"(hidden_layer_sizes={tuple(hidden)})."
+        )
 
 
 class _locked:
@@ -347,6 +386,7 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
         checkpoints = self._checkpoints(X, targets, rng, warm, supervised_weights if weights is None else weights)
+        check_memory(config, sizes, X, hidden)
         # one training a folder at a time: two would delete each other's checkpoints
         with _locked(None if checkpoints is None else self.checkpoint_dir):
             dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
