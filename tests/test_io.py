@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -153,3 +155,54 @@ def test_a_model_file_of_the_first_release_still_loads():
     proba = model.predict_proba(load_digits_split().X_test[:10])
     assert proba[0, 1] == pytest.approx(0.9836989213488662, rel=1e-12)  # what 0.1.0 predicted
     assert model.score(load_digits_split().X_test, load_digits_split().y_test) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda r: r.update(n_layers=0), "a layer count of 0 for a StackedAutoencoderClassifier"),
+        (lambda r: r.update(n_layers=-1), "a layer count of -1"),
+        (lambda r: r.update(n_layers="2"), "a layer count of '2'"),
+        (lambda r: r.update(history=[1, 2]), "a history of type list"),
+        (lambda r: r["history"].update(stage_costs="cheap"), "a history entry 'stage_costs' of type str"),
+        (lambda r: r["metadata"].update(image_shape=64), "an image shape of 64"),
+        (lambda r: r["metadata"].update(input_scale=-1), "an input scale of -1"),
+        (lambda r: r.update(metadata=[1]), "metadata of type list"),
+    ],
+)
+def test_every_edited_metadata_field_is_refused_on_load(tmp_path, edit, why):
+    import json
+
+    from stackae.datasets import load_digits_split
+
+    data = load_digits_split()
+    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(data.X_train[:100], data.y_train[:100])
+    save_model(clf, tmp_path / "m.npz", metadata={"image_shape": [8, 8], "input_scale": 16.0})
+    arrays = dict(np.load(tmp_path / "m.npz", allow_pickle=False))
+    record = json.loads(str(arrays["metadata"]))
+    edit(record)
+    arrays["metadata"] = np.array(json.dumps(record))
+    np.savez(tmp_path / "edited.npz", **arrays)
+    with pytest.raises(
+        ModelFileError, match=rf"is not a usable stackae model: its contents are inconsistent \({re.escape(why)}"
+    ):
+        load_model(tmp_path / "edited.npz")
+
+
+def test_a_classifier_file_without_classes_is_refused(tmp_path):
+    from stackae.datasets import load_digits_split
+
+    data = load_digits_split()
+    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(data.X_train[:100], data.y_train[:100])
+    save_model(clf, tmp_path / "m.npz")
+    arrays = dict(np.load(tmp_path / "m.npz", allow_pickle=False))
+    del arrays["classes"]
+    np.savez(tmp_path / "edited.npz", **arrays)
+    with pytest.raises(ModelFileError, match=r"\(a classifier without its class labels\)"):
+        load_model(tmp_path / "edited.npz")

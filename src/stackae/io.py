@@ -142,7 +142,7 @@ def load_model(path):
         )
     try:
         return _rebuild(record, arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         _fail(path, f"its contents are inconsistent ({exc})")
 
 
@@ -152,7 +152,10 @@ def _rebuild(record: dict, arrays: dict):
     if "hidden_layer_sizes" in params:
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     est = cls(**params)
-    n_layers = int(record["n_layers"])
+    n_layers = record["n_layers"]
+    smallest = 1 if cls in (SoftmaxRegression,) else 2  # an autoencoder and a stack have two or more
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not smallest <= n_layers <= 1000:
+        raise ValueError(f"a layer count of {n_layers!r} for a {cls.__name__}")
     est.coefs_ = [arrays[f"coef_{i}"] for i in range(n_layers)]
     est.intercepts_ = [arrays[f"intercept_{i}"] for i in range(n_layers)]
     if "pretrained_coef_0" in arrays:
@@ -170,11 +173,42 @@ def _rebuild(record: dict, arrays: dict):
         est.classes_ = arrays["classes"]
         if est.classes_.shape != (est.coefs_[-1].shape[1],):
             raise ValueError(f"{est.classes_.shape[0]} class labels for {est.coefs_[-1].shape[1]} outputs")
-    for key, value in record.get("history", {}).items():
+    elif cls in (SoftmaxRegression, StackedAutoencoderClassifier):
+        raise ValueError("a classifier without its class labels")
+    history = record.get("history", {})
+    if not isinstance(history, dict):
+        raise ValueError(f"a history of type {type(history).__name__}")
+    for key, value in history.items():
+        if key not in [h.rstrip("_") for h in _HISTORY]:
+            raise ValueError(f"an unknown history entry {key!r}")
+        if not isinstance(value, dict | list | int | float):
+            raise ValueError(f"a history entry {key!r} of type {type(value).__name__}")
         setattr(est, key + "_", value)
-    for key, value in record.get("fitted", {}).items():
+    fitted = record.get("fitted", {})
+    if not isinstance(fitted, dict):
+        raise ValueError(f"fitted values of type {type(fitted).__name__}")
+    for key, value in fitted.items():
         if key in _FITTED_SCALARS:
+            if key == "_y_is_vector" and not isinstance(value, bool):
+                raise ValueError(f"a fitted {key} of {value!r}")
+            if key != "_y_is_vector" and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"a fitted {key} of {value!r}")
             setattr(est, key, value)
-    est.metadata_ = dict(record.get("metadata") or {})
+    if cls is StackedAutoencoderRegressor and getattr(est, "n_outputs_", None) != est.coefs_[-1].shape[1]:
+        raise ValueError(f"n_outputs {getattr(est, 'n_outputs_', None)!r} for {est.coefs_[-1].shape[1]} outputs")
+    if cls is StackedAutoencoderOutlierDetector and not np.isfinite(getattr(est, "offset_", np.nan)):
+        raise ValueError("a detector without a finite offset")
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata of type {type(metadata).__name__}")
+    shape = metadata.get("image_shape")
+    if shape is not None and not (
+        isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)
+    ):
+        raise ValueError(f"an image shape of {shape!r}")
+    scale = metadata.get("input_scale")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0):
+        raise ValueError(f"an input scale of {scale!r}")
+    est.metadata_ = dict(metadata)
     est.metadata_["stackae_version"] = record.get("stackae_version")
     return est
