@@ -473,3 +473,20 @@ def test_evaluate_checks_labels_before_printing_and_reports_unseen_ones(tmp_path
     captured = capsys.readouterr()
     assert "Warning: 3 samples have labels the model never saw (42): they count as errors" in captured.err
     assert re.search(r"^\s+42\s", captured.out, re.M)  # a row of its own in the report
+
+
+def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path, capsys):
+    from PIL import Image
+
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    for side in (5000, 20000):  # over stackae's limit; over twice Pillow's own
+        bomb = tmp_path / f"bomb{side}.png"
+        Image.new("L", (side, side)).save(bomb)
+        capsys.readouterr()
+        assert main(["predict", str(model), str(bomb)]) == 1
+        assert capsys.readouterr().err.strip() == (
+            f"Error: '{bomb}' is too large an image to read (over 16,777,216 pixels, a decompression bomb or a "
+            "picture to shrink first)."
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +350,12 @@ def resolve_input_scale(X, scale="auto", raw_scale=None) -> float:
     return float(raw_scale) if raw_scale and float(raw_scale) != 1.0 else 255.0
 
 
+#: Pixels of the largest image ``load_images`` decodes (a 4096 x 4096 photograph): the
+#: images are resized to a few hundred pixels, so a larger one is refused before it is
+#: decoded, not after it has taken the memory
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
 def load_images(paths, image_shape: tuple[int, int], *, invert: bool = False) -> np.ndarray:
     """Grey-level images (PNG, JPEG, ...) resized to ``image_shape`` (height, width) and
     scaled to [0, 1], one flattened image per row. ``invert`` turns dark-on-light
@@ -361,8 +368,20 @@ def load_images(paths, image_shape: tuple[int, int], *, invert: bool = False) ->
         if not p.is_file():
             raise FileNotFoundError(f"No such file: '{p}'.")
         try:
-            with Image.open(p) as im:
-                grey = im.convert("L").resize((image_shape[1], image_shape[0]), Image.Resampling.LANCZOS)
+            with warnings.catch_warnings():
+                # Pillow warns of images over its pixel limit and refuses those over twice it;
+                # a picture of a digit far over it is a decompression bomb, not an input
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    width, height = im.size
+                    if width * height > MAX_IMAGE_PIXELS:
+                        raise Image.DecompressionBombError(f"{width}x{height} pixels")
+                    grey = im.convert("L").resize((image_shape[1], image_shape[0]), Image.Resampling.LANCZOS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DataError(
+                f"'{p}' is too large an image to read (over {MAX_IMAGE_PIXELS:,} pixels, a decompression bomb "
+                "or a picture to shrink first)."
+            ) from None
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"'{p}' is not an image stackae can read ({exc}).") from None
         pixels = np.asarray(grey, dtype=np.float64) / 255.0
