@@ -10,9 +10,9 @@ last hidden layer's activations, ``W`` the output weights):
   on the scores ``D_S`` (already times ``1/m``), from which backpropagation proceeds
   unchanged (``grad W = A_L^T D_S``, ``D_L = (D_S W^T) * f'(Z_L)``, ...);
 * for prediction (:meth:`Head.outputs`): the network's outputs from the scores;
-* for training (:meth:`Head.encode_targets`, :meth:`Head.init_output`,
-  :meth:`Head.score`): how targets are encoded, how the output layer starts, and the
-  validation score early stopping maximises.
+* for training (:meth:`Head.init_output`, :meth:`Head.score`): how the output layer
+  starts, and the validation score early stopping maximises (the targets are encoded
+  by the estimators: class indices for the softmax, a float matrix for a regression).
 
 ================= ===================== ========================================== =======================
 head              outputs               data cost :math:`m J` of a block           :math:`D_S` (times m)
@@ -173,19 +173,11 @@ def _r2(P, T) -> float:
     return float(np.mean(r2))
 
 
-@dataclass(frozen=True)
-class SquaredErrorHead(Head):
-    """Squared error of outputs ``g(S)`` (``activation``: linear for regression, sigmoid
-    for pixels in [0, 1]) against ``y`` or, with ``target="input"``, the input.
+class _TargetHead(Head):
+    """A head whose target is ``y`` or, with ``target="input"``, the block's input (its
+    clean rows, for a denoising block)."""
 
-    The validation score is R^2 for targets ``y``, minus the mean loss per row for a
-    reconstruction."""
-
-    activation: str = "linear"
-    target: str = "y"
-
-    def __post_init__(self):
-        check_activation("output_activation", self.activation, OUTPUT_ACTIVATIONS)
+    def _check_target(self):
         if self.target not in ("y", "input"):
             raise choice_error("target", self.target, ("y", "input"))
 
@@ -199,45 +191,48 @@ class SquaredErrorHead(Head):
         return block.X if block.T is None else block.T
 
     def block_delta(self, k, A, W, b, block, inv_m):
-        cost, D, gb = output_delta(k, self.activation, "squared", A, W, b, self._target(block), "S", block.w)
-        D *= inv_m  # delta_S = (g(S) - T) * g'(S) / m
+        cost, D, gb = output_delta(k, self.activation, self.loss, A, W, b, self._target(block), "S", block.w)
+        D *= inv_m  # delta_S = (g(S) - T) * g'(S) / m ; for the cross-entropy (sigmoid(S) - T) / m
         return cost, D, gb * inv_m
 
     def outputs(self, S):
         return ACTIVATIONS[self.activation].f(S)
 
+
+@dataclass(frozen=True)
+class SquaredErrorHead(_TargetHead):
+    """Squared error of outputs ``g(S)`` (``activation``: linear for regression, sigmoid
+    for pixels in [0, 1]) against ``y`` or, with ``target="input"``, the input.
+
+    The validation score is R^2 for targets ``y``, minus the mean loss per row for a
+    reconstruction."""
+
+    activation: str = "linear"
+    target: str = "y"
+    loss = "squared"
+
+    def __post_init__(self):
+        check_activation("output_activation", self.activation, OUTPUT_ACTIVATIONS)
+        self._check_target()
+
     def score(self, S, targets) -> float:
-        P = np.asarray(ACTIVATIONS[self.activation].f(S))
+        P = np.asarray(self.outputs(S))
         if self.target == "y":
             return _r2(P, np.asarray(targets))
         return -0.5 * float(np.sum((P - targets) ** 2, dtype=np.float64)) / P.shape[0]
 
 
 @dataclass(frozen=True)
-class CrossEntropyHead(Head):
+class CrossEntropyHead(_TargetHead):
     """Cross-entropy of sigmoid outputs against targets in [0, 1] (``y``, or the input
     with ``target="input"``): a deep autoencoder's reconstruction of pixels."""
 
     target: str = "input"
+    activation = "sigmoid"
+    loss = "cross_entropy"
 
     def __post_init__(self):
-        if self.target not in ("y", "input"):
-            raise choice_error("target", self.target, ("y", "input"))
-
-    @property
-    def uses_y(self) -> bool:
-        return self.target == "y"
-
-    activation = "sigmoid"
-    _target = SquaredErrorHead._target
-
-    def block_delta(self, k, A, W, b, block, inv_m):
-        cost, D, gb = output_delta(k, "sigmoid", "cross_entropy", A, W, b, self._target(block), "S", block.w)
-        D *= inv_m  # delta_S = (sigmoid(S) - T) / m
-        return cost, D, gb * inv_m
-
-    def outputs(self, S):
-        return ACTIVATIONS["sigmoid"].f(S)
+        self._check_target()
 
     def score(self, S, targets) -> float:
         """Minus the mean cross-entropy per row."""

@@ -157,19 +157,26 @@ def _check_labels(y, n_samples: int, n_classes: int, X):
     return y
 
 
+def validated_weights(w, n_samples: int) -> np.ndarray:
+    """Row weights as a float64 NumPy vector, checked: ``n_samples`` finite numbers >= 0
+    with a positive sum (the one check of every weight, in ``fit`` and here)."""
+    w = np.asarray(_xp.to_numpy(w) if _xp.is_array(w) else w, dtype=np.float64)
+    if w.shape != (n_samples,):
+        raise ValueError(f"'sample_weight' must have shape ({n_samples},), one weight per row, got {w.shape}.")
+    if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
+        raise ValueError("'sample_weight' must hold finite numbers >= 0.")
+    if not w.sum() > 0:
+        raise ValueError("'sample_weight' must not be all zero: no row would count.")
+    return w
+
+
 def check_sample_weight(w, X):
-    """Row weights for the rows of ``X``: None (every row weighs 1), or a vector of
-    ``n_samples`` finite numbers >= 0 with a positive sum, in ``X``'s compute dtype (a
-    NumPy array for NumPy, file and Dask rows; on ``X``'s device otherwise)."""
+    """Row weights for the rows of ``X``: None (every row weighs 1), or
+    :func:`validated_weights` in ``X``'s compute dtype (a NumPy array for NumPy, file,
+    sparse and Dask rows; on ``X``'s device otherwise)."""
     if w is None:
         return None
-    w_host = np.asarray(_xp.to_numpy(w) if _xp.is_array(w) else w, dtype=np.float64)
-    if w_host.shape != (X.shape[0],):
-        raise ValueError(f"'sample_weight' must have shape ({X.shape[0]},), one weight per row, got {w_host.shape}.")
-    if not np.all(np.isfinite(w_host)) or (w_host.size and w_host.min() < 0):
-        raise ValueError("'sample_weight' must hold finite numbers >= 0.")
-    if not w_host.sum() > 0:
-        raise ValueError("'sample_weight' must not be all zero: no row would count.")
+    w_host = validated_weights(w, X.shape[0])
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     if _xp.on_host(X):
         return w_host.astype(dtype)

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _xp
 from .._rows import release_pages
 from ..exceptions import DataError
-from ..objectives import feedforward
+from ..objectives import feedforward, validated_weights
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -59,17 +59,20 @@ def _check_shape(X, what: str = "X") -> None:
         raise ValueError(f"Found array with shape {tuple(X.shape)}: at least one sample and one feature are needed.")
 
 
-def _blockwise_finite(X, rows: int = 1 << 14) -> bool:
-    """Whether a file's rows are all finite, read block by block (pages handed back)."""
+def _file_blocks(X, rows: int = 1 << 14):
+    """A file's rows (a memory map, a Zarr array) as NumPy blocks, read in turn, the
+    pages handed back after each block and at the end."""
     try:
         for lo in range(0, X.shape[0], rows):
-            block = np.asarray(X[lo : lo + rows])
-            if not np.all(np.isfinite(block)):
-                return False
+            yield np.asarray(X[lo : lo + rows])
             release_pages(X)
     finally:
         release_pages(X)
-    return True
+
+
+def _blockwise_finite(X) -> bool:
+    """Whether a file's rows are all finite, read block by block."""
+    return all(np.all(np.isfinite(block)) for block in _file_blocks(X))
 
 
 def _non_finite_error() -> DataError:
@@ -313,21 +316,15 @@ def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weigh
     )
 
 
-def check_fit_weights(sample_weight, n_samples: int, dtype=np.float64):
-    """``sample_weight`` of ``fit`` as a NumPy vector (or None), checked once: one finite
-    weight >= 0 per row, not all zero."""
+def check_fit_weights(sample_weight, n_samples: int):
+    """``sample_weight`` of ``fit`` as a float64 NumPy vector (a single number: every row
+    that weight), or None; checked by :func:`stackae.objectives.validated_weights`."""
     if sample_weight is None:
         return None
     w = np.asarray(_xp.to_numpy(sample_weight) if _xp.is_array(sample_weight) else sample_weight, dtype=np.float64)
     if w.ndim == 0:
         w = np.full(n_samples, float(w))
-    if w.shape != (n_samples,):
-        raise ValueError(f"'sample_weight' must have shape ({n_samples},), one weight per row, got {w.shape}.")
-    if not np.all(np.isfinite(w)) or w.min() < 0:
-        raise ValueError("'sample_weight' must hold finite numbers >= 0.")
-    if not w.sum() > 0:
-        raise ValueError("'sample_weight' must not be all zero: no row would count.")
-    return w.astype(dtype)
+    return validated_weights(w, n_samples)
 
 
 def check_unit_interval(X, why: str) -> None:
@@ -344,10 +341,8 @@ def check_unit_interval(X, why: str) -> None:
             low, high = min(low, 0.0), max(high, 0.0)
     elif is_out_of_core(X):
         low, high = np.inf, -np.inf
-        for lo in range(0, X.shape[0], 1 << 14):
-            block = np.asarray(X[lo : lo + (1 << 14)])
+        for block in _file_blocks(X):
             low, high = min(low, float(block.min())), max(high, float(block.max()))
-        release_pages(X)
     elif _xp.is_numpy(X):
         low, high = float(X.min()), float(X.max())
     else:
