@@ -215,7 +215,11 @@ def test_presets_build_the_documented_estimators():
     assert make_estimator("ufldl").get_params() == StackedAutoencoderClassifier(**PRESETS["ufldl"]).get_params()
     best = make_estimator("best", finetune_max_iter=1)
     assert best.activation == "relu" and best.noise == "masking" and best.finetune_max_iter == 1
-    with pytest.raises(ValueError, match=r"^Unknown preset 'fastest'; the presets are 'ufldl', 'fast', 'best'\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Unknown preset 'fastest'; the presets are 'ufldl', 'fast', 'best', 'ladder', 'ladder-1000', "
+        r"'ladder-100'\.$",
+    ):
         make_estimator("fastest")
 
 

@@ -10,6 +10,7 @@ from ._params import init_theta, n_params, pack, unpack
 from ._rows import get_kernels, get_num_threads, set_kernels, set_num_threads
 from ._tuning import set_block_rows
 from .estimators import (
+    LadderNetworkClassifier,
     SoftmaxRegression,
     SparseAutoencoder,
     StackedAutoencoder,
@@ -29,6 +30,7 @@ __all__ = [
     "StackedAutoencoderRegressor",
     "StackedAutoencoder",
     "StackedAutoencoderOutlierDetector",
+    "LadderNetworkClassifier",
     "sparse_autoencoder_cost",
     "softmax_cost",
     "stack_cost",

@@ -19,6 +19,7 @@ from . import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .estimators import (
     SOLVERS,
+    LadderNetworkClassifier,
     StackedAutoencoder,
     StackedAutoencoderClassifier,
     StackedAutoencoderOutlierDetector,
@@ -28,7 +29,7 @@ from .exceptions import StackaeError
 from .noise import NOISE_KINDS
 from .objectives import LOSSES
 from .optim import SCHEDULES
-from .presets import DESCRIPTIONS, PRESETS, preset_params
+from .presets import DESCRIPTIONS, PRESET_ESTIMATORS, PRESETS, preset_params
 
 #: Hyperparameters that differ from the estimator's (UFLDL MNIST) defaults when the
 #: data is the embedded 8x8 digits. With UFLDL's weight decay of 3e-3 on 64 inputs the
@@ -39,7 +40,7 @@ DATASET_PRESETS = {
     "digits": {"hidden_layer_sizes": (64, 32), "alpha": 1e-4},
 }
 
-_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir"}
+_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir", "unlabeled_label"}
 _CHOICES = {
     "class_weight": ["balanced"],
     "solver": list(SOLVERS),
@@ -56,6 +57,7 @@ _NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float, "finetune_le
 _PER_LAYER = {
     "noise_level": "one level for every layer, or one per layer",
     "dropout": "hidden layers, or INPUT H1 .. HL",
+    "denoising_weights": "--task ladder: the weight of each layer's denoising cost, INPUT H1 .. HL OUTPUT",
 }
 _OPTION_HELP = {
     "class_weight": "classes weighted inversely to their frequencies (default: none)",
@@ -75,7 +77,26 @@ TASKS = {
     "regress": StackedAutoencoderRegressor,
     "reconstruct": StackedAutoencoder,
     "outliers": StackedAutoencoderOutlierDetector,
+    "ladder": LadderNetworkClassifier,
 }
+#: the tasks that classify (their metrics, reports and labels are a classifier's)
+_CLASSIFYING = ("classify", "ladder")
+
+
+def _task_of(args) -> str:
+    """``--task``, or the task of ``--preset``'s estimator (a Ladder preset: ladder)."""
+    task = getattr(args, "task", None) or "classify"
+    preset = getattr(args, "preset", None)
+    if preset:
+        owner = next(name for name, cls in TASKS.items() if cls.__name__ == PRESET_ESTIMATORS[preset])
+        if owner != task and not (task == "classify" and owner in _CLASSIFYING):
+            raise ValueError(
+                f"--preset {preset} sets up a {PRESET_ESTIMATORS[preset]}, which --task {task} does not train."
+            )
+        task = owner
+    return task
+
+
 #: a preset's classifier settings under the other tasks' names (absent: not used there)
 _PRESET_NAMES = {
     "softmax_alpha": {"regress": "output_alpha", "reconstruct": "finetune_alpha", "outliers": "finetune_alpha"},
@@ -136,11 +157,11 @@ def _estimator_params(args, data_preset: dict) -> dict:
     """The estimator's parameters: a recipe (``--preset``), else the data's own preset,
     then every option given; named as the task's estimator names them. An option the
     task's estimator does not take is an error."""
-    task = getattr(args, "task", "classify")
+    task = _task_of(args)
     accepted = {name for name, _ in _parameters(TASKS[task])}
     params = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
     for name, value in (preset_params(args.preset) if getattr(args, "preset", None) else data_preset).items():
-        name = _PRESET_NAMES.get(name, {}).get(task, name) if task != "classify" else name
+        name = _PRESET_NAMES.get(name, {}).get(task, name) if task not in _CLASSIFYING else name
         if name in accepted:
             params[name] = value
     if args.hidden is not None:
@@ -159,7 +180,7 @@ def _estimator_params(args, data_preset: dict) -> dict:
 def _estimator_from_args(args, preset: dict):
     params = _estimator_params(args, preset)
     params["verbose"] = 0 if args.quiet else 1
-    return TASKS[getattr(args, "task", "classify")](**params)
+    return TASKS[_task_of(args)](**params)
 
 
 def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_data=True) -> None:
@@ -205,7 +226,8 @@ def _scale_arg(value: str):
 
 _RUN_FILE = "run.json"
 _DATA_KEYS = (
-    "task", "normal_class", "data", "data_home", "test_data", "label_column", "scale", "test_size", "dtype", "out"
+    "task", "normal_class", "data", "data_home", "test_data", "label_column", "scale", "test_size", "dtype", "out",
+    "unlabeled_data", "labels_per_class",
 )  # fmt: skip
 
 
@@ -232,6 +254,7 @@ def _train_config(args) -> dict:
         _honour_resume_options(args, config)
         return config
     config = {key: getattr(args, key) for key in _DATA_KEYS}
+    config["task"] = _task_of(args)
     params = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {})).get_params()
     params.pop("verbose")
     if args.checkpoint:
@@ -309,6 +332,7 @@ def cmd_train(args) -> int:
             f"The run's parameters do not fit {TASKS[task].__name__} ({exc}); its run.json is damaged."
         ) from None
     X_fit, y_fit, y_test = data.X_train, data.y_train, data.y_test
+    X_more = _unlabeled_rows(config, task, data, dtype, clf)
     normal = config.get("normal_class")
     own_test_part = config.get("test_data") is None and _has_own_test_part(config["data"])
     if args.test_size != 0.2 and own_test_part and not args.quiet:
@@ -329,6 +353,14 @@ def cmd_train(args) -> int:
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
         f"{data.X_train.shape[1]} features, {np.dtype(data.X_train.dtype).name})"
     )
+    if config.get("labels_per_class") is not None:
+        X_fit, y_fit, X_more = _keep_labels(X_fit, y_fit, X_more, int(config["labels_per_class"]), clf.random_state)
+        print(
+            f"labels: {y_fit.size} kept ({config['labels_per_class']} of each of {np.unique(y_fit).size} classes, "
+            f"drawn by the seed {clf.random_state}); the other {X_more.shape[0]} training rows used unlabeled"
+        )
+    elif X_more is not None:
+        print(f"unlabeled data: {config['unlabeled_data']} ({X_more.shape[0]} rows)")
     if task != "classify":
         extra = ""
         if task == "outliers" and normal is not None:
@@ -353,7 +385,12 @@ def cmd_train(args) -> int:
         with warnings.catch_warnings():
             if args.quiet:
                 warnings.simplefilter("ignore")
-            clf.fit(X_fit, y_fit) if task in ("classify", "regress") else clf.fit(X_fit)
+            if X_more is not None:
+                clf.fit(X_fit, y_fit, X_unlabeled=X_more)
+            elif task in (*_CLASSIFYING, "regress"):
+                clf.fit(X_fit, y_fit)
+            else:
+                clf.fit(X_fit)
         elapsed = time.perf_counter() - start
     metrics = _report(clf, task, data.X_test, y_test, normal)
     print(f"training time: {elapsed:.1f} s")
@@ -369,6 +406,60 @@ def cmd_train(args) -> int:
         }
         _save_or_rescue(clf, config["out"], metadata)
     return 0
+
+
+def _unlabeled_rows(config, task, data, dtype, model):
+    """``--unlabeled-data``'s rows (labels, if any, ignored), scaled by the training
+    data's rule; None without it. Only the classifying tasks learn from them."""
+    spec = config.get("unlabeled_data")
+    per_class = config.get("labels_per_class")
+    if (spec is not None or per_class is not None) and task not in _CLASSIFYING:
+        flag = "--unlabeled-data" if spec is not None else "--labels-per-class"
+        raise ValueError(f"{flag} applies to --task classify or ladder, not --task {task}.")
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1):
+        raise ValueError(f"'--labels-per-class' must be a positive integer, got {per_class!r}.")
+    if spec is None:
+        return None
+    from .datasets import load_samples
+
+    X, _, _, _ = load_samples(
+        spec,
+        scale=_scale_arg(config["scale"]),
+        raw_scale=data.input_scale,
+        dtype=dtype,
+        data_home=config.get("data_home"),
+        progress=_DownloadProgress(),
+        labels=False,
+        split="train",
+    )
+    if X.shape[1] != data.X_train.shape[1]:
+        raise ValueError(
+            f"--unlabeled-data '{spec}' has {X.shape[1]} features per sample, the training data "
+            f"{data.X_train.shape[1]}; both must describe the same features."
+        )
+    return X
+
+
+def _keep_labels(X, y, X_more, per_class: int, seed):
+    """``--labels-per-class``: ``per_class`` labeled rows of each class drawn by ``seed``
+    (class-balanced, as such experiments are run); the training set's other rows join
+    the unlabeled ones."""
+    rng = np.random.RandomState(seed)
+    keep = []
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        if rows.size < per_class:
+            raise ValueError(
+                f"--labels-per-class {per_class}: the class {_jsonable_label(label)!r} has only {rows.size} "
+                "training samples."
+            )
+        keep.append(rng.choice(rows, per_class, replace=False))
+    keep = np.sort(np.concatenate(keep))
+    rest = np.setdiff1d(np.arange(y.size), keep)
+    unlabeled = _xp_rows(X, rest)
+    if X_more is not None:
+        unlabeled = np.concatenate([unlabeled, np.asarray(X_more, dtype=unlabeled.dtype)])
+    return _xp_rows(X, keep), y[keep], unlabeled
 
 
 def _has_own_test_part(spec) -> bool:
@@ -430,6 +521,11 @@ def _report(model, task, X, y, normal=None) -> dict:
     metrics = {}
     whens = ["before", "after"] if pretrained else ["after"]
     values = {when: _metrics(model, task, X, y, normal, pretrained=when == "before") for when in whens}
+    if isinstance(model, LadderNetworkClassifier):  # one stage: there is no before
+        for name, (value, text) in values["after"].items():
+            print(f"test {name}: {text}")
+            metrics[f"test_{name.replace(' ', '_')}"] = value
+        return metrics
     for name in values["after"]:
         width = len(f"test {name} before fine-tuning:")  # the values of before and after aligned
         for when in whens:
@@ -442,7 +538,7 @@ def _report(model, task, X, y, normal=None) -> dict:
 
 def _metrics(model, task, X, y, normal, *, pretrained=False) -> dict:
     """``{name: (value, text)}`` of a task's metrics on ``X`` (labels or targets ``y``)."""
-    if task == "classify":
+    if task in _CLASSIFYING:
         accuracy = float(np.mean(model.predict(X, pretrained=pretrained) == y))
         return {"accuracy": (accuracy, f"{100 * accuracy:.2f}%")}
     if task == "regress":
@@ -526,7 +622,7 @@ def cmd_evaluate(args) -> int:
     )
     _check_features(model, X, args.data)
     task = next(name for name, cls in TASKS.items() if type(model) is cls) if type(model) in TASKS.values() else None
-    if task not in (None, "classify"):
+    if task not in (None, *_CLASSIFYING):
         normal = model.metadata_.get("normal_class")
         y = _numeric_targets(y, args.data) if task == "regress" else y
         print(f"samples: {X.shape[0]}")
@@ -832,7 +928,21 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(TASKS),
         default="classify",
         help="classify (softmax; default), regress (linear output, squared error, numeric labels), "
-        "reconstruct (a deep autoencoder, labels ignored), outliers (reconstruction error)",
+        "reconstruct (a deep autoencoder, labels ignored), outliers (reconstruction error), "
+        "ladder (the Ladder network, a classifier that learns from unlabeled rows; the ladder presets set it)",
+    )
+    train.add_argument(
+        "--unlabeled-data",
+        metavar="SRC",
+        help="more training samples without labels, in any --data form (labels there are ignored), scaled as "
+        "the training data; pretraining (--task classify) or the Ladder's denoising learns from them",
+    )
+    train.add_argument(
+        "--labels-per-class",
+        type=int,
+        metavar="N",
+        help="keep the labels of N training samples of each class, drawn by --random-state, and use the other "
+        "training samples unlabeled (the protocol of semi-supervised experiments)",
     )
     train.add_argument(
         "--normal-class",

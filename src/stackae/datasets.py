@@ -453,17 +453,20 @@ class RowWindow:
         return self.shape[0]
 
 
-def _large_samples(spec):
-    """``(X, y)`` of a large source (see :func:`is_large_source`), checked, not read."""
+def _large_samples(spec, labels: bool = True):
+    """``(X, y)`` of a large source (see :func:`is_large_source`), checked, not read
+    (``labels=False``: ``y`` may be absent, and is None then)."""
     spec = os.fspath(spec)
     if spec.rstrip("/").endswith(".zarr"):
         store = open_rows(spec)
-        if not hasattr(store, "keys") or "X" not in store or "y" not in store:
+        if not hasattr(store, "keys") or "X" not in store or ("y" not in store and labels):
             raise DataError(f"'{spec}' must be a Zarr group holding arrays 'X' and 'y'.")
-        X, y = store["X"], np.asarray(store["y"][:])
+        X = store["X"]
+        y = np.asarray(store["y"][:]) if "y" in store else None
     else:
         x_path, y_path = spec.split(",")
-        X, y = open_rows(x_path), np.load(y_path, allow_pickle=False)
+        X = open_rows(x_path)
+        y = np.load(y_path, allow_pickle=False) if y_path else None
     if X.ndim != 2:
         raise DataError(f"'{spec}': X must be 2-dimensional (n_samples, n_features), got shape {X.shape}.")
     if X.dtype not in (np.float32, np.float64):
@@ -471,7 +474,7 @@ def _large_samples(spec):
             f"'{spec}': X holds {X.dtype} values; a file used in place must hold float32 or float64 values, "
             "already scaled (convert it once, e.g. X.astype(np.float32) / 255)."
         )
-    if y.shape != (X.shape[0],):
+    if y is not None and y.shape != (X.shape[0],):
         raise DataError(f"'{spec}' holds {X.shape[0]} samples in X but labels of shape {y.shape}.")
     return X, y
 
@@ -492,6 +495,7 @@ def load_samples(
     data_home=None,
     progress=None,
     raw_scale=None,
+    labels: bool = True,
 ):
     """Labelled samples from any source the command line accepts, for evaluation.
 
@@ -500,14 +504,21 @@ def load_samples(
     ``"IMAGES_IDX,LABELS_IDX"``, or an ``.npz``/``.csv`` file (all its samples), scaled
     by :func:`resolve_input_scale` (``raw_scale``: the training data's scale).
 
+    ``labels=False``: samples whose labels, if any, are not wanted (unlabeled training
+    rows): ``y`` may be None, an ``.npz`` needs no ``y``, and a lone ``X.npy`` is
+    memory-mapped as it is.
+
     Returns
     -------
     X, y, image_shape, input_scale
     """
     spec = os.fspath(spec)
     spec = os.fspath(_named(spec, data_home, progress) or spec)
+    if not labels and spec.endswith(".npy") and "," not in spec:
+        X = _large_samples(f"{spec},", labels=False)[0]
+        return X, None, _square_shape(X.shape[1]), 1.0
     if is_large_source(spec):
-        X, y = _large_samples(spec)
+        X, y = _large_samples(spec, labels)
         return X, y, _square_shape(X.shape[1]), 1.0
     if spec == "digits":
         d = load_digits_split(dtype=dtype)
@@ -531,7 +542,7 @@ def load_samples(
     suffix = path.suffix.lower()
     if suffix == ".npz":
         X, y = load_npz(path)
-        if y is None:
+        if y is None and labels:
             raise DataError(f"'{path}' holds no labels: add an array named 'y'.")
     elif suffix == ".csv":
         X, y = load_csv(path, label_column)

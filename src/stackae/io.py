@@ -17,6 +17,7 @@ from . import __version__
 from ._files import atomic_write
 from ._safenpz import read_npz
 from .estimators import (
+    LadderNetworkClassifier,
     SoftmaxRegression,
     SparseAutoencoder,
     StackedAutoencoder,
@@ -30,7 +31,8 @@ __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
 FORMAT_NAME = "stackae-model"
 # 2: the hyperparameters of stackae 0.2 (noise, activation, dropout, device, ...);
-# 3: the regressor, the deep autoencoder and the outlier detector (their fitted scalars)
+# 3: the regressor, the deep autoencoder and the outlier detector (their fitted scalars);
+#    the Ladder network (its folded network; its training history is single-stage)
 FORMAT_VERSION = 3
 _ESTIMATORS = {
     cls.__name__: cls
@@ -41,6 +43,7 @@ _ESTIMATORS = {
         StackedAutoencoderRegressor,
         StackedAutoencoder,
         StackedAutoencoderOutlierDetector,
+        LadderNetworkClassifier,
     )
 }
 #: fitted attributes that are plain numbers or flags, kept in the JSON record
@@ -149,8 +152,9 @@ def load_model(path):
 def _rebuild(record: dict, arrays: dict):
     cls = _ESTIMATORS[record["estimator"]]
     params = dict(record["params"])
-    if "hidden_layer_sizes" in params:
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for name in ("hidden_layer_sizes", "denoising_weights"):
+        if isinstance(params.get(name), list):
+            params[name] = tuple(params[name])
     est = cls(**params)
     n_layers = record["n_layers"]
     smallest = 1 if cls in (SoftmaxRegression,) else 2  # an autoencoder and a stack have two or more
@@ -173,7 +177,7 @@ def _rebuild(record: dict, arrays: dict):
         est.classes_ = arrays["classes"]
         if est.classes_.shape != (est.coefs_[-1].shape[1],):
             raise ValueError(f"{est.classes_.shape[0]} class labels for {est.coefs_[-1].shape[1]} outputs")
-    elif cls in (SoftmaxRegression, StackedAutoencoderClassifier):
+    elif cls in (SoftmaxRegression, StackedAutoencoderClassifier, LadderNetworkClassifier):
         raise ValueError("a classifier without its class labels")
     history = record.get("history", {})
     if not isinstance(history, dict):

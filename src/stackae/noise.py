@@ -101,15 +101,13 @@ def _row_keyed_draws(seed: int, start: int, dtype):
     """``(uniform, normal, below)`` drawing NumPy rows keyed by ``(seed, start + i)``; the
     normal numbers by Box and Muller's transform of two such uniform streams;
     ``below(shape, level)`` is ``uniform(shape) < level`` without making the numbers."""
-    from ._rows._kernels import philox_below, philox_uniform
+    from ._rows._kernels import philox_below, philox_normal, philox_uniform
 
     def uniform(shape):
         return philox_uniform(seed, 0, start, shape, dtype)
 
-    def normal(shape):
-        u1 = 1.0 - philox_uniform(seed, 1, start, shape, np.float64)  # in (0, 1]
-        u2 = philox_uniform(seed, 2, start, shape, np.float64)
-        return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(dtype)
+    def normal(shape):  # the uniform streams 1 and 2
+        return philox_normal(seed, 0, start, shape, dtype)
 
     def below(shape, level):
         return philox_below(seed, 0, start, shape, level, dtype)

@@ -360,9 +360,14 @@ def _like(saved, current):
 SCHEDULES = ("constant", "linear", "cosine")
 
 
-def _learning_rate(base: float, schedule: str, done_fraction: float) -> float:
+def _learning_rate(base: float, schedule: str, done_fraction: float, decay_start: float = 0.0) -> float:
     """The step size after ``done_fraction`` of all steps: constant, or decaying
-    linearly or along half a cosine to 0 at the end."""
+    linearly or along half a cosine to 0 at the end, from ``decay_start`` of the steps
+    on (the Ladder network's schedule: the last third)."""
+    if decay_start > 0.0:
+        if done_fraction < decay_start:
+            return base
+        done_fraction = (done_fraction - decay_start) / (1.0 - decay_start)
     if schedule == "linear":
         return base * (1.0 - done_fraction)
     if schedule == "cosine":
@@ -391,6 +396,7 @@ def minibatch(
     monitor: Callable | None = None,
     project: Callable | None = None,
     order: Callable | None = None,
+    decay_start: float = 0.0,
 ) -> OptimizeResult:
     """Minibatch SGD with momentum or Adam, reshuffling the samples every epoch.
 
@@ -428,6 +434,9 @@ def minibatch(
         Applied in place after every step (e.g. a max-norm constraint).
     order : callable ``order(rng, n_samples) -> index array``, optional
         The samples' order in an epoch (default: a uniform permutation from ``rng``).
+    decay_start : float
+        The fraction of the steps after which ``schedule`` starts its decay (0: from the
+        first step).
 
     Returns
     -------
@@ -482,7 +491,7 @@ def minibatch(
                     cost = float(cost)
                 total = total + cost * rows.shape[0]
                 done = ((epoch - 1) * steps_per_epoch + step) / (max_iter * steps_per_epoch)
-                stepper.step(theta, grad, _learning_rate(lr, schedule, done))
+                stepper.step(theta, grad, _learning_rate(lr, schedule, done, decay_start))
                 if project is not None:
                     project(theta)
             total = float(total)  # on a device: the one read of the epoch

@@ -99,6 +99,10 @@ class TorchKernels(Kernels):
         mask = torch.rand(shape, generator=generator, device=self.device, dtype=dtype)
         return mask.ge_(p_drop).mul_(1.0 / (1.0 - p_drop))  # 1.0 where kept, then the scale
 
+    def normal(self, seed, stream, start, shape, dtype):
+        generator = _generator(self.torch, self.device).manual_seed(_seed_of(seed, stream, start))
+        return self.torch.randn(shape, generator=generator, device=self.device, dtype=dtype)
+
 
 _generators = threading.local()
 
@@ -130,6 +134,12 @@ class CupyKernels(Kernels):
             rng = cupy.random.default_rng(_seed_of(seed, stream, start))
             mask = rng.random(shape, dtype=dtype) >= p_drop
             return mask.astype(dtype) * (1.0 / (1.0 - p_drop))
+
+    def normal(self, seed, stream, start, shape, dtype):
+        import cupy
+
+        with self.device:
+            return cupy.random.default_rng(_seed_of(seed, stream, start)).standard_normal(shape, dtype=dtype)
 
 
 def kernels_for(xp, device, library: str) -> Kernels:

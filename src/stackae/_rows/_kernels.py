@@ -15,7 +15,16 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 
-__all__ = ["Kernels", "keep_mask_of", "philox_below", "philox_keep_bits", "philox_keep_mask", "philox_uniform"]
+__all__ = [
+    "Kernels",
+    "keep_mask_of",
+    "philox_below",
+    "philox_keep_bits",
+    "philox_keep_mask",
+    "philox_gaussian",
+    "philox_normal",
+    "philox_uniform",
+]
 
 
 class Kernels:
@@ -160,6 +169,13 @@ class Kernels:
         mask = philox_keep_mask(seed, stream, start, shape, p_drop, np.dtype(str(dtype).split(".")[-1]))
         return self.xp.asarray(mask, device=self.device)
 
+    def normal(self, seed: int, stream: int, start: int, shape: tuple[int, int], dtype):
+        """Standard normal numbers, row ``i`` a function of ``(seed, stream, start + i)``
+        only, as :meth:`keep_mask`'s rows are (the Ladder network's per-layer noise). The
+        portable version draws them with NumPy and copies them to the device."""
+        numbers = philox_gaussian(seed, stream, start, shape, np.dtype(_dtype_name(dtype)))
+        return self.xp.asarray(numbers, device=self.device)
+
     def float(self, value) -> float:
         """A cost as a Python float (the one place a device value is brought to the host)."""
         return float(value)
@@ -215,6 +231,33 @@ def philox_uniform(seed: int, stream: int, start: int, shape: tuple[int, int], d
     the rows are split into blocks, chunks or batches."""
     rows, width = shape
     return _uniform_of(_philox_rows(seed, stream, start, rows, width), dtype)
+
+
+def philox_normal(seed: int, stream: int, start: int, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Standard normal numbers of ``dtype`` by Box and Muller's transform of two
+    :func:`philox_uniform` streams (``2 * stream + 1`` and ``2 * stream + 2``), row ``i`` a
+    function of ``(seed, stream, start + i)`` only."""
+    u1 = 1.0 - philox_uniform(seed, 2 * stream + 1, start, shape, np.float64)  # in (0, 1]
+    u2 = philox_uniform(seed, 2 * stream + 2, start, shape, np.float64)
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(dtype)
+
+
+def philox_gaussian(seed: int, stream: int, start: int, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Standard normal numbers like :func:`philox_normal`'s, at half its draws and in
+    ``dtype``'s arithmetic: each pair of uniform numbers gives two normal ones (Box and
+    Muller's cosine and sine), the first half of a row's columns the cosines. Row ``i``
+    is a function of ``(seed, stream, start + i)`` only. (:func:`philox_normal` stays as
+    it is for the denoising autoencoders, whose fitted weights it determines.)"""
+    rows, width = shape
+    half = -(-width // 2)
+    words = _philox_rows(seed, stream, start, rows, 2 * half)
+    u = _uniform_of(words, dtype)
+    radius = np.sqrt(-2.0 * np.log(1.0 - u[:, :half]))  # 1 - u in (0, 1]
+    angle = (2.0 * np.pi) * u[:, half:]
+    out = np.empty((rows, 2 * half), dtype=dtype)
+    np.multiply(radius, np.cos(angle), out=out[:, :half])
+    np.multiply(radius, np.sin(angle), out=out[:, half:])
+    return out[:, :width]
 
 
 def _uniform_of(words, dtype):

@@ -7,7 +7,9 @@
 * :class:`StackedAutoencoderRegressor` - the same with a linear output and squared error;
 * :class:`StackedAutoencoder` - the stack unrolled into a deep autoencoder, fine-tuned
   on reconstruction (a transformer: codes, reconstructions, scores);
-* :class:`StackedAutoencoderOutlierDetector` - outliers by its reconstruction error.
+* :class:`StackedAutoencoderOutlierDetector` - outliers by its reconstruction error;
+* :class:`LadderNetworkClassifier` - the Ladder network: a denoising autoencoder at
+  every layer trained jointly with the classifier, learning from unlabeled rows.
 
 The stacked estimators share one base (:mod:`._base`) and differ by their output head
 (:mod:`stackae.heads`). One module per estimator; the stages they share (pretraining a layer, the softmax,
@@ -22,6 +24,7 @@ http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
 """
 
 from ._autoencoder import SparseAutoencoder
+from ._ladder import LadderNetworkClassifier
 from ._regressor import StackedAutoencoderRegressor
 from ._softmax import SoftmaxRegression
 from ._stacked import StackedAutoencoderClassifier
@@ -35,5 +38,6 @@ __all__ = [
     "StackedAutoencoderRegressor",
     "StackedAutoencoder",
     "StackedAutoencoderOutlierDetector",
+    "LadderNetworkClassifier",
     "SOLVERS",
 ]

@@ -37,14 +37,18 @@ from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
 from ._autoencoder import SparseAutoencoder
 from ._data import (
+    chain_rows,
     check_fit_data,
     check_fit_weights,
     check_predict_X,
     check_unit_interval,
+    check_unlabeled_data,
     host,
     split_validation,
+    take_rows,
     weights_like,
 )
+from ._softmax import check_some_labeled
 from ._stages import (
     StageConfig,
     autoencoder_layers,
@@ -148,9 +152,10 @@ class _Features:
     layers), kept from one stage to the next so that no stage encodes the data through
     all the layers below it again."""
 
-    def __init__(self, X, X_val, activation):
+    def __init__(self, X, X_val, activation, labeled=None):
         self.X, self.X_val, self.activation = X, X_val, activation
         self.depth, self.train, self.val = 0, X, X_val
+        self.labeled = labeled  # the supervised stages' rows where they are not X's (unlabeled rows)
 
     def at(self, depth, done):
         if depth != self.depth:  # a resumed run: encode once through what is finished
@@ -158,6 +163,14 @@ class _Features:
             self.val = None if self.X_val is None else stage_features(self.X_val, done[:depth], self.activation)
             self.depth = depth
         return self.train, self.val
+
+    def supervised(self, depth, done):
+        """The supervised stages' rows and validation rows through the first ``depth``
+        finished layers: the labeled rows alone where ``X`` also holds unlabeled ones."""
+        train, val = self.at(depth, done)
+        if self.labeled is None:
+            return train, val
+        return stage_features(self.labeled, done[:depth], self.activation), val
 
     def advance(self, layer):
         """The features one layer up (``layer`` the new ``(W, b)``), returned for the training rows."""
@@ -280,10 +293,15 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
     @classmethod
     def from_preset(cls, name: str, **params):
         """The named recipe ``name`` of :mod:`stackae.presets` (``"ufldl"``, ``"fast"``,
-        ``"best"``), with ``params`` overriding its settings."""
-        from ..presets import preset_params
+        ``"best"`` for the stacked classifier; ``"ladder"``, ``"ladder-1000"``,
+        ``"ladder-100"`` for the Ladder network), with ``params`` overriding its settings."""
+        from ..presets import PRESET_ESTIMATORS, preset_params
 
-        return cls(**{**preset_params(name), **params})
+        settings = preset_params(name)  # an unknown name's error first
+        owner = PRESET_ESTIMATORS[name]
+        if owner != cls.__name__:
+            raise ValueError(f"The preset {name!r} is a {owner}'s; use {owner}.from_preset({name!r}).")
+        return cls(**{**settings, **params})
 
     @staticmethod
     def _layer_pairs(layers):
@@ -323,6 +341,11 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         est._reset_history()
         return est
 
+    def _labeled_rows(self, y):
+        """The mask of ``y``'s labeled rows (a classifier's ``y == -1`` marks unlabeled
+        ones), or None when every row is labeled or the model has no labels."""
+        return None
+
     def _row_weights(self, y, sample_weight):
         """The rows' weights in the supervised stages (the output layer, fine-tuning):
         ``sample_weight`` (checked), times the classes' weights for a classifier with
@@ -331,7 +354,7 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         autoencoders do not see."""
         return sample_weight
 
-    def _checkpoints(self, X, targets, rng, warm: bool, weights=None):
+    def _checkpoints(self, X, targets, rng, warm: bool, weights=None, pretrain_X=None):
         if self.checkpoint_dir is None:
             return None
         skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device")
@@ -343,21 +366,45 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
             params["sample_weight"] = hashlib.blake2b(np.ascontiguousarray(weights).data, digest_size=16).hexdigest()
         if isinstance(self.random_state, np.random.RandomState):
             params["random_state"] = "RandomState"
+        if pretrain_X is not None:  # the unlabeled rows are the run's data too
+            params["pretraining_rows"] = fingerprint(pretrain_X, None, {})
         return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, targets, params), rng)
 
-    def _fit(self, X, y, sample_weight=None):
+    def _fit(self, X, y, sample_weight=None, X_unlabeled=None):
         """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``).
 
         ``sample_weight``: every stage minimises the weighted mean of the rows' costs
-        (integer weights equal repeated rows); the validation scores are not weighted."""
+        (integer weights equal repeated rows); the validation scores are not weighted.
+
+        Unlabeled rows (a classifier's ``y == -1``, and ``X_unlabeled``) are pretrained
+        on; the output layer, fine-tuning and the validation split take the labeled
+        rows alone."""
         hidden, levels, rates = self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = check_fit_data(
             self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
         )
+        more = None if X_unlabeled is None else check_unlabeled_data(self, X_unlabeled, X)
         if self.reconstruction_loss == "cross_entropy" and not warm:
-            check_unit_interval(X, "reconstruction_loss='cross_entropy'")
+            for rows in (X, more):
+                if rows is not None:
+                    check_unit_interval(rows, "reconstruction_loss='cross_entropy'")
         weights = check_fit_weights(sample_weight, X.shape[0])
+        labeled = self._labeled_rows(y)
+        check_some_labeled(self, labeled)
+        self._has_unlabeled = labeled is not None  # for the messages about the labeled rows
+        # the pretraining rows: every row of X (labeled or not), then X_unlabeled's
+        pretrain_X, pretrain_w, unlabeled = X, weights, None
+        if labeled is not None:
+            unlabeled_w = None if weights is None else weights[~labeled]
+            unlabeled = (take_rows(X, np.flatnonzero(~labeled), dense=False), unlabeled_w)
+            X, y = take_rows(X, np.flatnonzero(labeled), dense=False), y[labeled]
+            weights = None if weights is None else weights[labeled]
+        semi = labeled is not None or more is not None
+        if semi:
+            pretrain_X = chain_rows(pretrain_X, more)
+            if pretrain_w is not None and more is not None:
+                pretrain_w = np.concatenate([pretrain_w, np.ones(more.shape[0])])
         supervised_weights = self._row_weights(y, weights)
         fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
         targets, n_outputs = self._encode_targets(y)
@@ -381,11 +428,22 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
                 weights = None if weights is None else both[:, 0]
                 supervised_weights = both[:, 1]
             validation = (X_val, t_val)
+            pretrain_X, pretrain_w = X, weights  # pretraining leaves the validation rows out too
+            if semi:
+                if unlabeled is not None:
+                    pretrain_X = chain_rows(pretrain_X, unlabeled[0])
+                    if pretrain_w is not None:
+                        pretrain_w = np.concatenate([pretrain_w, unlabeled[1]])
+                pretrain_X = chain_rows(pretrain_X, more)
+                if pretrain_w is not None and more is not None:
+                    pretrain_w = np.concatenate([pretrain_w, np.ones(more.shape[0])])
         config = self._config()
         head = self._head()
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
-        checkpoints = self._checkpoints(X, targets, rng, warm, supervised_weights if weights is None else weights)
+        checkpoints = self._checkpoints(
+            X, targets, rng, warm, supervised_weights if weights is None else weights, pretrain_X if semi else None
+        )
         check_memory(config, sizes, X, hidden)
         # one training a folder at a time: two would delete each other's checkpoints
         with _locked(None if checkpoints is None else self.checkpoint_dir):
@@ -417,12 +475,17 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
                     self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
                     done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
 
-            features = _Features(X, None if validation is None else validation[0], config.activation)
+            features = _Features(
+                pretrain_X, None if validation is None else validation[0], config.activation, X if semi else None
+            )
             for index in range(start, len(stages)):
                 stage = stages[index]
                 history = self._history()
                 # what every stage function takes besides its own arguments
-                resumable = {"resume": resume, "sample_weight": weights if index < len(hidden) else supervised_weights}
+                resumable = {
+                    "resume": resume,
+                    "sample_weight": pretrain_w if index < len(hidden) else supervised_weights,
+                }
                 if checkpoints is not None:
                     resumable["checkpoint"] = checkpoints.during(index, done, history)
                 resume = None
@@ -483,7 +546,7 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         """Train the output layer alone on the last features; appends it to ``done``."""
         head = self._head()
         alpha, max_iter, param = self._output_settings()
-        X, X_val = features.at(index, done)
+        X, X_val = features.supervised(index, done)
         result, monitor = train_output(
             config,
             X,

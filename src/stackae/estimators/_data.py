@@ -275,14 +275,11 @@ def batch_source(X, y, w=None):
     return batch
 
 
-def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weight=None):
-    """``(X_train, y_train, X_val, y_val, w_train)``: a held-out ``fraction`` of the
-    rows, drawn from ``rng`` (stratified by ``y`` when asked and possible), and the
-    training rows' weights (None without ``sample_weight``; the validation scores are
-    not weighted)."""
+def validation_rows(n: int, y, fraction: float, rng, *, stratify: bool):
+    """``(train, val)``: sorted indices of the training and the held-out rows (a
+    ``fraction`` of ``n``), drawn from ``rng``, stratified by ``y`` when asked and possible."""
     from sklearn.model_selection import train_test_split
 
-    n = X.shape[0]
     index = np.arange(n)
     labels = y if stratify and y is not None else None
     if labels is not None:
@@ -297,7 +294,14 @@ def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weigh
             f"validation_fraction={fraction} leaves no samples to train on or to validate with "
             f"({n} samples); use more samples or another fraction."
         )
-    train, val = np.sort(train), np.sort(val)
+    return np.sort(train), np.sort(val)
+
+
+def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weight=None):
+    """``(X_train, y_train, X_val, y_val, w_train)``: a held-out ``fraction`` of the
+    rows (:func:`validation_rows`) and the training rows' weights (None without
+    ``sample_weight``; the validation scores are not weighted)."""
+    train, val = validation_rows(X.shape[0], y, fraction, rng, stratify=stratify)
     w_train = None if sample_weight is None else sample_weight[train]
     if _xp.is_dask(X):
         y_train, y_val = (None, None) if y is None else (y[train], y[val])
@@ -353,3 +357,118 @@ def check_unit_interval(X, why: str) -> None:
             f"{why} needs inputs in [0, 1] (it reconstructs them as probabilities), got values in "
             f"{low:.4g}..{high:.4g}; scale X to [0, 1] or use reconstruction_loss='squared'."
         )
+
+
+# ------------------------------------------------------------------ unlabeled rows
+class RowChain:
+    """Several row sources read as one (``X`` then ``X_unlabeled``) without copying them
+    into one array: the shape, dtype, row slicing and ``get_orthogonal_selection`` of a
+    Zarr array, which every engine and helper reads block by block. For memory maps and
+    Zarr arrays too large to concatenate."""
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+        self.dtype = np.dtype(self.parts[0].dtype)
+        self.edges = np.cumsum([0, *(int(p.shape[0]) for p in self.parts)])
+        self.shape = (int(self.edges[-1]), int(self.parts[0].shape[1]))
+        self.ndim = 2
+        self.chunks = (1024, self.shape[1])  # a read size, not a storage unit: the engines size their blocks
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _rows(self, part, index):
+        src = self.parts[part]
+        rows = src.get_orthogonal_selection((index, slice(None))) if _xp.is_zarr(src) else src[index]
+        return np.asarray(rows, dtype=self.dtype)
+
+    def __getitem__(self, key):
+        rows = key[0] if isinstance(key, tuple) else key
+        if isinstance(rows, slice):
+            lo, hi, step = rows.indices(self.shape[0])
+            if step == 1:
+                pieces = []
+                for part, (a, b) in enumerate(zip(self.edges[:-1], self.edges[1:])):
+                    if lo < b and hi > a:
+                        pieces.append(self._rows(part, slice(max(lo, a) - a, min(hi, b) - a)))
+                out = np.concatenate(pieces) if pieces else np.empty((0, self.shape[1]), self.dtype)
+                return out if not isinstance(key, tuple) else out[(slice(None), *key[1:])]
+            rows = np.arange(lo, hi, step)
+        return self.get_orthogonal_selection((np.asarray(rows), slice(None)))
+
+    def get_orthogonal_selection(self, selection):
+        rows = np.asarray(selection[0])
+        part_of = np.searchsorted(self.edges, rows, side="right") - 1
+        out = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
+        for part in np.unique(part_of):
+            where = part_of == part
+            out[where] = self._rows(int(part), rows[where] - self.edges[part])
+        return out[:, selection[1]]
+
+
+def check_unlabeled_data(est, X_unlabeled, X):
+    """``X_unlabeled`` of ``fit`` checked against ``X`` (its features, its dtype, where
+    it lives): array-likes validated as ``X`` is, memory maps, Zarr, Dask, PyTorch and
+    CuPy arrays as they are, their values checked finite (block by block)."""
+    what = "X_unlabeled"
+    if is_array_like(X_unlabeled) and not isinstance(X_unlabeled, np.memmap):
+        from sklearn.utils import check_array
+
+        on_host = _xp.is_numpy(X) or _xp.is_sparse(X) or is_out_of_core(X) or _xp.is_dask(X)
+        U = check_array(X_unlabeled, dtype=FLOAT_DTYPES, accept_sparse="csr", input_name=what)
+        if not on_host:  # X on a device: the unlabeled rows go there too
+            xp = _xp.namespace(X)
+            U = xp.asarray(U, dtype=X.dtype, device=_xp.device_of(X))
+    else:
+        _check_shape(X_unlabeled, what)
+        U = X_unlabeled
+        if is_out_of_core(U):
+            if not _blockwise_finite(U):
+                raise _non_finite_error()
+        elif _xp.is_dask(U):
+            U = _prepare_dask(U)
+        elif not _xp.is_numpy(U):
+            xp = _xp.namespace(U)
+            if _xp.on_host(X) or str(_xp.device_of(U)) != str(_xp.device_of(X)):
+                raise ValueError(
+                    f"X_unlabeled is {_xp.describe(U)} but X is {_xp.describe(X)}; pass both where the "
+                    "training runs (the same device), or NumPy arrays."
+                )
+            if not bool(xp.all(xp.isfinite(U))):
+                raise _non_finite_error()
+    if U.ndim != 2 or U.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X_unlabeled has {U.shape[1] if U.ndim == 2 else 'no'} features per row, but X has "
+            f"{X.shape[1]}; both must describe the same features."
+        )
+    if U.shape[0] == 0:
+        return None
+    return U
+
+
+def chain_rows(X, more):
+    """``X``'s rows then ``more``'s as one source: one array where both are in memory
+    (or a Dask array, a device array), a :class:`RowChain` where either is a file."""
+    if more is None:
+        return X
+    dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+    if _xp.is_dask(X) or _xp.is_dask(more):
+        import dask.array as da
+
+        parts = [p if _xp.is_dask(p) else da.from_array(np.asarray(p), chunks=(1 << 14, -1)) for p in (X, more)]
+        return da.concatenate([p.astype(dtype) for p in parts]).rechunk({1: -1})
+    if _xp.is_sparse(X) or _xp.is_sparse(more):
+        import scipy.sparse as sp
+
+        return sp.vstack([sp.csr_matrix(X), sp.csr_matrix(more)], format="csr").astype(dtype)
+    if is_out_of_core(X) or is_out_of_core(more):
+        if np.dtype(more.dtype) != dtype:
+            raise ValueError(
+                f"X_unlabeled is a file of dtype {more.dtype}, X of {dtype}; files are read as they are, "
+                "so both must hold the same dtype."
+            )
+        return RowChain([X, more])
+    if _xp.is_numpy(X):
+        return np.concatenate([X, np.asarray(more, dtype=dtype)])
+    xp = _xp.namespace(X)
+    return xp.concat([X, xp.astype(more, X.dtype)])

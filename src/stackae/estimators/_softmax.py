@@ -18,17 +18,64 @@ from ._validation import check_float, check_int, check_solver_params
 __all__ = ["SoftmaxRegression", "SoftmaxOutputMixin", "encode_labels", "store_history"]
 
 
-def encode_labels(est, y):
-    """``(classes_, y_index)`` with at least two classes."""
+def encode_labels(est, y, unlabeled: bool = False):
+    """``(classes_, y_index)`` with at least two classes (``unlabeled``: ``y`` is the
+    labeled rows of a ``y`` that also marked some unlabeled, for the message)."""
     check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.size < 2:
         only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
-        raise ValueError(
-            f"{type(est).__name__} needs samples of at least 2 classes, got 1 class ({only!r}); "
-            "add samples of the other classes."
-        )
+        found = f"{type(est).__name__} needs samples of at least 2 classes, got 1 class ({only!r})"
+        if unlabeled:  # perhaps the rows marked -1 were meant as the other class
+            raise ValueError(
+                f"{found} among the labeled rows; label rows of another class (the label {est.unlabeled_label!r} "
+                "marks an unlabeled row; set unlabeled_label=None to make it a class)."
+            )
+        raise ValueError(f"{found}; add samples of the other classes.")
     return classes, y_index.astype(np.intp)
+
+
+#: The label of an unlabeled row, as scikit-learn's semi-supervised estimators mark them.
+UNLABELED = -1
+
+
+def labeled_rows(y, marker=UNLABELED):
+    """The mask of ``y``'s labeled rows, or None when every row is labeled.
+
+    ``marker`` (a classifier's ``unlabeled_label``; None: every label is a class)
+    marks a row unlabeled: -1 by default, as in scikit-learn's semi-supervised
+    estimators (``SelfTrainingClassifier``, ``LabelSpreading``). In an object ``y``
+    (string labels) the mark is the same value, an integer -1 among strings; a string
+    array (dtype ``U`` or ``S``) matches a string marker only (``unlabeled_label="?"``)."""
+    if marker is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim != 1:
+        return None
+    if y.dtype.kind in "USO":
+        is_text = isinstance(marker, str)
+        unlabeled = np.fromiter(
+            (
+                (isinstance(v, str) == is_text) and not isinstance(v, bool | np.bool_) and bool(v == marker)
+                for v in y.tolist()
+            ),
+            dtype=bool,
+            count=y.size,
+        )
+    else:
+        unlabeled = y == marker
+    return None if not unlabeled.any() else ~unlabeled
+
+
+def check_some_labeled(est, labeled) -> None:
+    """Raise when no row of ``fit``'s ``y`` is labeled."""
+    if labeled is not None and not labeled.any():
+        raise ValueError(
+            f"{type(est).__name__} got no labeled row: every label is {est.unlabeled_label!r}, which marks an "
+            "unlabeled row (unlabeled_label). "
+            "Label some rows (at least one of each of two classes); the unlabeled ones are used where the "
+            "model can learn from them."
+        )
 
 
 def class_row_weights(class_weight, y, sample_weight):

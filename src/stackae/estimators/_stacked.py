@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..heads import SOFTMAX
 from ._base import StackedNetwork
-from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels
+from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels, labeled_rows
 from ._stages import StageConfig
 from ._validation import check_float, check_int
 
@@ -123,6 +123,12 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         proportional to their frequencies), multiplying ``sample_weight`` in the
         softmax stage and fine-tuning (pretraining sees no labels, and takes
         ``sample_weight`` alone).
+    unlabeled_label : int, str or None, default=-1
+        The label that marks a row of ``fit``'s ``y`` unlabeled, as scikit-learn's
+        semi-supervised estimators mark them (-1; with string labels in an object
+        array, the integer -1 among them, or a string such as ``"?"``). ``None``: every
+        label is a class (labels -1 and 1, say). Unlabeled rows are pretrained on and
+        left out of the softmax, fine-tuning and the validation split.
 
     Attributes
     ----------
@@ -199,6 +205,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         checkpoint_dir=None,
         checkpoint_every=10,
         class_weight=None,
+        unlabeled_label=-1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -239,6 +246,7 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.class_weight = class_weight
+        self.unlabeled_label = unlabeled_label
 
     # ------------------------------------------------------------------- hooks
     _stratify = True
@@ -246,8 +254,11 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
     def _head(self):
         return SOFTMAX
 
+    def _labeled_rows(self, y):
+        return labeled_rows(y, self.unlabeled_label)
+
     def _encode_targets(self, y):
-        self.classes_, y_index = encode_labels(self, y)
+        self.classes_, y_index = encode_labels(self, y, unlabeled=self._has_unlabeled)
         return y_index, self.classes_.size
 
     def _row_weights(self, y, sample_weight):
@@ -308,8 +319,15 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         params["hidden_layer_sizes"] = tuple(W.shape[1] for W in weights)
         return cls._assemble([*weights, Theta], [*biases, c], params, classes_=classes)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, X_unlabeled=None):
         """Pretrain, train the softmax, fine-tune. ``X`` of shape (n_samples, n_features).
+
+        Unlabeled rows: ``y == -1`` marks a row of ``X`` unlabeled (scikit-learn's
+        semi-supervised convention; in an object ``y`` of string labels, the integer
+        -1), and ``X_unlabeled`` (shape (n, n_features): an array, a memory map, a Zarr
+        or Dask array, read where it lives, never concatenated with a file) adds more.
+        Pretraining learns from every row; the softmax, fine-tuning and early
+        stopping's validation split use the labeled rows alone.
 
         ``sample_weight`` (shape (n_samples,)): row weights for every stage (times the
         classes' weights of ``class_weight`` in the supervised ones); integer weights
@@ -321,4 +339,4 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         of this same run (same data and hyperparameters), continue from the newest
         valid one.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, X_unlabeled)

@@ -27,7 +27,8 @@ def check_float(name: str, value, low: float, high: float = np.inf, *, open_low:
     if ok:
         ok = (value > low if open_low else value >= low) and (value < high)
     if not ok:
-        bound = f"in ({low}, {high})" if np.isfinite(high) else (f"> {low}" if open_low else f">= {low}")
+        bracket = "(" if open_low else "["
+        bound = f"in {bracket}{low}, {high})" if np.isfinite(high) else (f"> {low}" if open_low else f">= {low}")
         raise ValueError(f"'{name}' must be a number {bound}, got {value!r}.")
     return float(value)
 
