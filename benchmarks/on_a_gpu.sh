@@ -5,6 +5,7 @@
 #   2. benchmarks/gpu.py --tf32: evaluations, the UFLDL protocol, the fast recipe ~35 s
 #   3. benchmarks/minibatch_steps.py on the card: host work a step, then full size ~60 s
 #   4. the best preset on the card (recipes_mnist.py --device cuda --verbose)    ~5 min
+#   5. the ladder-100 preset on the card, its full 150 epochs (semi_supervised_mnist.py)
 #
 #   benchmarks/on_a_gpu.sh LOG_DIR [MNIST_DIR]
 # Logs go to LOG_DIR (one file a part); the last lines of each are printed. Run it from
@@ -31,3 +32,4 @@ part gpu 200 python3 benchmarks/gpu.py --mnist "$MNIST" --tf32
 part steps-host 60 python3 benchmarks/minibatch_steps.py --device cuda --mnist "$MNIST" --hidden 16 16 --features 16
 part steps-full 90 python3 benchmarks/minibatch_steps.py --device cuda --mnist "$MNIST"
 part best 420 python3 benchmarks/recipes_mnist.py --rows best --no-baseline --device cuda --verbose --mnist "$MNIST"
+part ladder-100 500 python3 benchmarks/semi_supervised_mnist.py --labels 100 --methods ladder --device cuda --verbose 1 --mnist "$MNIST"

@@ -47,12 +47,12 @@ def keep_labels(y, per_class: int, seed: int):
     return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]))
 
 
-def ladder(method: str, labels: str, seed: int, epochs: int | None, verbose: int):
+def ladder(method: str, labels: str, seed: int, epochs: int | None, verbose: int, device: str):
     preset = "ladder" if labels == "all" else f"ladder-{labels}"
-    params = {"random_state": seed, "verbose": verbose}
+    params = {"random_state": seed, "verbose": verbose, "device": device}
     if epochs is not None:
         params["max_iter"] = epochs
-    model = LadderNetworkClassifier.from_preset(preset if preset != "ladder-all" else "ladder", **params)
+    model = LadderNetworkClassifier.from_preset(preset, **params)
     L = len(model.hidden_layer_sizes) + 1
     if method == "gamma":  # the top layer's denoising cost alone
         model.set_params(denoising_weights=(0.0,) * L + (1.0,))
@@ -74,7 +74,7 @@ def greedy(pretrain: bool, seed: int):
     )
 
 
-def run(method, labels, seed, data, epochs, verbose):
+def run(method, labels, seed, data, epochs, verbose, device):
     X, y = data.X_train, data.y_train
     if labels == "all":
         y_fit = y
@@ -83,7 +83,7 @@ def run(method, labels, seed, data, epochs, verbose):
         y_fit = np.full_like(y, -1)
         y_fit[kept] = y[kept]
     if method in ("ladder", "gamma", "baseline"):
-        model = ladder(method, labels, seed, epochs, verbose)
+        model = ladder(method, labels, seed, epochs, verbose, device)
     else:
         model = greedy(method == "greedy", seed)
     start = time.perf_counter()
@@ -136,6 +136,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="a Ladder run's epochs (default: the preset's 150)")
     parser.add_argument("--self-taught", action="store_true", help="UFLDL's Self-Taught Learning exercise only")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="the Ladder runs' device, e.g. cuda")
     args = parser.parse_args(argv)
     data = load_mnist(args.mnist, dtype=np.float32)
     print(machine_description())
@@ -158,7 +159,7 @@ def main(argv=None):
     for labels in args.labels:
         for method in args.methods:
             for seed in args.seeds:
-                accuracy, seconds = run(method, labels, seed, data, args.epochs, args.verbose)
+                accuracy, seconds = run(method, labels, seed, data, args.epochs, args.verbose, args.device)
                 results.setdefault((method, labels), []).append(accuracy)
                 epochs = args.epochs if method in ("ladder", "gamma", "baseline") and args.epochs else ""
                 rows.append([method, labels, str(seed), str(epochs or "-"), f"{100 * accuracy:.2f}%", f"{seconds:.0f}"])

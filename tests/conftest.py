@@ -42,3 +42,18 @@ def make_mnist_folder(folder: Path, *, n_train=60, n_test=20, side=6, compress=T
 @pytest.fixture
 def mnist_like(tmp_path):
     return make_mnist_folder(tmp_path / "mnist")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_size_cache(tmp_path_factory):
+    """The block-size measurements of this test session in a folder of its own, not the
+    user's cache (made at most once a dtype, where a test's data is large enough)."""
+    import os
+
+    previous = os.environ.get("STACKAE_CACHE")
+    os.environ["STACKAE_CACHE"] = str(tmp_path_factory.mktemp("stackae-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("STACKAE_CACHE", None)
+    else:
+        os.environ["STACKAE_CACHE"] = previous

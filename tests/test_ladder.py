@@ -199,6 +199,15 @@ def test_the_folded_network_is_the_clean_pass_with_the_training_rows_statistics(
     assert model.score(digits.X_test, digits.y_test) >= 0.75  # 6 epochs (measured 0.79; chance is 0.1)
 
 
+def test_trains_on_torch_tensors(digits):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    kept, marked = _few_labels(digits.y_train, 10, 0)
+    X = torch.from_numpy(digits.X_train.astype(np.float32))
+    model = _fit(LadderNetworkClassifier(**dict(SMALL, max_iter=10), random_state=0), X, torch.from_numpy(marked))
+    assert model.coefs_[0].dtype == np.float32
+    assert model.score(digits.X_test, digits.y_test) >= 0.8  # measured 0.85 (100 labels)
+
+
 def test_a_model_file_round_trip(tmp_path, digits):
     model = _fit(LadderNetworkClassifier(**SMALL, random_state=0), digits.X_train, digits.y_train)
     save_model(model, tmp_path / "ladder.npz")

@@ -84,6 +84,12 @@ def test_every_way_of_passing_unlabeled_rows_agrees(digits, few, tmp_path):
                   X_unlabeled=np.load(path, mmap_mode="r"))  # fmt: skip
     for a, b in zip(_network(mapped), _network(separate)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)  # other blocks: other rounding
+    # a Dask array: pretraining runs on its chunks
+    da = pytest.importorskip("dask.array")
+    chunked = _fit(StackedAutoencoderClassifier(**params), digits.X_train[kept], digits.y_train[kept],
+                   X_unlabeled=da.from_array(digits.X_train[rest], chunks=(400, -1)))  # fmt: skip
+    for a, b in zip(_network(chunked), _network(separate)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_a_row_chain_reads_its_parts_as_one():

@@ -1,24 +1,46 @@
-"""Settings derived from the machine, not from one machine's numbers.
+"""Block sizes measured on the machine, not read from one machine's numbers.
 
 The rows of a block should be as many as keep the block's element-wise work in the
-cache: each block's few (rows x features) arrays (the input rows, the layer's output,
-its deltas) should fit in half of this core's share of the last-level cache, and a
-block should have at least 256 rows so that the products whose inner dimension is the
-block (``A^T delta``) run near the BLAS peak. ``STACKAE_BLOCK_ROWS`` or
-:func:`set_block_rows` override the choice.
+cache, and at least 256 so that the products whose inner dimension is the block
+(``A^T delta``) run near the BLAS peak. How many that is depends on the cache a process
+really gets, which a machine does not always say truly: a virtual machine's two vCPUs
+may report a host's 300 MiB L3 as theirs (150 MiB a core), where the old rule (half of
+the core's share of the last-level cache) chose 4096-row blocks and the sweep measured
+512 rows faster by 1.46 times (float64, 784-200-200-10).
+
+So the budget of cache a block may fill is measured, once per CPU model, library
+versions, kernels, thread count and dtype, at the first use that matters (rows of at
+least :data:`CALIBRATE_BYTES` of live data: the small embedded runs never pay for it):
+:func:`calibrate` times the stack objective's blocks at a few sizes (a few seconds),
+keeps the fastest and caches it on disk (``$STACKAE_CACHE``, else the user cache
+folder, ``block-rows.json``). Without a measurement (small data, ``STACKAE_CALIBRATE=0``,
+or a cache folder that cannot be written) the rule is :func:`rule_budget`: four times
+the core's private L2, which virtual machines report truly. ``STACKAE_BLOCK_ROWS`` or
+:func:`set_block_rows` override both.
 
 The cache sizes come from Linux's sysfs (``/sys/devices/system/cpu/cpu0/cache``), which
 also says how many cores share each cache; elsewhere from ``os.sysconf``; failing both,
-8 MiB per core is assumed.
+1 MiB of L2 per core is assumed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["cache_share_bytes", "block_rows", "set_block_rows", "MIN_BLOCK_ROWS", "MAX_BLOCK_ROWS"]
+__all__ = [
+    "cache_share_bytes",
+    "cache_geometry",
+    "rule_budget",
+    "calibrate",
+    "block_rows",
+    "set_block_rows",
+    "MIN_BLOCK_ROWS",
+    "MAX_BLOCK_ROWS",
+]
 
 MIN_BLOCK_ROWS = 256
 MAX_BLOCK_ROWS = 4096
@@ -44,31 +66,57 @@ def _count_cpus(cpu_list: str) -> int:
     return max(count, 1)
 
 
+#: Candidate block sizes :func:`calibrate` times.
+CANDIDATES = (256, 512, 1024, 2048, 4096)
+#: Live data (rows x widest x LIVE_ARRAYS x itemsize) from which a measured budget is worth its seconds.
+CALIBRATE_BYTES = 256 << 20
+
+
 @lru_cache(maxsize=1)
-def cache_share_bytes() -> int:
-    """This core's share of its largest (last-level) cache, in bytes."""
-    best = 0
+def cache_geometry() -> dict:
+    """``{"L1": bytes, "L2": bytes, "L3": bytes}`` per core (each cache's size over the
+    cores that share it), read from sysfs or ``os.sysconf``; absent levels are 0."""
+    found = {}
     folder = Path("/sys/devices/system/cpu/cpu0/cache")
     try:
         for index in folder.glob("index*"):
             kind = (index / "type").read_text().strip()
             if kind not in ("Data", "Unified"):
                 continue
+            level = int((index / "level").read_text())
             size = _parse_size((index / "size").read_text())
             shared = _count_cpus((index / "shared_cpu_list").read_text())
-            best = max(best, size // shared)
+            found[f"L{level}"] = max(found.get(f"L{level}", 0), size // shared)
     except (OSError, ValueError):
-        best = 0
-    if best == 0:
-        for name in ("SC_LEVEL3_CACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):
+        found = {}
+    if not found:
+        for level, name in ((2, "SC_LEVEL2_CACHE_SIZE"), (3, "SC_LEVEL3_CACHE_SIZE")):
             try:
                 size = os.sysconf(name)
             except (ValueError, OSError, AttributeError):
                 size = 0
             if size and size > 0:
-                best = size // (os.cpu_count() or 1) if name == "SC_LEVEL3_CACHE_SIZE" else size
-                break
-    return best or 8 << 20
+                found[f"L{level}"] = size // (os.cpu_count() or 1) if level == 3 else size
+    return {name: int(found.get(name, 0)) for name in ("L1", "L2", "L3")}
+
+
+def cache_share_bytes() -> int:
+    """This core's share of its largest (last-level) cache, in bytes (as reported)."""
+    geometry = cache_geometry()
+    return max(geometry.values()) or 8 << 20
+
+
+def rule_budget(geometry: dict) -> int:
+    """The cache a block may fill when none was measured: four times the core's private
+    L2 (1 MiB assumed where unknown), whatever the last level says: a virtual machine's
+    L3 may be the whole host's."""
+    return 4 * (geometry.get("L2") or 1 << 20)
+
+
+def _rows_for(budget: int, n_features: int, widths, itemsize: int) -> int:
+    widest = max([int(n_features), *[int(w) for w in widths]])
+    rows = (budget // 2) // max(LIVE_ARRAYS * widest * itemsize, 1)
+    return int(max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, rows)) // 64 * 64)
 
 
 def set_block_rows(n: int | None) -> None:
@@ -92,9 +140,11 @@ def _env_block_rows() -> int | None:
     return value
 
 
-def block_rows(n_features: int, widths=(), itemsize: int = 8) -> int:
+def block_rows(n_features: int, widths=(), itemsize: int = 8, n_samples: int | None = None) -> int:
     """Rows per block for data of ``n_features`` columns whose blocks also hold arrays of
-    ``widths`` columns (hidden layers), in ``itemsize``-byte floats.
+    ``widths`` columns (hidden layers), in ``itemsize``-byte floats; ``n_samples`` (the
+    rows to be split) decides whether a measured budget is worth making (see the
+    module's docstring).
 
     Fewer rows than one block per thread (a minibatch) stay one block, whose products
     BLAS runs on all the threads: splitting them between threads costs more (each
@@ -108,6 +158,131 @@ def block_rows(n_features: int, widths=(), itemsize: int = 8) -> int:
     if forced is not None:
         return forced
     widest = max([int(n_features), *[int(w) for w in widths]])
-    row_bytes = LIVE_ARRAYS * widest * itemsize
-    rows = (cache_share_bytes() // 2) // max(row_bytes, 1)
-    return int(max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, rows)) // 64 * 64)
+    budget = None
+    if n_samples is not None and n_samples * widest * LIVE_ARRAYS * itemsize >= CALIBRATE_BYTES:
+        budget = calibrate(itemsize)
+    if budget is None:
+        budget = rule_budget(cache_geometry())
+    return _rows_for(budget, n_features, widths, itemsize)
+
+
+# ------------------------------------------------------------------ measuring
+_measured: dict = {}
+_lock = threading.Lock()
+
+
+def _cache_file() -> Path:
+    folder = os.environ.get("STACKAE_CACHE")
+    if not folder:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "stackae")
+    return Path(folder) / "block-rows.json"
+
+
+def _machine_key(itemsize: int) -> str:
+    """What a measurement holds for: the CPU model, the libraries, the kernels, the threads, the dtype."""
+    import platform
+
+    import numpy as np
+
+    from . import __version__
+    from ._rows import get_kernels, get_num_threads
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = ""
+    try:  # scikit-learn's dependency: which BLAS, its version and kernels (SkylakeX, Haswell, ...)
+        from threadpoolctl import threadpool_info
+
+        blas = " ".join(
+            f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        )
+    except Exception:  # noqa: BLE001 - without it, the NumPy version alone
+        pass
+    return "|".join(
+        [model, f"numpy {np.__version__} {blas}", f"stackae {__version__}", f"kernels {get_kernels()}"]
+        + [f"threads {get_num_threads()}"]
+        + [f"float{8 * itemsize}"]
+    )
+
+
+def calibrate(itemsize: int, force: bool = False) -> int | None:
+    """The cache budget (bytes) measured for blocks of ``itemsize``-byte floats on this
+    machine, from the disk cache or measured now (``force``: measured again); None when
+    ``STACKAE_CALIBRATE=0``.
+
+    The measurement: one evaluation of ``stack_cost`` on 8192 random rows of a
+    784-200-200-10 network at each block size of :data:`CANDIDATES`, the best of three
+    (after one to warm up), about 1-3 s in all. The smallest size within 2% of the
+    fastest wins (the difference is noise on a shared machine, and a smaller block
+    holds less memory); its rows, times the row's live bytes and two (the rule's half of
+    the budget), are the budget."""
+    if os.environ.get("STACKAE_CALIBRATE", "1").strip().lower() in ("0", "no", "false", "off"):
+        return None
+    key = _machine_key(itemsize)
+    with _lock:
+        if not force and key in _measured:
+            return _measured[key]
+        path = _cache_file()
+        stored = {}
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):
+            stored = {}
+        if not isinstance(stored, dict):
+            stored = {}
+        entry = stored.get(key)
+        if not force and isinstance(entry, dict) and isinstance(entry.get("budget"), int) and entry["budget"] > 0:
+            _measured[key] = entry["budget"]
+            return entry["budget"]
+        rows, seconds = _measure(itemsize)
+        budget = 2 * rows * LIVE_ARRAYS * 784 * itemsize
+        _measured[key] = budget
+        stored[key] = {"budget": budget, "rows_784": rows, "seconds": seconds}
+        try:
+            from ._files import atomic_write
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda fh: fh.write(json.dumps(stored, indent=1).encode()))
+        except OSError:  # a read-only home: measured again by the next process
+            pass
+        return budget
+
+
+def _measure(itemsize: int):
+    """``(best rows, {rows: seconds})`` of :func:`calibrate`'s timing."""
+    import time
+
+    import numpy as np
+
+    from ._params import init_theta
+    from ._rows._numpy import NumpyRows
+    from .objectives import StackSpec, stack_cost_grad
+
+    dtype = np.float32 if itemsize == 4 else np.float64
+    sizes = (784, 200, 200, 10)
+    rng = np.random.default_rng(0)
+    X = rng.random((8192, sizes[0]), dtype=dtype)
+    y = rng.integers(0, sizes[-1], X.shape[0])
+    theta = init_theta(sizes, np.random.RandomState(0)).astype(dtype)
+    spec = StackSpec(sizes)
+    seconds = {}
+    for rows in CANDIDATES:
+        engine = NumpyRows(X, y, block_rows=rows)
+        best = np.inf
+        for attempt in range(4):
+            start = time.perf_counter()
+            stack_cost_grad(engine, theta, spec, 1e-4, (len(sizes) - 2,))
+            if attempt:  # the first warms the buffers up
+                best = min(best, time.perf_counter() - start)
+        seconds[rows] = round(best, 5)
+    fastest = min(seconds.values())
+    return min(rows for rows, t in seconds.items() if t <= 1.02 * fastest), seconds

@@ -197,7 +197,7 @@ class NumpyRows:
         self.device = "cpu"
         self.n_threads = get_num_threads() if n_threads is None else n_threads
         if block_rows is None:
-            block_rows = _tuning.block_rows(self.n_features, widths, np.dtype(self.dtype).itemsize)
+            block_rows = _tuning.block_rows(self.n_features, widths, np.dtype(self.dtype).itemsize, self.n_samples)
             chunks = getattr(X, "chunks", None)
             if chunks is not None and not isinstance(X, np.ndarray):  # Zarr: whole chunks
                 block_rows = max(block_rows, int(chunks[0]))
