@@ -490,3 +490,28 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path, capsys):
             f"Error: '{bomb}' is too large an image to read (over 16,777,216 pixels, a decompression bomb or a "
             "picture to shrink first)."
         )
+
+
+def test_ctrl_c_in_fine_tuning_saves_the_model_and_says_what_was_cut(tmp_path, capsys, monkeypatch):
+    from stackae.estimators import _stages as stages_module
+
+    real = stages_module.stack_cost_grad
+    calls = []
+
+    def interrupted(rows, theta, spec, *args):
+        if len(spec.sizes) > 2:
+            calls.append(1)
+            if len(calls) == 5:
+                raise KeyboardInterrupt
+        return real(rows, theta, spec, *args)
+
+    monkeypatch.setattr(stages_module, "stack_cost_grad", interrupted)
+    out = tmp_path / "m.npz"
+    code = main(["train", "--quiet", "--pretrain-max-iter", "20", "--softmax-max-iter", "20", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "interrupted: stage 'finetune' was cut short by Ctrl-C; the model is the network as it is" in text
+    from stackae.io import load_model
+
+    model = load_model(out)
+    assert model.metadata_["interrupted_stage"] == "finetune" and model.interrupted_stage_ == "finetune"

@@ -137,3 +137,56 @@ def test_ctrl_c_during_finetuning_returns_a_usable_model(monkeypatch):
         clf.fit(data.X_train, data.y_train)
     assert 1 <= clf.n_iter_["finetune"] < 10
     assert clf.score(data.X_test, data.y_test) >= 0.8
+
+
+def _interrupt_in(monkeypatch, which: str, after: int = 5):
+    """Ctrl-C in the ``after``-th evaluation of the stage ``which`` ("pretrain",
+    "softmax" or "finetune"), counting the evaluations of every stage."""
+    counts = {"pretrain": 0, "softmax": 0, "finetune": 0}
+    real_stack, real_ae = stages_module.stack_cost_grad, stages_module.autoencoder_cost_grad
+
+    def count(kind):
+        counts[kind] += 1
+        if kind == which and counts[kind] == after:
+            raise KeyboardInterrupt
+
+    def stack(rows, theta, spec, *args):
+        count("finetune" if len(spec.sizes) > 2 else "softmax")
+        return real_stack(rows, theta, spec, *args)
+
+    def autoencoder(rows, theta, spec, *args):
+        count("pretrain")
+        return real_ae(rows, theta, spec, *args)
+
+    monkeypatch.setattr(stages_module, "stack_cost_grad", stack)
+    monkeypatch.setattr(stages_module, "autoencoder_cost_grad", autoencoder)
+    return counts
+
+
+def test_one_ctrl_c_ends_the_whole_run(monkeypatch):
+    data = load_digits_split()
+    counts = _interrupt_in(monkeypatch, "softmax")
+    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(data.X_train, data.y_train)
+    assert counts["finetune"] == 0  # fine-tuning never started
+    assert clf.interrupted_stage_ == "softmax" and "finetune" not in clf.n_iter_
+    assert clf.score(data.X_test, data.y_test) >= 0.5  # the pretrained layer and the softmax as they were
+    np.testing.assert_array_equal(clf.predict(data.X_test, pretrained=True), clf.predict(data.X_test))
+
+
+def test_ctrl_c_before_an_output_layer_says_there_is_no_model(monkeypatch, tmp_path):
+    from stackae.exceptions import TrainingInterrupted
+
+    data = load_digits_split()
+    counts = _interrupt_in(monkeypatch, "pretrain")
+    clf = StackedAutoencoderClassifier((16, 8), alpha=1e-4, pretrain_max_iter=40, random_state=0,
+                                       checkpoint_dir=tmp_path / "ck")  # fmt: skip
+    with pytest.raises(TrainingInterrupted) as info:
+        clf.fit(data.X_train, data.y_train)
+    assert str(info.value) == (
+        "Training was interrupted in stage 'pretrain layer 1' after 2 iterations, before the network had an "
+        f"output layer: there is no model to predict with; resume from the checkpoints in '{tmp_path / 'ck'}'."
+    )
+    assert info.value.stage == "pretrain layer 1" and counts["softmax"] == 0

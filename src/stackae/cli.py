@@ -392,6 +392,11 @@ def cmd_train(args) -> int:
             else:
                 clf.fit(X_fit)
         elapsed = time.perf_counter() - start
+    cut = getattr(clf, "interrupted_stage_", None)
+    if cut is not None:
+        later = "; the stages after it did not run" if cut not in ("finetune", "ladder") else ""
+        resume = f" (--resume {clf.checkpoint_dir} continues it)" if clf.checkpoint_dir is not None else ""
+        print(f"interrupted: stage '{cut}' was cut short by Ctrl-C{later}{resume}; the model is the network as it is")
     metrics = _report(clf, task, data.X_test, y_test, normal)
     print(f"training time: {elapsed:.1f} s")
     if config["out"]:
@@ -402,6 +407,7 @@ def cmd_train(args) -> int:
             "dtype": config["dtype"],
             "task": task,
             **({"normal_class": _jsonable_label(normal)} if normal is not None else {}),
+            **({"interrupted_stage": cut} if cut is not None else {}),
             **metrics,
         }
         _save_or_rescue(clf, config["out"], metadata)
@@ -1023,8 +1029,8 @@ def main(argv=None) -> int:
         print(f"Error: {exc or 'out of memory; use smaller layers or batches, or float32 (--dtype float32)'}",
               file=sys.stderr)  # fmt: skip
         return 1
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"Interrupted: {exc}" if str(exc) else "Interrupted.", file=sys.stderr)
         return 130
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "TrainingInterrupted",
     "StackaeError",
     "DataError",
     "ModelFileError",
@@ -42,6 +43,16 @@ class NonFiniteError(StackaeError, FloatingPointError):
         self.stage = stage
         self.iteration = iteration
         self.theta = theta
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a training before it had a network to predict with (during
+    pretraining). Its checkpoints, if any, hold what was done: ``fit`` on the same
+    folder continues from them. ``stage``: the stage that was cut short."""
+
+    def __init__(self, message: str, stage: str):
+        super().__init__(message)
+        self.stage = stage
 
 
 class CollapsedFeaturesWarning(UserWarning):

@@ -47,7 +47,7 @@ _ESTIMATORS = {
     )
 }
 #: fitted attributes that are plain numbers or flags, kept in the JSON record
-_FITTED_SCALARS = ("n_outputs_", "offset_", "_y_is_vector")
+_FITTED_SCALARS = ("n_outputs_", "offset_", "_y_is_vector", "interrupted_stage_")
 _HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
 
 
@@ -195,7 +195,10 @@ def _rebuild(record: dict, arrays: dict):
         if key in _FITTED_SCALARS:
             if key == "_y_is_vector" and not isinstance(value, bool):
                 raise ValueError(f"a fitted {key} of {value!r}")
-            if key != "_y_is_vector" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            if key == "interrupted_stage_":
+                if not isinstance(value, str):
+                    raise ValueError(f"a fitted {key} of {value!r}")
+            elif key != "_y_is_vector" and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"a fitted {key} of {value!r}")
             setattr(est, key, value)
     if cls is StackedAutoencoderRegressor and getattr(est, "n_outputs_", None) != est.coefs_[-1].shape[1]:

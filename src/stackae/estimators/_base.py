@@ -268,7 +268,7 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
     def _reset_history(self) -> None:
         self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
         self.stage_profile_ = {}
-        for name in ("validation_scores_", "best_validation_score_"):
+        for name in ("validation_scores_", "best_validation_score_", "interrupted_stage_"):
             self.__dict__.pop(name, None)
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_ = {}, {}
@@ -509,6 +509,9 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
                         config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype
                     )
                 self._record(stage, result, monitor)
+                if result.interrupted:  # Ctrl-C ends the run, not only this stage
+                    self._stop(stage, index, len(hidden), done, warm, checkpoints)
+                    break
                 if checkpoints is not None:
                     pretrained = (
                         zip(self.pretrained_coefs_, self.pretrained_intercepts_)
@@ -519,6 +522,27 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
             self.coefs_ = [W for W, _ in done]
             self.intercepts_ = [b for _, b in done]
             return self
+
+    def _stop(self, stage, index, n_pretraining, done, warm, checkpoints) -> None:
+        """After Ctrl-C in stage ``index``: the later stages do not run. With an output
+        layer (cut in its own stage or in fine-tuning) the network as it stands is the
+        model, ``interrupted_stage_`` naming the stage cut short; before it, there is
+        no network to predict with, and :class:`~stackae.exceptions.TrainingInterrupted`
+        says so. The cut stage is not marked done in the checkpoints: resuming continues
+        it from its last checkpoint."""
+        from ..exceptions import TrainingInterrupted
+
+        self.interrupted_stage_ = stage
+        if index < n_pretraining:
+            where = f"; resume from the checkpoints in '{self.checkpoint_dir}'" if checkpoints is not None else ""
+            raise TrainingInterrupted(
+                f"Training was interrupted in stage '{stage}' after {self.n_iter_[stage]} iterations, before the "
+                f"network had an output layer: there is no model to predict with{where}.",
+                stage,
+            )
+        if stage != "finetune" and not warm:  # the output layer alone: the pretrained network is all there is
+            self.pretrained_coefs_ = [W.copy() for W, _ in done]
+            self.pretrained_intercepts_ = [b.copy() for _, b in done]
 
     def _pretrain(self, config, features, index, hidden, done, rng, levels, resumable, dtype):
         """Pretrain hidden layer ``index + 1`` on the features below it; keeps its layers in ``done``."""

@@ -230,7 +230,8 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         sizes = (X.shape[1], *hidden, self.classes_.size)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
-        for stale in ("n_iter_", "loss_", "loss_curve_", "validation_scores_", "best_validation_score_"):
+        stale_names = ("n_iter_", "loss_", "loss_curve_", "validation_scores_", "best_validation_score_")
+        for stale in (*stale_names, "interrupted_stage_"):
             self.__dict__.pop(stale, None)
         checkpoints = self._checkpoints(X_labeled, targets, rng, False, None, every_row)
         with _locked(None if checkpoints is None else self.checkpoint_dir):
@@ -251,7 +252,9 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
             self.batch_statistics_ = self._statistics(theta, sizes, every_row, dtype)
             weights, biases = ladder_fold(theta, sizes, self.batch_statistics_)
             done = [(W.astype(dtype), b.astype(dtype)) for W, b in zip(weights, biases)]
-            if checkpoints is not None:
+            if result.interrupted:  # Ctrl-C: the network as it stood at the last whole epoch
+                self.interrupted_stage_ = "ladder"
+            elif checkpoints is not None:
                 checkpoints.stage_done(1, done, {"n_iter": self.n_iter_, "loss_curve": self.loss_curve_})
             self._keep(done, dtype)
         return self
