@@ -515,3 +515,64 @@ def test_ctrl_c_in_fine_tuning_saves_the_model_and_says_what_was_cut(tmp_path, c
 
     model = load_model(out)
     assert model.metadata_["interrupted_stage"] == "finetune" and model.interrupted_stage_ == "finetune"
+
+
+def test_predict_finds_the_label_column_first_or_last_and_refuses_to_guess(tmp_path, capsys):
+    from stackae.datasets import load_digits_split
+
+    model = tmp_path / "m.npz"
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+                 "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
+    d = load_digits_split()
+    raw = np.rint(d.X_test[:50] * 16).astype(int)  # pixels 0..16 as the digits' files hold them
+    labels = d.y_test[:50, None]
+    outputs = {}
+    for name, table in {
+        "features": raw,
+        "first": np.hstack([labels, raw]),
+        "last": np.hstack([raw, labels]),
+    }.items():
+        path = tmp_path / f"{name}.csv"
+        np.savetxt(path, table, fmt="%d", delimiter=",")
+        capsys.readouterr()
+        assert main(["predict", str(model), str(path)]) == 0, capsys.readouterr().err
+        outputs[name] = capsys.readouterr().out
+    assert outputs["first"] == outputs["features"] == outputs["last"]
+    # labels at both ends: the first is taken, and that is said; no label at either end: refused
+    both = tmp_path / "both.csv"
+    np.savetxt(both, np.hstack([labels, raw[:, :63], labels]), fmt="%d", delimiter=",")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["predict", str(model), str(both)]) == 0
+    assert (
+        f"Warning: '{both}' names no label column, so its first column is taken as the labels (10 distinct values; "
+        "its last could be them too); give --label-column (label_column) to take another."
+    ) in capsys.readouterr().err
+    neither = tmp_path / "neither.csv"
+    np.savetxt(neither, np.hstack([raw, np.full((50, 1), 99)]), fmt="%d", delimiter=",")
+    assert main(["predict", str(model), str(neither)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"Error: '{neither}' has 65 columns for a model of 64 features, and neither end column looks like labels; "
+        "say which column holds them with --label-column."
+    )
+
+
+def test_a_guessed_label_column_is_named(tmp_path, capsys):
+    from stackae.datasets import load_digits_split
+
+    d = load_digits_split()
+    path = tmp_path / "train.csv"
+    np.savetxt(path, np.hstack([d.y_train[:300, None], np.rint(d.X_train[:300] * 16)]), fmt="%d", delimiter=",")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # shown, as the command shows them, not raised
+        code = main(["train", "--data", str(path), "--hidden", "8", "--pretrain-max-iter", "2",
+                     "--softmax-max-iter", "2", "--finetune-max-iter", "2", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert (
+        f"Warning: '{path}' names no label column, so its first column is taken as the labels (10 distinct values); "
+        "give --label-column (label_column) to take another."
+    ) in capsys.readouterr().err

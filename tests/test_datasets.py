@@ -113,7 +113,8 @@ def test_csv_header_detection_keeps_a_first_row_of_data(tmp_path):
     rng = np.random.default_rng(0)
     lines = [",".join([rng.choice(["cat", "dog"]), *map(str, rng.random(3).round(3))]) for _ in range(400)]
     (tmp_path / "plain.csv").write_text("\n".join(lines) + "\n")
-    X, y = load_csv(tmp_path / "plain.csv")
+    with pytest.warns(UserWarning, match=r"names no label column, so its first column is taken as the labels \(2 "):
+        X, y = load_csv(tmp_path / "plain.csv")
     assert X.shape == (400, 3) and y[0] == lines[0].split(",")[0]  # the first row is a sample, not a header
     (tmp_path / "named.csv").write_text("animal,a,b,c\n" + "\n".join(lines) + "\n")
     X, y = load_csv(tmp_path / "named.csv", "animal")

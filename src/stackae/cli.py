@@ -724,9 +724,13 @@ def cmd_predict(args) -> int:
         if path.suffix.lower() == ".npz":
             X, _ = load_npz(path)
         else:
-            X, _ = load_csv(path, args.label_column, require_labels=False)
-            if args.label_column is None and X.shape[1] == model.n_features_in_ + 1:
-                X, _ = load_csv(path, 0)  # a label column first, as in MNIST CSVs
+            X, _ = load_csv(
+                path,
+                args.label_column,
+                require_labels=False,
+                n_features=model.n_features_in_,
+                classes=getattr(model, "classes_", None),
+            )
         scale = resolve_input_scale(X, _scale_arg(args.scale), model.metadata_.get("input_scale"))
         X = np.asarray(X, dtype=np.float64) / scale
         names = [str(i) for i in range(X.shape[0])]

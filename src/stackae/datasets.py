@@ -253,12 +253,17 @@ def _is_header(first, second, numeric) -> bool:
     return any(not numeric(a) and numeric(b) for a, b in zip(first, second))
 
 
-def load_csv(path, label_column=None, *, require_labels: bool = True):
+def load_csv(path, label_column=None, *, require_labels: bool = True, n_features: int | None = None, classes=None):
     """Samples from a ``.csv`` with an optional header row.
 
     The label column is ``label_column`` (a header name or a 0-based index); without
-    it, a column named label/labels/y/target/class, else the first column. With
-    ``require_labels=False`` and no named label column, every column is a feature.
+    it, a column named label/labels/y/target/class, else the first column, with a
+    warning that says so (a guess). With ``require_labels=False`` and no named label
+    column, every column is a feature, except where ``n_features`` (what a model takes)
+    is one less than the columns: then the label column is the first or the last,
+    whichever looks like labels (integers or names, at least two of them, fewer than
+    half the rows, all among ``classes`` where a classifier gives them; both: the
+    first, with a warning), and a file where neither does is refused.
 
     Returns
     -------
@@ -283,7 +288,7 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
         except ValueError:
             return False
 
-    header = None
+    header, guessed = None, False
     if _is_header(rows[0][1], rows[1][1] if len(rows) > 1 else None, numeric):
         header = [c.strip() for c in rows[0][1]]
         rows = rows[1:]
@@ -303,8 +308,19 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
             column %= width
     elif header and any(h.lower() in _LABEL_NAMES for h in header):
         column = next(i for i, h in enumerate(header) if h.lower() in _LABEL_NAMES)
+    elif n_features is not None and width == n_features + 1:
+        known = None if classes is None else {_label_text(c) for c in classes}
+        candidates = [c for c in (0, width - 1) if _looks_like_labels([row[c] for _, row in rows], numeric, known)]
+        if not candidates:
+            raise DataError(
+                f"'{path}' has {width} columns for a model of {n_features} features, and neither end column looks "
+                "like labels; say which column holds them with --label-column."
+            )
+        column = candidates[0]  # both: the first, as MNIST's CSVs have it, and said
+        guessed = len(candidates) > 1
     elif require_labels:
         column = 0
+        guessed = True
     X = np.empty((len(rows), width - (column is not None)), dtype=np.float64)
     labels = []
     for r, (line, row) in enumerate(rows):
@@ -325,7 +341,37 @@ def load_csv(path, label_column=None, *, require_labels: bool = True):
         values = [float(v) if numeric(v) else None for v in labels]
         if all(v is not None and v.is_integer() and abs(v) < 2**53 for v in values):  # "3", "3.0", "3e0"
             y = np.array(values).astype(np.int64)
+    if guessed:  # said once the file has been read whole (a malformed file is its error alone)
+        import warnings
+
+        warnings.warn(
+            f"'{path}' names no label column, so its first column is taken as the labels ({np.unique(y).size} "
+            "distinct values"
+            + ("; its last could be them too" if n_features is not None else "")
+            + "); give --label-column (label_column) to take another.",
+            stacklevel=2,
+        )
     return X, y
+
+
+def _label_text(value) -> str:
+    """A label as a CSV cell would spell it (``3`` for the class 3 or 3.0)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def _looks_like_labels(cells, numeric, known=None) -> bool:
+    """Whether a column's cells look like class labels: integers or names, at least two
+    distinct values, fewer distinct values than half the rows, and all of them among
+    ``known`` (a classifier's classes, as text) where given."""
+    values = {c.strip() for c in cells}
+    if not 2 <= len(values) < max(3, len(cells) / 2):
+        return False
+    if not all(not numeric(v) or float(v).is_integer() for v in values):
+        return False
+    spelled = {_label_text(float(v)) if numeric(v) else v for v in values}
+    return known is None or spelled <= known
 
 
 def guess_input_scale(X: np.ndarray) -> float:
