@@ -118,8 +118,22 @@ def test_convergence_warning_names_stage_and_parameter(digits):
 
 def test_collapsed_features_warning():
     X = np.tile(np.linspace(0, 1, 6), (20, 1))  # every sample the same
-    with pytest.warns(CollapsedFeaturesWarning, match=r"every hidden unit outputs nearly the same value"):
+    with pytest.warns(
+        CollapsedFeaturesWarning,
+        match=r"every hidden unit outputs nearly the same value .* Try a smaller 'alpha' \(e\.g\. 1e-4\)",
+    ):
         _fit_quietly(SparseAutoencoder(4, max_iter=50, random_state=0), X)
+
+
+def test_a_collapse_from_too_large_a_step_advises_the_learning_rate(digits):
+    stack = StackedAutoencoderClassifier((16,), solver="adam", learning_rate=10.0, pretrain_max_iter=3,
+                                         softmax_max_iter=1, finetune_max_iter=1, random_state=0)  # fmt: skip
+    with pytest.warns(CollapsedFeaturesWarning) as caught:
+        _fit_quietly(stack, digits.X_train, digits.y_train)
+    assert str(caught[0].message).endswith(
+        "so the features carry no information. Try a smaller 'learning_rate' (it is 10; 0.001 is usual for "
+        "solver='adam')."
+    )
 
 
 def test_warm_start_finetunes_existing_weights(digits):

@@ -211,7 +211,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], n_hidden, dtype)
         self.coefs_, self.intercepts_ = [W1, W2], [b1, b2]
         store_history(self, result, monitor)
-        warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage)
+        warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage, config)
         return self
 
     def transform(self, X):

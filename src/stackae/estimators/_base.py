@@ -563,7 +563,7 @@ class StackedNetwork(TransformerMixin, BaseEstimator):
         warn_not_converged(result, stage, "pretrain_max_iter", self.pretrain_max_iter)
         W1, W2, b1, b2 = autoencoder_layers(config, result.theta, n_in, hidden[index], dtype)
         self._keep_pretrained(done, index, (W1, b1), (W2, b2))
-        warn_if_collapsed(features.advance((W1, b1)), stage)
+        warn_if_collapsed(features.advance((W1, b1)), stage, config)
         return result, monitor
 
     def _train_output(self, config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype):

@@ -116,7 +116,23 @@ def warn_not_converged(result: OptimizeResult, stage: str, param: str, max_iter:
 COLLAPSE_ROWS = 10000
 
 
-def warn_if_collapsed(H, stage: str) -> None:
+def _collapse_advice(config) -> str:
+    """What to change when a layer's features collapsed: a minibatch step size far above
+    the solver's usual one (which saturates every unit in a few steps) before the
+    weight decay and the sparsity penalty (which pull every unit to the same output)."""
+    from ..optim import DEFAULT_LEARNING_RATES
+
+    if config is not None and config.solver in DEFAULT_LEARNING_RATES and config.learning_rate is not None:
+        usual = DEFAULT_LEARNING_RATES[config.solver]
+        if config.learning_rate > 10 * usual:
+            return (
+                f"Try a smaller 'learning_rate' (it is {config.learning_rate:g}; {usual:g} is usual for "
+                f"solver={config.solver!r})."
+            )
+    return "Try a smaller 'alpha' (e.g. 1e-4) or 'sparsity_weight'."
+
+
+def warn_if_collapsed(H, stage: str, config=None) -> None:
     if _xp.is_dask(H):
         spread = float(H.std(axis=0).max().compute()) if H.shape[0] > 1 else np.inf
     else:
@@ -126,7 +142,7 @@ def warn_if_collapsed(H, stage: str) -> None:
         warnings.warn(
             f"Stage '{stage}': every hidden unit outputs nearly the same value for every "
             f"sample (largest standard deviation {spread:.2g}), so the features carry no "
-            "information. Try a smaller 'alpha' (e.g. 1e-4) or 'sparsity_weight'.",
+            f"information. {_collapse_advice(config)}",
             CollapsedFeaturesWarning,
             stacklevel=3,
         )
