@@ -813,6 +813,26 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from ._files import check_not_an_input, check_writable
+    from .io import load_model
+
+    check_writable(args.out, "--out")
+    check_not_an_input(args.out, "--out", [args.model])
+    model = load_model(args.model)
+    try:
+        from .export import save_torch
+    except ImportError as exc:  # pragma: no cover - where torch is absent
+        raise ValueError(str(exc)) from None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError("--format torch needs PyTorch: pip install torch") from None
+    save_torch(model, args.out, args.output)
+    print(f"{type(model).__name__} exported to {args.out} (torch.export; load with torch.export.load(path).module())")
+    return 0
+
+
 def cmd_presets(args) -> int:
     for name, params in PRESETS.items():
         print(f"{name}: {DESCRIPTIONS[name]}")
@@ -1001,6 +1021,17 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", required=True, help="PNG file for the filters")
     show.add_argument("--curves", help="PNG file for the learning curves (default: OUT-curves.png)")
     show.set_defaults(func=cmd_show)
+
+    export = sub.add_parser("export", help="a model for use without stackae: a PyTorch program (torch.export)")
+    export.add_argument("model")
+    export.add_argument("--format", choices=["torch"], default="torch", help="torch: a .pt2 file of torch.export")
+    export.add_argument("--out", required=True, help="the file to write (e.g. model.pt2)")
+    export.add_argument(
+        "--output",
+        help="what the program computes: predict_proba (classifiers' default), scores, predict (regressors'), "
+        "transform (autoencoders'), reconstruct",
+    )
+    export.set_defaults(func=cmd_export)
 
     presets = sub.add_parser("presets", help="the named recipes of --preset and what each sets")
     presets.set_defaults(func=cmd_presets)

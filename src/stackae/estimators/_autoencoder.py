@@ -18,6 +18,7 @@ from ._data import (
     split_validation,
     weights_like,
 )
+from ._export import TorchExportMixin
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
 from ._validation import check_autoencoder_params, check_int
@@ -25,7 +26,7 @@ from ._validation import check_autoencoder_params, check_int
 __all__ = ["SparseAutoencoder"]
 
 
-class SparseAutoencoder(TransformerMixin, BaseEstimator):
+class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
     r"""An autoencoder: sparse (UFLDL), denoising, tied, contractive; sigmoid, tanh or
     ReLU units.
 

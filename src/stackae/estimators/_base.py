@@ -48,6 +48,7 @@ from ._data import (
     take_rows,
     weights_like,
 )
+from ._export import TorchExportMixin
 from ._softmax import check_some_labeled
 from ._stages import (
     StageConfig,
@@ -181,7 +182,7 @@ class _Features:
         return self.train
 
 
-class StackedNetwork(TransformerMixin, BaseEstimator):
+class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
     """The shared machinery of the stacked estimators (see the module's docstring).
 
     Subclasses define ``__init__`` with their parameters (among them every name

@@ -12,6 +12,7 @@ from .._params import unpack
 from ..heads import SOFTMAX
 from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
+from ._export import TorchExportMixin
 from ._stages import StageConfig, train_output, warn_not_converged
 from ._validation import check_float, check_int, check_solver_params
 
@@ -127,7 +128,7 @@ class SoftmaxOutputMixin:
         return self.classes_[_xp.to_numpy(xp.argmax(scores, axis=1))]
 
 
-class SoftmaxRegression(SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
     r"""Softmax (multinomial logistic) regression.
 
     Minimises :func:`stackae.objectives.softmax_cost`.
