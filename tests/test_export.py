@@ -127,7 +127,63 @@ def test_the_command_line_exports_a_program_that_loads_without_stackae(fitted, d
             got = loaded(torch.from_numpy(digits.X_test[:rows])).numpy()
         np.testing.assert_allclose(got, fitted["classifier"].predict_proba(digits.X_test[:rows]), atol=1e-6)
     with pytest.raises(SystemExit) as info:  # argparse's own refusal of an unknown format
-        main(["export", str(model_file), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
-    assert info.value.code == 2 and "invalid choice: 'onnx'" in capsys.readouterr().err
+        main(["export", str(model_file), "--format", "tflite", "--out", str(tmp_path / "m.tflite")])
+    assert info.value.code == 2 and "invalid choice: 'tflite'" in capsys.readouterr().err
     assert main(["export", str(model_file), "--out", str(model_file)]) == 1  # never over its input
     assert "--out" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ ONNX
+def _onnx_session(onnx_model):
+    ort = pytest.importorskip("onnxruntime")
+    return ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("name", ["classifier", "relu classifier", "ladder", "softmax"])
+def test_onnx_classifiers_give_the_labels_and_probabilities(fitted, digits, name):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from stackae.export import register_onnx
+
+    register_onnx()
+    model = fitted[name]
+    onnx_model = skl2onnx.to_onnx(model, digits.X_test[:1], options={id(model): {"zipmap": False}})
+    session = _onnx_session(onnx_model)
+    label, proba = session.run(None, {session.get_inputs()[0].name: digits.X_test})
+    np.testing.assert_allclose(proba, model.predict_proba(digits.X_test), atol=1e-6)
+    np.testing.assert_array_equal(label, model.predict(digits.X_test))
+
+
+@pytest.mark.parametrize(("name", "method"), [("regressor", "predict"), ("autoencoder", "transform"),
+                                              ("sparse autoencoder", "transform")])  # fmt: skip
+def test_onnx_regressors_and_autoencoders(fitted, digits, name, method):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from stackae.export import register_onnx
+
+    register_onnx()
+    model = fitted[name]
+    session = _onnx_session(skl2onnx.to_onnx(model, digits.X_test[:1]))
+    (got,) = session.run(None, {session.get_inputs()[0].name: digits.X_test})
+    expected = getattr(model, method)(digits.X_test)
+    np.testing.assert_allclose(got.reshape(np.shape(expected)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pipeline_with_a_stackae_step_converts(digits, tmp_path, capsys):
+    pytest.importorskip("skl2onnx")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from stackae.export import save_onnx
+
+    pipe = make_pipeline(StandardScaler(), StackedAutoencoderClassifier((16,), softmax_max_iter=10, **SHORT))
+    _fit(pipe, digits.X_train, digits.y_train)
+    save_onnx(pipe, tmp_path / "pipe.onnx")
+    import onnx
+
+    session = _onnx_session(onnx.load(tmp_path / "pipe.onnx"))
+    label, proba = session.run(None, {session.get_inputs()[0].name: digits.X_test})
+    np.testing.assert_allclose(proba, pipe.predict_proba(digits.X_test), atol=1e-5)
+    assert (label == pipe.predict(digits.X_test)).mean() == 1.0
+    # and from the command line, a model file
+    save_model(pipe[-1], tmp_path / "m.npz")
+    assert main(["export", str(tmp_path / "m.npz"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "exported to" in capsys.readouterr().out and (tmp_path / "m.onnx").stat().st_size > 1000

@@ -820,14 +820,25 @@ def cmd_export(args) -> int:
     check_writable(args.out, "--out")
     check_not_an_input(args.out, "--out", [args.model])
     model = load_model(args.model)
-    try:
-        from .export import save_torch
-    except ImportError as exc:  # pragma: no cover - where torch is absent
-        raise ValueError(str(exc)) from None
+    if args.format == "onnx":
+        if args.output is not None:
+            raise ValueError("--output applies to --format torch; an ONNX model computes what skl2onnx's do.")
+        try:
+            import onnxruntime  # noqa: F401
+            import skl2onnx  # noqa: F401
+        except ImportError:
+            raise ValueError("--format onnx needs skl2onnx and onnxruntime: pip install 'stackae[onnx]'") from None
+        from .export import save_onnx
+
+        save_onnx(model, args.out)
+        print(f"{type(model).__name__} exported to {args.out} (ONNX; run it with onnxruntime.InferenceSession)")
+        return 0
     try:
         import torch  # noqa: F401
     except ImportError:
         raise ValueError("--format torch needs PyTorch: pip install torch") from None
+    from .export import save_torch
+
     save_torch(model, args.out, args.output)
     print(f"{type(model).__name__} exported to {args.out} (torch.export; load with torch.export.load(path).module())")
     return 0
@@ -1024,7 +1035,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="a model for use without stackae: a PyTorch program (torch.export)")
     export.add_argument("model")
-    export.add_argument("--format", choices=["torch"], default="torch", help="torch: a .pt2 file of torch.export")
+    export.add_argument(
+        "--format",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch: a .pt2 file of torch.export; onnx: an ONNX model (skl2onnx: a classifier's label and "
+        "probabilities, a regressor's predictions, an autoencoder's codes)",
+    )
     export.add_argument("--out", required=True, help="the file to write (e.g. model.pt2)")
     export.add_argument(
         "--output",
