@@ -411,10 +411,19 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     print(f"machine: {machine_description()}; threads: {get_num_threads()}")
-    chosen = {np.dtype(d).name: _tuning.block_rows(784, (200,), np.dtype(d).itemsize) for d in (np.float64, np.float32)}
+    sizes = {np.dtype(d).name: np.dtype(d).itemsize for d in (np.float64, np.float32)}
+    chosen = {k: _tuning.block_rows(784, (200,), size, n_samples=args.samples) for k, size in sizes.items()}
+    rule = {
+        k: _tuning._rows_for(_tuning.rule_budget(_tuning.cache_geometry()), 784, (200,), s) for k, s in sizes.items()
+    }
+    old = {k: _tuning._rows_for(_tuning.cache_share_bytes(), 784, (200,), s) for k, s in sizes.items()}
     print(
-        f"rows per block (from {_tuning.cache_share_bytes() / 2**20:.0f} MiB of last-level cache per core): "
+        "rows per block: "
         + ", ".join(f"{k} {v}" for k, v in chosen.items())
+        + f" (measured on this machine where {args.samples} rows call for it, else from the L2); the L2 rule alone: "
+        + ", ".join(f"{k} {v}" for k, v in rule.items())
+        + f"; the 0.2 rule (half of {_tuning.cache_share_bytes() / 2**20:.0f} MiB of last-level cache per core): "
+        + ", ".join(f"{k} {v}" for k, v in old.items())
     )
     if args.sweep_blocks:
         sweep(args, chosen)
