@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from stackae import StackedAutoencoderClassifier
 from stackae import _checkpoint as checkpoint_module
-from stackae._checkpoint import CheckpointDir
+from stackae._checkpoint import CheckpointDir, run_folders
 from stackae.datasets import load_digits_split
 from stackae.io import load_model
 
@@ -45,6 +45,12 @@ def _fit(params, data, **extra):
         return StackedAutoencoderClassifier(**params, **extra).fit(data.X_train, data.y_train)
 
 
+def _run_files(folder):
+    """The checkpoint files of the one run in ``folder`` (its ``run-*`` folder)."""
+    (run,) = run_folders(folder)
+    return CheckpointDir(run).files()
+
+
 def _same_network(a, b):
     for Wa, Wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_array_equal(Wa, Wb)
@@ -54,13 +60,13 @@ def test_resuming_from_every_checkpoint_gives_the_uninterrupted_result(tmp_path,
     reference = _fit(ADAM, digits)
     folder = tmp_path / "ckpt"
     _fit(ADAM, digits, checkpoint_dir=folder)
-    assert len(CheckpointDir(folder).files()) == 3  # the folder keeps the newest three
+    assert len(_run_files(folder)) == 3  # the folder keeps the newest three
     # A run that keeps them all, then a resume from each prefix of them: as if the
     # process had died right after each checkpoint.
     monkeypatch.setattr(checkpoint_module, "KEEP", 1000)
     full = tmp_path / "full"
     _fit(ADAM, digits, checkpoint_dir=full)
-    files = CheckpointDir(full).files()
+    files = _run_files(full)
     assert len(files) > 8  # mid-stage and end-of-stage checkpoints of all four stages
     for k in [*range(1, len(files), 2), len(files)]:
         trial = tmp_path / f"trial{k}"
@@ -81,7 +87,7 @@ def test_a_corrupt_newest_checkpoint_is_skipped(tmp_path, digits):
     reference = _fit(ADAM, digits)
     folder = tmp_path / "ckpt"
     _fit(ADAM, digits, checkpoint_dir=folder)
-    files = CheckpointDir(folder).files()
+    files = _run_files(folder)
     files[-1].write_bytes(files[-1].read_bytes()[:100])  # a write cut short
     with pytest.warns(
         UserWarning, match=r"^Skipping unreadable checkpoint: '.*checkpoint-\d+\.npz': it is not an \.npz archive"
@@ -90,11 +96,45 @@ def test_a_corrupt_newest_checkpoint_is_skipped(tmp_path, digits):
     _same_network(resumed, reference)
 
 
-def test_checkpoints_of_another_run_are_refused(tmp_path, digits):
+def test_the_runs_of_one_folder_are_kept_apart(tmp_path, digits):
+    folder = tmp_path / "ckpt"
+    first = _fit(ADAM, digits, checkpoint_dir=folder)
+    other = _fit({**ADAM, "alpha": 2e-4}, digits, checkpoint_dir=folder)  # another run: its own folder
+    assert len(run_folders(folder)) == 2
+    again = _fit(ADAM, digits, checkpoint_dir=folder)  # the first run, finished: restored, not retrained
+    _same_network(again, first)
+    assert not np.array_equal(other.coefs_[0], first.coefs_[0])
+
+
+def test_a_grid_search_checkpoints_its_parallel_fits_side_by_side(tmp_path, digits):
+    from sklearn.model_selection import GridSearchCV
+
+    folder = tmp_path / "grid"
+    search = GridSearchCV(
+        StackedAutoencoderClassifier(**{**ADAM, "checkpoint_dir": str(folder)}),
+        {"alpha": [1e-4, 1e-3]},
+        cv=2,
+        n_jobs=2,
+        error_score="raise",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(digits.X_train, digits.y_train)
+    assert len(run_folders(folder)) == 5  # 2 settings x 2 folds, and the refit
+    assert search.score(digits.X_test, digits.y_test) >= 0.6  # 14 short epochs (measured 0.685; chance 0.1)
+
+
+def test_checkpoints_written_at_a_folder_s_top_by_stackae_0_2_are_resumed(tmp_path, digits):
+    reference = _fit(ADAM, digits)
     folder = tmp_path / "ckpt"
     _fit(ADAM, digits, checkpoint_dir=folder)
-    with pytest.raises(ValueError, match=r"holds checkpoints of a different run \(other data or hyperparameters\)"):
-        _fit({**ADAM, "alpha": 2e-4}, digits, checkpoint_dir=folder)
+    (run,) = run_folders(folder)
+    old = tmp_path / "old"
+    old.mkdir()
+    files = CheckpointDir(run).files()
+    (old / files[0].name).write_bytes(files[0].read_bytes())  # a mid-run checkpoint, where 0.2 kept it
+    resumed = _fit(ADAM, digits, checkpoint_dir=old)
+    _same_network(resumed, reference)
 
 
 def test_lbfgs_resume_reaches_the_same_accuracy(tmp_path, digits):
@@ -111,7 +151,7 @@ def test_lbfgs_resume_reaches_the_same_accuracy(tmp_path, digits):
     folder = tmp_path / "ckpt"
     _fit(params, digits, checkpoint_dir=folder)
     # keep only a checkpoint from the middle of fine-tuning
-    files = CheckpointDir(folder).files()
+    files = _run_files(folder)
     for f in files[1:]:
         f.unlink()
     resumed = _fit(params, digits, checkpoint_dir=folder)
@@ -161,7 +201,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     deadline = time.time() + 120
     # kill it in the middle of fine-tuning, right after a checkpoint landed
     while time.time() < deadline:
-        names = [p.name for p in folder.glob("checkpoint-*.npz")] if folder.exists() else []
+        names = [p.name for p in folder.glob("run-*/checkpoint-*.npz")] if folder.exists() else []
         if any(int(n[11:17]) >= 60 for n in names):
             break
         assert proc.poll() is None, "training finished before it could be killed"
@@ -237,11 +277,15 @@ def test_two_trainings_on_one_folder_are_refused(tmp_path, digits):
     import json
     import socket
 
+    clf = StackedAutoencoderClassifier((4,), pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1,
+                                       checkpoint_dir=tmp_path)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(digits.X_train[:60], digits.y_train[:60])
+    (run,) = run_folders(tmp_path)  # the run's own folder, where its lock goes
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (tmp_path / "lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
-        clf = StackedAutoencoderClassifier((4,), pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1,
-                                           checkpoint_dir=tmp_path)  # fmt: skip
+        (run / "lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
         with pytest.raises(ValueError, match=rf"is in use by another training \(process {sleeper.pid} on "):
             clf.fit(digits.X_train[:60], digits.y_train[:60])
     finally:
@@ -250,4 +294,4 @@ def test_two_trainings_on_one_folder_are_refused(tmp_path, digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(digits.X_train[:60], digits.y_train[:60])  # its owner gone: taken over
-    assert not (tmp_path / "lock").exists()  # and released after the fit
+    assert not (run / "lock").exists()  # and released after the fit

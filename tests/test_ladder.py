@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from stackae import LadderNetworkClassifier, StackedAutoencoderClassifier
 from stackae import _checkpoint as checkpoint_module
-from stackae._checkpoint import CheckpointDir
+from stackae._checkpoint import CheckpointDir, run_folders
 from stackae._rows import rows_of
 from stackae._rows._numpy import NumpyRows
 from stackae.datasets import load_digits_split
@@ -224,7 +224,8 @@ def test_resuming_from_every_checkpoint_gives_the_uninterrupted_result(tmp_path,
     monkeypatch.setattr(checkpoint_module, "KEEP", 1000)
     full = tmp_path / "full"
     _fit(LadderNetworkClassifier(**params, checkpoint_dir=full), digits.X_train, marked)
-    files = CheckpointDir(full).files()
+    (run,) = run_folders(full)
+    files = CheckpointDir(run).files()
     assert len(files) == 4  # epochs 2, 4, 6, and the finished network
     for k in range(1, len(files) + 1):
         trial = tmp_path / f"trial{k}"

@@ -21,13 +21,30 @@ from ._files import atomic_write
 from ._safenpz import read_npz
 from .exceptions import ModelFileError
 
-__all__ = ["CheckpointDir", "rng_state_arrays", "restore_rng"]
+__all__ = ["CheckpointDir", "rng_state_arrays", "restore_rng", "run_folders", "holds_checkpoints"]
 
 #: Checkpoint files kept in a folder (older ones are deleted).
 KEEP = 3
 FORMAT_NAME = "stackae-checkpoint"
 FORMAT_VERSION = 1
 _PATTERN = re.compile(r"^checkpoint-(\d{6})\.npz$")
+#: A training's checkpoints live in ``<checkpoint_dir>/run-<its fingerprint>``: the runs
+#: of one folder (a grid search's fits, side by side) never meet.
+RUN_PREFIX = "run-"
+
+
+def run_folders(folder) -> list[Path]:
+    """The run folders inside a checkpoint folder, by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(RUN_PREFIX))
+
+
+def holds_checkpoints(folder) -> bool:
+    """Whether ``folder`` holds checkpoints: in its run folders, or (written by stackae
+    0.2) at its top."""
+    return bool(CheckpointDir(folder).files()) or any(CheckpointDir(run).files() for run in run_folders(folder))
 
 
 def rng_state_arrays(rng) -> dict[str, np.ndarray]:
@@ -194,7 +211,9 @@ class StageCheckpoints:
     """
 
     def __init__(self, folder, every: int, run_id: str, rng):
-        self.folder = CheckpointDir(folder)
+        self.root = Path(folder)
+        self.path = self.root / f"{RUN_PREFIX}{run_id[:16]}"  # this run's own folder (see RUN_PREFIX)
+        self.folder = CheckpointDir(self.path)
         self.every = every
         self.run_id = run_id
         self.rng = rng
@@ -244,6 +263,10 @@ class StageCheckpoints:
         ``pretrained`` holds the network before fine-tuning once fine-tuning is done.
         """
         found = self.folder.latest()
+        if found is None:  # stackae 0.2 wrote a run's checkpoints at the folder's top
+            found = CheckpointDir(self.root).latest()
+            if found is not None and found[1].get("run") != self.run_id:
+                found = None  # another run's: it stays where it is
         if found is None:
             return None
         arrays, record, path = found

@@ -258,10 +258,10 @@ def _train_config(args) -> dict:
     params = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {})).get_params()
     params.pop("verbose")
     if args.checkpoint:
-        from ._checkpoint import CheckpointDir
+        from ._checkpoint import holds_checkpoints
 
         folder = Path(args.checkpoint)
-        if CheckpointDir(folder).files():
+        if holds_checkpoints(folder):
             raise ValueError(
                 f"'{folder}' already holds checkpoints; continue them with --resume {folder}, "
                 "or choose an empty folder."

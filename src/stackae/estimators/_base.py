@@ -447,7 +447,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         )
         check_memory(config, sizes, X, hidden)
         # one training a folder at a time: two would delete each other's checkpoints
-        with _locked(None if checkpoints is None else self.checkpoint_dir):
+        with _locked(None if checkpoints is None else checkpoints.path):
             dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
             # done: (W, b) of the finished layers, in the network's order

@@ -234,7 +234,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         for stale in (*stale_names, "interrupted_stage_"):
             self.__dict__.pop(stale, None)
         checkpoints = self._checkpoints(X_labeled, targets, rng, False, None, every_row)
-        with _locked(None if checkpoints is None else self.checkpoint_dir):
+        with _locked(None if checkpoints is None else checkpoints.path):
             restored = checkpoints.restore() if checkpoints is not None else None
             resume = None
             if restored is not None:
