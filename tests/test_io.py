@@ -128,7 +128,12 @@ def test_corrupted_weights_are_detected(tmp_path, small_model):
         arrays = {k: npz[k] for k in npz.files}
     arrays["coef_1"] = arrays["coef_1"][:3]
     np.savez(path, **arrays)
-    with pytest.raises(ModelFileError, match=r"its contents are inconsistent \(layer 2 has weights \(3, 6\)"):
+    # 3 rows: no width the metadata declares, refused before the array is read
+    with pytest.raises(ModelFileError, match=r"its array 'coef_1' declares shape \(3, 6\), which its metadata's"):
+        load_model(path)
+    arrays["coef_1"] = np.zeros((6, 6))  # declared widths, chained wrongly
+    np.savez(path, **arrays)
+    with pytest.raises(ModelFileError, match=r"its contents are inconsistent \(layer 2 has weights \(6, 6\)"):
         load_model(path)
 
 
@@ -206,3 +211,40 @@ def test_a_classifier_file_without_classes_is_refused(tmp_path):
     np.savez(tmp_path / "edited.npz", **arrays)
     with pytest.raises(ModelFileError, match=r"\(a classifier without its class labels\)"):
         load_model(tmp_path / "edited.npz")
+
+
+def test_an_array_the_metadata_does_not_declare_is_refused_before_it_is_inflated(tmp_path):
+    import io
+    import zipfile
+
+    from stackae import StackedAutoencoderClassifier
+    from stackae.datasets import load_digits_split
+    from stackae.exceptions import ModelFileError
+    from stackae.io import load_model, save_model
+
+    d = load_digits_split()
+    model = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2,
+                                         random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(d.X_train, d.y_train)
+    good = tmp_path / "m.npz"
+    save_model(model, good)
+    # the same file with its first layer swapped for a (64, 50000) array: 25.6 MB inflated
+    # from a few kilobytes, which a network of 8 hidden units cannot hold
+    crafted = tmp_path / "crafted.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename == "coef_0.npy":
+                buffer = io.BytesIO()
+                np.save(buffer, np.zeros((64, 50000)))
+                dst.writestr("coef_0.npy", buffer.getvalue())
+            else:
+                dst.writestr(info, src.read(info))
+    with pytest.raises(ModelFileError) as caught:
+        load_model(crafted)
+    assert str(caught.value) == (
+        f"'{crafted}' is not a usable stackae model: its array 'coef_0' declares shape (64, 50000), which its "
+        "metadata's layer sizes (8, 10, 64) do not allow."
+    )
+    assert load_model(good).score(d.X_test, d.y_test) == model.score(d.X_test, d.y_test)

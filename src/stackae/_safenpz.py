@@ -28,17 +28,23 @@ class _Refused(Exception):
     pass
 
 
-def read_npz(path, error: Callable[[str], Exception]) -> dict[str, np.ndarray]:
+def read_npz(
+    path, error: Callable[[str], Exception], *, first=(), check: Callable | None = None
+) -> dict[str, np.ndarray]:
     """All arrays of the ``.npz`` at ``path``, by name (without ``.npy``).
 
     For anything but a well-formed archive of plain arrays whose declared sizes agree
     with the file, raises ``error(reason)``; ``FileNotFoundError`` if it is missing.
+    The members named in ``first`` are read before the others, and ``check(name,
+    shape, dtype, arrays_read_so_far)``, called with each member's declared shape
+    before its data is inflated, may refuse it by raising ``ValueError(reason)`` (a
+    model file's arrays against its metadata's layer sizes).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: '{path}'.")
     try:
-        return _read(path)
+        return _read(path, tuple(first), check)
     except _Refused as exc:
         raise error(str(exc)) from None
     except (
@@ -56,13 +62,19 @@ def read_npz(path, error: Callable[[str], Exception]) -> dict[str, np.ndarray]:
         raise error(f"it is a damaged .npz archive ({exc})") from None
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def _read(path: Path, first=(), check=None) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise _Refused("it is not an .npz archive (it may be truncated, or another kind of file)")
     arrays = {}
     with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        members = archive.infolist()
+
+        def named(info):
+            return info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+
+        members = [m for m in members if named(m) in first] + [m for m in members if named(m) not in first]
+        for info in members:
+            name = named(info)
             limit = max(info.compress_size, 1) * MAX_DEFLATE_RATIO
             if info.file_size > limit:
                 raise _Refused(f"its member '{name}' declares an impossible size (the file is corrupted)")
@@ -76,6 +88,11 @@ def _read(path: Path) -> dict[str, np.ndarray]:
                     raise _Refused(f"its member '{name}' has an unknown .npy version {version}")
                 if dtype.hasobject:
                     raise _Refused("it holds object arrays, which stackae refuses to load; save plain numeric arrays")
+                if check is not None:
+                    try:
+                        check(name, tuple(shape), dtype, arrays)
+                    except ValueError as exc:
+                        raise _Refused(str(exc)) from None
                 count = int(np.prod(shape, dtype=object))
                 if count * dtype.itemsize > info.file_size:
                     raise _Refused(

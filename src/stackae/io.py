@@ -46,6 +46,7 @@ _ESTIMATORS = {
         LadderNetworkClassifier,
     )
 }
+_CLASSIFIERS = {c.__name__ for c in (SoftmaxRegression, StackedAutoencoderClassifier, LadderNetworkClassifier)}
 #: fitted attributes that are plain numbers or flags, kept in the JSON record
 _FITTED_SCALARS = ("n_outputs_", "offset_", "_y_is_vector", "interrupted_stage_")
 _HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
@@ -127,7 +128,12 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such model file: '{path}'.")
-    arrays = read_npz(path, lambda why: ModelFileError(f"'{path}' is not a usable stackae model: {why}."))
+    arrays = read_npz(
+        path,
+        lambda why: ModelFileError(f"'{path}' is not a usable stackae model: {why}."),
+        first=("metadata", "classes"),
+        check=_declared_shape_check(),
+    )
     if "metadata" not in arrays:
         _fail(path, "it has no stackae metadata (was it written by another program?)")
     try:
@@ -147,6 +153,52 @@ def load_model(path):
         return _rebuild(record, arrays)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         _fail(path, f"its contents are inconsistent ({exc})")
+
+
+def _declared_shape_check():
+    """``check`` for :func:`~stackae._safenpz.read_npz`: before a layer's array is
+    inflated, each of its declared dimensions must be a width the metadata gives (the
+    features, a hidden layer's size, the classes' or outputs' count), so that a small
+    file declaring a huge array is refused before any memory is taken for it."""
+    widths = {}
+
+    def check(name, shape, dtype, arrays):
+        if name in ("metadata", "classes"):
+            return
+        if "metadata" not in arrays:
+            return  # no metadata to check against: the file is refused once read, for that
+        if not widths:
+            widths["allowed"] = _declared_widths(arrays)
+        allowed = widths["allowed"]
+        if allowed is not None and any(d not in allowed for d in shape):
+            raise ValueError(
+                f"its array '{name}' declares shape {shape}, which its metadata's layer sizes "
+                f"({', '.join(map(str, sorted(allowed)))}) do not allow"
+            )
+
+    return check
+
+
+def _declared_widths(arrays):
+    """The layer widths a model file's metadata declares (None where it cannot say)."""
+    try:
+        record = json.loads(str(arrays["metadata"]))
+        params, fitted = record.get("params", {}), record.get("fitted", {}) or {}
+        widths = {int(record["n_features_in"])}
+        hidden = params.get("hidden_layer_sizes", params.get("n_hidden"))
+        if hidden is not None:
+            widths.update(int(h) for h in (hidden if isinstance(hidden, list | tuple) else [hidden]))
+        if "classes" in arrays:
+            widths.add(int(arrays["classes"].shape[0]))
+        elif record.get("estimator") in _CLASSIFIERS:
+            return None  # a classifier without its labels: refused for that, once read
+        if isinstance(fitted.get("n_outputs_"), int):
+            widths.add(int(fitted["n_outputs_"]))
+        elif record.get("estimator") == StackedAutoencoderRegressor.__name__:
+            return None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None  # the metadata's own check says what is wrong with it
+    return widths
 
 
 def _rebuild(record: dict, arrays: dict):
