@@ -138,3 +138,39 @@ def test_fuzz_helpers_produce_valid_files_unmutated(tmp_path, model_bytes):
     (tmp_path / "m.npz").write_bytes(model_bytes)
     assert load_model(tmp_path / "m.npz").n_features_in_ == 4
     write_idx(tmp_path / "b.idx", np.zeros((2, 2)))
+
+
+@FUZZ
+@given(
+    rows=st.integers(6, 40),
+    width=st.integers(1, 6),
+    n_classes=st.integers(2, 4),
+    where=st.sampled_from(["first", "last", "none"]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_label_column_of_a_wider_csv_is_never_a_feature(tmp_path, rows, width, n_classes, where, seed):
+    """Whatever a CSV's pixels, predict's reading of a file one column wider than the
+    model takes the labels from where they are, or refuses: it never keeps the labels as
+    a feature nor drops a feature silently."""
+    from stackae.datasets import load_csv
+    from stackae.exceptions import DataError
+
+    rng = np.random.default_rng(seed)
+    features = rng.integers(0, 256, (rows, width))
+    labels = rng.integers(0, n_classes, rows)
+    table = {"first": np.column_stack([labels, features]), "last": np.column_stack([features, labels])}
+    table["none"] = np.column_stack([features, rng.integers(0, 256, rows)])  # one column too many, no labels
+    path = tmp_path / f"t{seed}-{where}.csv"
+    np.savetxt(path, table[where], fmt="%d", delimiter=",")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # both ends could be labels: the first, said
+        try:
+            X, _ = load_csv(path, require_labels=False, n_features=width, classes=np.arange(n_classes))
+        except DataError as exc:
+            assert "say which column holds them with --label-column" in str(exc)
+            return
+    assert X.shape == (rows, width)
+    if where == "first" or where == "last":
+        kept_labels = np.array_equal(X[:, 0], labels) or np.array_equal(X[:, -1], labels)
+        both_ends = np.isin(features[:, 0 if where == "last" else -1], np.arange(n_classes)).all()
+        assert not kept_labels or both_ends  # a pixel column that looks exactly like labels is the one doubt
