@@ -44,7 +44,7 @@ The packing of ``theta`` (:func:`ladder_layout`): ``W_1..W_L``, ``beta_1..beta_L
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,7 +55,6 @@ __all__ = [
     "ladder_init",
     "ladder_unpack",
     "ladder_cost_grad",
-    "ladder_cost",
     "ladder_scores",
     "ladder_fold",
     "BN_EPSILON",
@@ -78,13 +77,16 @@ class LadderSpec:
     ``sizes``: ``(n_0, ..., n_L)``, ``n_L`` the classes; ``denoising``: the weights
     ``lambda_0..lambda_L`` of the layers' denoising costs; ``noise``: the standard
     deviation of the corrupted pass's noise; ``n_labeled``: the batch's first
-    ``n_labeled`` rows are labeled, the rest unlabeled; ``seed``: the noise's seed."""
+    ``n_labeled`` rows are labeled, the rest unlabeled; ``seed``: the noise's seed;
+    ``n_rows``: the batch's rows, which the block function checks its block against
+    (:func:`ladder_cost_grad` sets it)."""
 
     sizes: tuple
     denoising: tuple
     noise: float = 0.3
     n_labeled: int = 0
     seed: int = 0
+    n_rows: int = 0
 
     @property
     def decoded_from(self) -> int:
@@ -257,10 +259,10 @@ def _ladder_block(k, block, spec: LadderSpec, p):
     xp = k.xp
     X = block.X
     rows = X.shape[0]
-    if block.start != 0 or rows != spec.n_rows_expected:
+    if block.start != 0 or rows != spec.n_rows:
         raise ValueError(
             "The Ladder network's batch normalization couples the rows of a batch, which must "
-            f"be one block: a batch of {spec.n_rows_expected} rows reached it as a block of {rows} rows "
+            f"be one block: a batch of {spec.n_rows} rows reached it as a block of {rows} rows "
             f"at row {block.start}. Use a smaller batch_size, or rows in memory or on one device."
         )
     sizes, L = tuple(spec.sizes), len(spec.sizes) - 1
@@ -352,24 +354,9 @@ def ladder_cost_grad(rows, theta, spec: LadderSpec):
     ``rows`` (labels in ``rows.y``; the first ``spec.n_labeled`` rows labeled), ``grad``
     flat like ``theta`` in its namespace."""
     p = ladder_unpack(theta, spec.sizes)
-    spec = _Checked(spec, rows.n_samples)
+    spec = replace(spec, n_rows=int(rows.n_samples))
     cost, parts, _ = rows.map_sum(_ladder_block, (spec, p))
     return cost, _flat(rows.xp, parts)
-
-
-def ladder_cost(rows, theta, spec: LadderSpec):
-    """The cost alone (for gradient checks)."""
-    return ladder_cost_grad(rows, theta, spec)[0]
-
-
-class _Checked:
-    """``spec`` with the batch's row count, which the block function checks its block against."""
-
-    def __init__(self, spec, n_rows):
-        self._spec, self.n_rows_expected = spec, int(n_rows)
-
-    def __getattr__(self, name):
-        return getattr(self._spec, name)
 
 
 def ladder_scores(X, theta, sizes):
