@@ -297,6 +297,15 @@ def validation_rows(n: int, y, fraction: float, rng, *, stratify: bool):
     return np.sort(train), np.sort(val)
 
 
+def check_splittable(X) -> None:
+    """Refuse a validation split of rows read from a file, which would copy them."""
+    if is_out_of_core(X):
+        raise ValueError(
+            "early_stopping needs a validation split, which a memory-mapped or Zarr X cannot give without "
+            "copying it; split the file yourself and pass the validation part to your own scoring."
+        )
+
+
 def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weight=None):
     """``(X_train, y_train, X_val, y_val, w_train)``: a held-out ``fraction`` of the
     rows (:func:`validation_rows`) and the training rows' weights (None without
@@ -306,11 +315,7 @@ def split_validation(X, y, fraction: float, rng, *, stratify: bool, sample_weigh
     if _xp.is_dask(X):
         y_train, y_val = (None, None) if y is None else (y[train], y[val])
         return X[train].persist(), y_train, X[val].persist(), y_val, w_train
-    if is_out_of_core(X):
-        raise ValueError(
-            "early_stopping needs a validation split, which a memory-mapped or Zarr X cannot give without "
-            "copying it; split the file yourself and pass the validation part to your own scoring."
-        )
+    check_splittable(X)
     return (
         take_rows(X, train, dense=False),
         take_labels(y, train),

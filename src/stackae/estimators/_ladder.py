@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 
 from .. import _xp
 from .._rows import rows_of
+from ..activations import relu
 from ..ladder import (
     BN_EPSILON,
     LadderSpec,
@@ -26,11 +27,12 @@ from ._base import StackedNetwork, _locked
 from ._data import (
     chain_rows,
     check_fit_data,
+    check_splittable,
     check_unlabeled_data,
     encode,
     host,
-    is_out_of_core,
     on_rows_of,
+    take_labels,
     take_rows,
     validation_rows,
     weights_like,
@@ -216,12 +218,8 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         validation = None
         every_row = X  # the rows in their unlabeled role: all of X but the validation rows, then X_unlabeled
         if self.early_stopping:
+            check_splittable(X)
             train, val = validation_rows(index.size, targets, self.validation_fraction, rng, stratify=True)
-            if is_out_of_core(X):
-                raise ValueError(
-                    "early_stopping needs a validation split, which a memory-mapped or Zarr X cannot give without "
-                    "copying it; split the file yourself."
-                )
             validation = (_xp.to_numpy(take_rows(X, index[val])), targets[val])
             every_row = take_rows(X, np.setdiff1d(np.arange(X.shape[0]), index[val]))
             index, targets = index[train], targets[train]
@@ -272,14 +270,13 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         n_labeled = X_labeled.shape[0]
         per_step = min(int(self.batch_size), n_labeled)
         decoder = any(lambdas)
-        on_device = not _xp.on_host(X_labeled)
         labels = on_rows_of(X_labeled, targets)
         unlabeled_mark = on_rows_of(X_labeled, np.full(int(self.batch_size), -1, dtype=targets.dtype))
 
         def fun(theta, rows):
             seed = int(rng.randint(2**31))  # the step's noise
             picked = np.arange(n_labeled) if per_step == n_labeled else np.sort(rng.choice(n_labeled, per_step, False))
-            batch, y = take_rows(X_labeled, picked), labels[picked] if not on_device else labels[_on(labels, picked)]
+            batch, y = take_rows(X_labeled, picked), take_labels(labels, picked)
             if decoder:
                 unlabeled = take_rows(every_row, rows)
                 batch = _concat(batch, unlabeled)
@@ -326,25 +323,21 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
     @staticmethod
     def _statistics(theta, sizes, X, dtype):
         """Each layer's mean and standard deviation of ``h_{l-1} W_l`` on all the rows
-        ``X`` (in float64), layer by layer through the network normalised so far."""
+        ``X`` (in float64), layer by layer: one product a layer, whose normalised
+        values are the next layer's input (``relu((Z - mu) / s + beta)``)."""
         p = ladder_unpack(theta, sizes)
         statistics, features = [], X
         for layer in range(1, len(sizes)):
-            W = p[f"W{layer}"]
-            Z = encode(features, [W.astype(dtype)], [np.zeros(sizes[layer], dtype=dtype)], "linear")
-            Z = Z if _xp.is_numpy(Z) else _xp.to_numpy(Z)
-            mu = Z.mean(axis=0, dtype=np.float64)
-            s = np.sqrt(Z.var(axis=0, dtype=np.float64) + BN_EPSILON)
+            Z = encode(features, [p[f"W{layer}"].astype(dtype)], [np.zeros(sizes[layer], dtype=dtype)], "linear")
+            on_host = Z if _xp.is_numpy(Z) else _xp.to_numpy(Z)
+            mu = on_host.mean(axis=0, dtype=np.float64)
+            s = np.sqrt(on_host.var(axis=0, dtype=np.float64) + BN_EPSILON)
             statistics.append((mu, s))
             if layer < len(sizes) - 1:
-                shift = p[f"beta{layer}"] - mu / s
-                features = encode(features, [(W / s).astype(dtype)], [shift.astype(dtype)], "relu")
+                scale = weights_like(Z, (1.0 / s).astype(dtype))
+                shift = weights_like(Z, (p[f"beta{layer}"] - mu / s).astype(dtype))
+                features = relu(Z * scale + shift)
         return statistics
-
-
-def _on(labels, picked):
-    xp = _xp.namespace(labels)
-    return xp.asarray(picked, device=_xp.device_of(labels))
 
 
 def _concat(a, b):
