@@ -133,6 +133,20 @@ def check_memory(config, sizes, X, hidden) -> None:
         )
 
 
+def _rows_of_weights(weights, mask):
+    return None if weights is None else weights[mask]
+
+
+def _with_rows(X, weights, more, more_weights=None):
+    """``X``'s rows then ``more``'s (:func:`~._data.chain_rows`; ``X`` itself for None),
+    with their weights: None where ``X``'s are, ``more``'s 1 unless given."""
+    if more is None:
+        return X, weights
+    if weights is not None:
+        weights = np.concatenate([weights, np.ones(more.shape[0]) if more_weights is None else more_weights])
+    return chain_rows(X, more), weights
+
+
 class _locked:
     """A :class:`~stackae._checkpoint.FolderLock` on ``folder`` for a ``with`` block (none for None)."""
 
@@ -395,17 +409,14 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         check_some_labeled(self, labeled)
         self._has_unlabeled = labeled is not None  # for the messages about the labeled rows
         # the pretraining rows: every row of X (labeled or not), then X_unlabeled's
-        pretrain_X, pretrain_w, unlabeled = X, weights, None
+        pretrain_X, pretrain_w = _with_rows(X, weights, more)
+        unlabeled = (None, None)  # X's unlabeled rows apart, where a validation split needs them so
         if labeled is not None:
-            unlabeled_w = None if weights is None else weights[~labeled]
-            unlabeled = (take_rows(X, np.flatnonzero(~labeled), dense=False), unlabeled_w)
+            if self.early_stopping:
+                unlabeled = (take_rows(X, np.flatnonzero(~labeled), dense=False), _rows_of_weights(weights, ~labeled))
             X, y = take_rows(X, np.flatnonzero(labeled), dense=False), y[labeled]
-            weights = None if weights is None else weights[labeled]
+            weights = _rows_of_weights(weights, labeled)
         semi = labeled is not None or more is not None
-        if semi:
-            pretrain_X = chain_rows(pretrain_X, more)
-            if pretrain_w is not None and more is not None:
-                pretrain_w = np.concatenate([pretrain_w, np.ones(more.shape[0])])
         supervised_weights = self._row_weights(y, weights)
         fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
         targets, n_outputs = self._encode_targets(y)
@@ -429,15 +440,8 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
                 weights = None if weights is None else both[:, 0]
                 supervised_weights = both[:, 1]
             validation = (X_val, t_val)
-            pretrain_X, pretrain_w = X, weights  # pretraining leaves the validation rows out too
-            if semi:
-                if unlabeled is not None:
-                    pretrain_X = chain_rows(pretrain_X, unlabeled[0])
-                    if pretrain_w is not None:
-                        pretrain_w = np.concatenate([pretrain_w, unlabeled[1]])
-                pretrain_X = chain_rows(pretrain_X, more)
-                if pretrain_w is not None and more is not None:
-                    pretrain_w = np.concatenate([pretrain_w, np.ones(more.shape[0])])
+            # pretraining leaves the validation rows out too
+            pretrain_X, pretrain_w = _with_rows(*_with_rows(X, weights, *unlabeled), more)
         config = self._config()
         head = self._head()
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
