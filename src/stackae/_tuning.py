@@ -179,14 +179,15 @@ def _cache_file() -> Path:
     return Path(folder) / "block-rows.json"
 
 
-def _machine_key(itemsize: int) -> str:
-    """What a measurement holds for: the CPU model, the libraries, the kernels, the threads, the dtype."""
+@lru_cache(maxsize=1)
+def _machine() -> str:
+    """The CPU model and the libraries, read once a process (about 1.7 ms: /proc/cpuinfo
+    and threadpoolctl's survey of the loaded BLAS), not at every engine a large X makes."""
     import platform
 
     import numpy as np
 
     from . import __version__
-    from ._rows import get_kernels, get_num_threads
 
     model = platform.processor() or platform.machine()
     try:
@@ -197,21 +198,25 @@ def _machine_key(itemsize: int) -> str:
     except OSError:
         pass
     blas = ""
-    try:  # scikit-learn's dependency: which BLAS, its version and kernels (SkylakeX, Haswell, ...)
+    try:  # scikit-learn's dependency: NumPy's BLAS, its version and kernels (SkylakeX, Haswell, ...)
         from threadpoolctl import threadpool_info
 
-        blas = " ".join(
-            f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
-            for i in threadpool_info()
-            if i.get("user_api") == "blas"
-        )
+        found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        # NumPy's own, not whichever others (SciPy's) happen to be loaded yet: the key must not
+        # depend on what was imported before the first measurement
+        own = [i for i in found if "numpy" in str(i.get("filepath", ""))] or found
+        blas = " ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in own)
     except Exception:  # noqa: BLE001 - without it, the NumPy version alone
         pass
-    return "|".join(
-        [model, f"numpy {np.__version__} {blas}", f"stackae {__version__}", f"kernels {get_kernels()}"]
-        + [f"threads {get_num_threads()}"]
-        + [f"float{8 * itemsize}"]
-    )
+    return "|".join([model, f"numpy {np.__version__} {blas}", f"stackae {__version__}"])
+
+
+def _machine_key(itemsize: int) -> str:
+    """What a measurement holds for: the CPU model, the libraries, the kernels, the
+    threads (which a process may change), the dtype."""
+    from ._rows import get_kernels, get_num_threads
+
+    return "|".join([_machine(), f"kernels {get_kernels()}", f"threads {get_num_threads()}", f"float{8 * itemsize}"])
 
 
 def calibrate(itemsize: int, force: bool = False) -> int | None:
