@@ -1,9 +1,19 @@
-"""Progress lines for long stages: stage name, iteration, current cost, elapsed time."""
+"""Progress lines for long stages: stage name, iteration, current cost, elapsed time,
+rate and time left."""
 
 from __future__ import annotations
 
 import sys
 import time
+
+
+def _clock(seconds: float) -> str:
+    """``12.3s`` under a minute, else ``m:ss`` or ``h:mm:ss``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class Progress:
@@ -25,10 +35,26 @@ class Progress:
         self._last_draw = 0.0
         self.extra = ""
         self._last_line = -1  # iteration of the last line written (non-interactive)
+        self._first = None  # the iteration before the first one this process ran
 
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+    def _pace(self, iteration: int, unit: str, elapsed: float) -> str:
+        """The rate (iterations a second, or seconds an iteration when slower than one a
+        second) and the time left at that rate, from the iterations this process ran
+        (a resumed stage counts from where it resumed). Left is an upper bound for
+        L-BFGS, which may converge before ``total``."""
+        if self._first is None:
+            self._first = iteration - 1
+        ran = iteration - self._first
+        if ran <= 0 or elapsed <= 0:
+            return ""
+        per_second = ran / elapsed
+        rate = f"{per_second:.1f} {unit}/s" if per_second >= 1 else f"{1 / per_second:.1f} s/{unit}"
+        left = max(self.total - iteration, 0) / per_second
+        return f"  {rate}  left {_clock(left)}" if left > 0 else f"  {rate}"
 
     def _line(self, iteration: int, cost: float, unit: str) -> str:
         width = 20
@@ -36,7 +62,9 @@ class Progress:
         bar = "#" * filled + "-" * (width - filled)
         extra = f"  {self.extra}" if self.extra else ""
         count = f"{unit} {iteration:>5}/{self.total:<5}"
-        return f"{self.stage:<18} [{bar}] {count} cost {cost:.6g}{extra}  {self.elapsed:7.1f}s"
+        elapsed = self.elapsed
+        pace = self._pace(iteration, unit, elapsed)
+        return f"{self.stage:<18} [{bar}] {count} cost {cost:.6g}{extra}  {_clock(elapsed)}{pace}"
 
     def note(self, text: str) -> None:
         """Shown after the cost on the next lines (e.g. the validation score)."""

@@ -40,7 +40,7 @@ DATASET_PRESETS = {
     "digits": {"hidden_layer_sizes": (64, 32), "alpha": 1e-4},
 }
 
-_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir", "unlabeled_label"}
+_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir", "unlabeled_label", "log", "callbacks"}
 _CHOICES = {
     "class_weight": ["balanced"],
     "solver": list(SOLVERS),
@@ -256,7 +256,8 @@ def _train_config(args) -> dict:
     config = {key: getattr(args, key) for key in _DATA_KEYS}
     config["task"] = _task_of(args)
     params = _estimator_from_args(args, DATASET_PRESETS.get(args.data, {})).get_params()
-    params.pop("verbose")
+    for name in ("verbose", "log", "callbacks"):  # how the run reports, not what it is
+        params.pop(name)
     if args.checkpoint:
         from ._checkpoint import holds_checkpoints
 
@@ -276,7 +277,7 @@ def _train_config(args) -> dict:
 
 #: options --resume honours (where the model goes, where the data lives, how the run is
 #: shown or run); every other one would change the run, and is refused
-_RESUME_HONOURS = {"out", "data_home", "quiet", "workers", "scheduler", "resume"}
+_RESUME_HONOURS = {"out", "data_home", "quiet", "workers", "scheduler", "resume", "log"}
 
 
 def _honour_resume_options(args, config) -> None:
@@ -311,6 +312,9 @@ def cmd_train(args) -> int:
     if config["out"] is not None:  # before any work: a model that cannot be saved is lost
         check_writable(config["out"], "--out")
         check_not_an_input(config["out"], "--out", _input_paths(config["data"], config["test_data"]))
+    if args.log is not None:
+        check_writable(args.log, "--log")
+        check_not_an_input(args.log, "--log", _input_paths(config["data"], config["test_data"], config["out"]))
     dtype = np.dtype(config["dtype"]).type
     data = load_dataset(
         config["data"],
@@ -326,7 +330,7 @@ def cmd_train(args) -> int:
     if task not in TASKS:
         raise ValueError(f"The run's task {task!r} is not one of {', '.join(TASKS)}; its run.json is damaged.")
     try:
-        clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1)
+        clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1, log=args.log)
     except TypeError as exc:  # a run.json edited by hand: an unknown or a missing parameter
         raise ValueError(
             f"The run's parameters do not fit {TASKS[task].__name__} ({exc}); its run.json is damaged."
@@ -782,6 +786,16 @@ def _predictions(model, X, names) -> list[dict]:
     ]
 
 
+def _is_zip(path) -> bool:
+    """Whether ``path`` starts as a zip archive does (a model file); a missing file
+    counts as one, so that loading it says it is missing."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return True
+
+
 def cmd_show(args) -> int:
     from pathlib import Path
 
@@ -792,6 +806,15 @@ def cmd_show(args) -> int:
 
     check_not_an_input(args.out, "--out", [args.model])
     check_not_an_input(args.curves, "--curves", [args.model])
+    if not _is_zip(args.model):  # a training log (--log): its curves, nothing else to draw
+        from .log import read_log
+        from .viz import save_log_curves
+
+        records = read_log(args.model)
+        save_log_curves(records, args.out)
+        stages = len({r["stage"] for r in records})
+        print(f"learning curves of {stages} stages ({len(records)} iterations) saved to {args.out}")
+        return 0
     model = load_model(args.model)
     W = model.coefs_[0]
     shape = model.metadata_.get("image_shape") or _square_shape(W.shape[0])
@@ -996,6 +1019,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="save the trained model to this .npz file")
     train.add_argument("--checkpoint", metavar="DIR", help="write checkpoints (and the run's settings) to this folder")
     train.add_argument(
+        "--log",
+        metavar="FILE",
+        help="write every iteration's cost, validation score, learning rate and time to FILE as JSON lines "
+        "('stackae show FILE --out PNG' plots them)",
+    )
+    train.add_argument(
         "--resume",
         metavar="DIR",
         help="continue the run checkpointed in DIR, with its settings (other options ignored)",
@@ -1027,9 +1056,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--scale", default="auto", help="divide .npz/.csv values by this (default: as in training)")
     predict.set_defaults(func=cmd_predict)
 
-    show = sub.add_parser("show", help="picture of the first layer's filters and the learning curves")
-    show.add_argument("model")
-    show.add_argument("--out", required=True, help="PNG file for the filters")
+    show = sub.add_parser(
+        "show", help="picture of a model's first-layer filters and learning curves, or of a training log's curves"
+    )
+    show.add_argument("model", help="a model file (.npz), or a training log written by --log")
+    show.add_argument("--out", required=True, help="PNG file for the filters (a log: for its curves)")
     show.add_argument("--curves", help="PNG file for the learning curves (default: OUT-curves.png)")
     show.set_defaults(func=cmd_show)
 

@@ -26,6 +26,7 @@ from .estimators import (
     StackedAutoencoderRegressor,
 )
 from .exceptions import ModelFileError
+from .log import REPORTING_PARAMS
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -98,7 +99,7 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         "format_version": FORMAT_VERSION,
         "stackae_version": __version__,
         "estimator": name,
-        "params": _jsonable(estimator.get_params()),
+        "params": _jsonable({k: v for k, v in estimator.get_params().items() if k not in REPORTING_PARAMS}),
         "n_features_in": int(estimator.n_features_in_),
         "n_layers": len(estimator.coefs_),
         "history": {

@@ -133,6 +133,19 @@ def _show_score(progress: Progress, monitor) -> None:
         progress.note(f"validation {scores[-1]:.6g}")
 
 
+def _record(stage, iteration, cost, monitor, learning_rate, seconds) -> dict:
+    """An iteration's record for ``report`` (its fields: :mod:`stackae.log`)."""
+    scores = getattr(monitor, "scores", None)
+    return {
+        "stage": stage,
+        "iteration": int(iteration),
+        "cost": float(cost),
+        "validation": float(scores[-1]) if scores else None,
+        "learning_rate": None if learning_rate is None else float(learning_rate),
+        "seconds": round(seconds, 6),
+    }
+
+
 #: L-BFGS also stops when an iteration lowers the cost by at most this fraction of it:
 #: scipy's L-BFGS-B default (factr 1e7 times the float64 epsilon), which stackae used on
 #: the host before its own L-BFGS; without it small problems ran to ``max_iter``.
@@ -173,6 +186,7 @@ def lbfgs(
     checkpoint_every: int = 0,
     resume: dict | None = None,
     monitor: Callable | None = None,
+    report: Callable[[dict], bool] | None = None,
 ) -> OptimizeResult:
     """Full-batch L-BFGS, as UFLDL trains every stage.
 
@@ -201,6 +215,9 @@ def lbfgs(
         path after a resume differs slightly from an uninterrupted one.
     monitor : callable ``monitor(theta, iteration) -> bool``, optional
         Called after every iteration; returning True ends the stage.
+    report : callable ``report(record) -> bool``, optional
+        Called after every iteration (after ``monitor``) with its record
+        (:mod:`stackae.log`); returning True ends the stage.
     """
     on_host = _xp.is_numpy(np.asarray(theta0) if isinstance(theta0, list | tuple) else theta0)
     start_theta = theta0 if resume is None else resume["theta"]
@@ -227,10 +244,13 @@ def lbfgs(
         progress.update(guarded.iteration, cost)
         if checkpoint is not None and checkpoint_every and guarded.iteration % checkpoint_every == 0:
             checkpoint({"theta": guarded.best_theta, "iteration": guarded.iteration, "loss_curve": curve})
-        if monitor is not None and monitor(theta, guarded.iteration):
+        stop = monitor is not None and monitor(theta, guarded.iteration)
+        _show_score(progress, monitor)
+        if report is not None:
+            stop = report(_record(stage, guarded.iteration, cost, monitor, None, progress.elapsed)) or stop
+        if stop:
             stopped_early = True
             raise StopIteration
-        _show_score(progress, monitor)
 
     interrupted = False
     # the host's BLAS runs the vector work only when theta is on the host
@@ -397,6 +417,7 @@ def minibatch(
     project: Callable | None = None,
     order: Callable | None = None,
     decay_start: float = 0.0,
+    report: Callable[[dict], bool] | None = None,
 ) -> OptimizeResult:
     """Minibatch SGD with momentum or Adam, reshuffling the samples every epoch.
 
@@ -437,6 +458,9 @@ def minibatch(
     decay_start : float
         The fraction of the steps after which ``schedule`` starts its decay (0: from the
         first step).
+    report : callable ``report(record) -> bool``, optional
+        Called after every epoch (after ``monitor``) with its record
+        (:mod:`stackae.log`); returning True ends the stage.
 
     Returns
     -------
@@ -491,7 +515,8 @@ def minibatch(
                     cost = float(cost)
                 total = total + cost * rows.shape[0]
                 done = ((epoch - 1) * steps_per_epoch + step) / (max_iter * steps_per_epoch)
-                stepper.step(theta, grad, _learning_rate(lr, schedule, done, decay_start))
+                rate = _learning_rate(lr, schedule, done, decay_start)
+                stepper.step(theta, grad, rate)
                 if project is not None:
                     project(theta)
             total = float(total)  # on a device: the one read of the epoch
@@ -510,6 +535,8 @@ def minibatch(
             stop = monitor is not None and monitor(theta, epoch)
             _show_score(progress, monitor)
             progress.update(epoch, curve[-1], unit="epoch")
+            if report is not None:
+                stop = report(_record(stage, epoch, curve[-1], monitor, rate, progress.elapsed)) or stop
             if checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
                 checkpoint({"theta": theta, "iteration": epoch, "loss_curve": curve, "optimizer": stepper.state()})
             if stop:

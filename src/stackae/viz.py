@@ -8,7 +8,7 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["filter_grid", "save_filter_grid", "save_learning_curves"]
+__all__ = ["filter_grid", "save_filter_grid", "save_learning_curves", "save_log_curves"]
 
 
 def filter_grid(W: np.ndarray, image_shape: tuple[int, int], *, border: int = 1) -> np.ndarray:
@@ -73,9 +73,11 @@ def image_format(path) -> str:
     return IMAGE_FORMATS[suffix]
 
 
-def save_learning_curves(curves: dict, path) -> None:
+def save_learning_curves(curves: dict, path, validation: dict | None = None, iterations: dict | None = None) -> None:
     """Plot the cost after each iteration of every stage (one panel per stage) to a
-    picture in the format of ``path``'s suffix."""
+    picture in the format of ``path``'s suffix. ``validation``: each stage's validation
+    scores, drawn on the panel's right axis; ``iterations``: each stage's iteration
+    numbers (default 1, 2, ...: a resumed stage's log starts later)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,19 +86,39 @@ def save_learning_curves(curves: dict, path) -> None:
     from ._files import atomic_write
 
     kind = image_format(path)
+    validation, iterations = validation or {}, iterations or {}
     stages = [(name, curve) for name, curve in curves.items() if curve]
     if not stages:
         raise DataError("The model holds no learning curves to plot.")
     fig, axes = plt.subplots(1, len(stages), figsize=(3.2 * len(stages), 3.0), squeeze=False)
     for ax, (name, curve) in zip(axes[0], stages):
-        ax.plot(np.arange(1, len(curve) + 1), curve, lw=1.2)
+        steps = iterations.get(name) or np.arange(1, len(curve) + 1)
+        ax.plot(steps, curve, lw=1.2, label="cost")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("iteration")
         if min(curve) > 0:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
+        scores = [(i, v) for i, v in zip(steps, validation.get(name) or []) if v is not None]
+        if scores:
+            right = ax.twinx()
+            right.plot(*zip(*scores), lw=1.2, color="tab:orange", label="validation")
+            right.tick_params(axis="y", labelcolor="tab:orange")
+            right.set_ylabel("validation", color="tab:orange")
     axes[0][0].set_ylabel("cost")
     fig.tight_layout()
     fmt = "jpeg" if kind == "JPEG" else kind.lower()
     atomic_write(Path(path), lambda fh: fig.savefig(fh, format=fmt, dpi=100))
     plt.close(fig)
+
+
+def save_log_curves(records: list[dict], path) -> None:
+    """Plot a training log's records (:func:`stackae.log.read_log`): every stage's
+    cost, and its validation score where it has one (orange, on the right axis)."""
+    curves, validation, iterations = {}, {}, {}
+    for record in records:
+        stage = str(record["stage"])
+        curves.setdefault(stage, []).append(float(record["cost"]))
+        validation.setdefault(stage, []).append(record.get("validation"))
+        iterations.setdefault(stage, []).append(int(record["iteration"]))
+    save_learning_curves(curves, path, validation, iterations)

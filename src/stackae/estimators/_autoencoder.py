@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from .. import _xp
+from ..log import opened, training_log
 from ..noise import level_of
 from ..objectives import feedforward
 from ._data import (
@@ -92,6 +93,13 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
         Seeds the initial weights, the noise and the minibatches.
     verbose : int, default=0
         Progress on stderr when > 0.
+    log : str, path or None, default=None
+        A file that gets one line of JSON every iteration (epoch) of every stage: the
+        stage, the iteration, the cost, the validation score, the learning rate and
+        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
+    callbacks : callable, list of callables or None, default=None
+        Each called with that record after every iteration; one that returns True
+        ends the stage, as early stopping does.
 
     Attributes
     ----------
@@ -145,6 +153,8 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        log=None,
+        callbacks=None,
     ):
         self.n_hidden = n_hidden
         self.alpha = alpha
@@ -172,6 +182,8 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.log = log
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -184,6 +196,7 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
         n_hidden = check_int("n_hidden", self.n_hidden, 1)
         max_iter = check_int("max_iter", self.max_iter, 0)
         levels = check_autoencoder_params(self)
+        report = training_log(self)
         X, _ = check_fit_data(self, X, device=self.device)
         rng = check_random_state(self.random_state)
         if self.reconstruction_loss == "cross_entropy":
@@ -195,18 +208,19 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
                 X, None, self.validation_fraction, rng, stratify=False, sample_weight=weights
             )
         stage = "sparse autoencoder"
-        config = StageConfig.of(self)
-        result, monitor = pretrain_layer(
-            config,
-            X,
-            n_hidden,
-            max_iter=max_iter,
-            rng=rng,
-            stage=stage,
-            noise_level=level_of(levels, 0),
-            validation=validation,
-            sample_weight=weights,
-        )
+        config = StageConfig.of(self, report=report)
+        with opened(report):
+            result, monitor = pretrain_layer(
+                config,
+                X,
+                n_hidden,
+                max_iter=max_iter,
+                rng=rng,
+                stage=stage,
+                noise_level=level_of(levels, 0),
+                validation=validation,
+                sample_weight=weights,
+            )
         warn_not_converged(result, stage, "max_iter", max_iter)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
         W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], n_hidden, dtype)

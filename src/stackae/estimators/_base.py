@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import os
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -32,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._checkpoint import FolderLock, StageCheckpoints, fingerprint
 from .._params import unpack
 from ..heads import Head
+from ..log import REPORTING_PARAMS, opened, training_log
 from ..noise import level_of
 from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
@@ -372,7 +374,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
     def _checkpoints(self, X, targets, rng, warm: bool, weights=None, pretrain_X=None):
         if self.checkpoint_dir is None:
             return None
-        skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device")
+        skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device", *REPORTING_PARAMS)
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
         if weights is not None:  # another weighting is another run
@@ -395,6 +397,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         on; the output layer, fine-tuning and the validation split take the labeled
         rows alone."""
         hidden, levels, rates = self._check_params()
+        report = training_log(self)
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = check_fit_data(
             self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
@@ -442,7 +445,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
             validation = (X_val, t_val)
             # pretraining leaves the validation rows out too
             pretrain_X, pretrain_w = _with_rows(*_with_rows(X, weights, *unlabeled), more)
-        config = self._config()
+        config = replace(self._config(), report=report)
         head = self._head()
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
@@ -451,7 +454,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         )
         check_memory(config, sizes, X, hidden)
         # one training a folder at a time: two would delete each other's checkpoints
-        with _locked(None if checkpoints is None else checkpoints.path):
+        with _locked(None if checkpoints is None else checkpoints.path), opened(report):
             dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
             # done: (W, b) of the finished layers, in the network's order
@@ -472,6 +475,8 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
                 done = []
                 restored = checkpoints.restore() if checkpoints is not None else None
                 if restored is not None:
+                    if report is not None:  # the run goes on: so does its log
+                        report.append = True
                     start, done, history, resume, pretrained = restored
                     if pretrained:
                         self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]

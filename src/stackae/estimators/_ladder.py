@@ -22,6 +22,7 @@ from ..ladder import (
     ladder_scores,
     ladder_unpack,
 )
+from ..log import opened, training_log
 from ..optim import minibatch
 from ._base import StackedNetwork, _locked
 from ._data import (
@@ -94,6 +95,13 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         ``"cuda"`` or ``"cuda:N"``: train on that GPU (as the other estimators).
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    log : str, path or None, default=None
+        A file that gets one line of JSON every iteration (epoch) of every stage: the
+        stage, the iteration, the cost, the validation score, the learning rate and
+        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
+    callbacks : callable, list of callables or None, default=None
+        Each called with that record after every iteration; one that returns True
+        ends the stage, as early stopping does.
     checkpoint_dir : str, path or None, default=None
         As :class:`StackedAutoencoderClassifier`'s: a resumed run continues bit for bit.
     checkpoint_every : int, default=10
@@ -146,6 +154,8 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         device="cpu",
         random_state=None,
         verbose=0,
+        log=None,
+        callbacks=None,
         checkpoint_dir=None,
         checkpoint_every=10,
         unlabeled_label=-1,
@@ -163,6 +173,8 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.log = log
+        self.callbacks = callbacks
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.unlabeled_label = unlabeled_label
@@ -201,6 +213,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         Dask array is refused (batch normalisation couples a batch's rows, which its
         chunks would split)."""
         hidden, lambdas = self._check_params()
+        report = training_log(self)
         for name, rows in (("X", X), ("X_unlabeled", X_unlabeled)):
             if rows is not None and _xp.is_dask(rows):
                 raise ValueError(
@@ -232,17 +245,19 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         for stale in (*stale_names, "interrupted_stage_"):
             self.__dict__.pop(stale, None)
         checkpoints = self._checkpoints(X_labeled, targets, rng, False, None, every_row)
-        with _locked(None if checkpoints is None else checkpoints.path):
+        with _locked(None if checkpoints is None else checkpoints.path), opened(report):
             restored = checkpoints.restore() if checkpoints is not None else None
             resume = None
             if restored is not None:
+                if report is not None:  # the run goes on: so does its log
+                    report.append = True
                 start, done, history, resume, _ = restored
                 if start >= 1:  # a finished run: its folded network
                     self._restore_history(history)
                     self._keep(done, dtype)
                     return self
             result, monitor = self._train(
-                X_labeled, targets, every_row, sizes, lambdas, rng, validation, checkpoints, resume, dtype
+                X_labeled, targets, every_row, sizes, lambdas, rng, validation, checkpoints, resume, dtype, report
             )
             store_history(self, result, monitor)
             theta = np.asarray(host(result.theta), dtype=np.float64)
@@ -265,7 +280,9 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         self.n_iter_, self.loss_curve_ = int(history["n_iter"]), list(history["loss_curve"])
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
 
-    def _train(self, X_labeled, targets, every_row, sizes, lambdas, rng, validation, checkpoints, resume, dtype):
+    def _train(
+        self, X_labeled, targets, every_row, sizes, lambdas, rng, validation, checkpoints, resume, dtype, report
+    ):
         """The one stage: Adam on the Ladder objective, a labeled and an unlabeled batch a step."""
         n_labeled = X_labeled.shape[0]
         per_step = min(int(self.batch_size), n_labeled)
@@ -315,6 +332,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
             checkpoint_every=int(self.checkpoint_every) if checkpoints is not None else 0,
             resume=resume,
             monitor=monitor,
+            report=report,
         )
         if monitor is not None:
             result = monitor.restore(result)

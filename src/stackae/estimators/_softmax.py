@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .. import _xp
 from .._params import unpack
 from ..heads import SOFTMAX
+from ..log import opened, training_log
 from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._export import TorchExportMixin
@@ -168,6 +169,13 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights (``0.005 * randn``, as UFLDL) and the minibatches.
     verbose : int, default=0
+    log : str, path or None, default=None
+        A file that gets one line of JSON every iteration (epoch) of every stage: the
+        stage, the iteration, the cost, the validation score, the learning rate and
+        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
+    callbacks : callable, list of callables or None, default=None
+        Each called with that record after every iteration; one that returns True
+        ends the stage, as early stopping does.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight``.
 
@@ -209,6 +217,8 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
         device="cpu",
         random_state=None,
         verbose=0,
+        log=None,
+        callbacks=None,
         class_weight=None,
     ):
         self.alpha = alpha
@@ -227,6 +237,8 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.log = log
+        self.callbacks = callbacks
         self.class_weight = class_weight
 
     def __sklearn_tags__(self):
@@ -240,6 +252,7 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
         check_float("alpha", self.alpha, 0.0)
         check_solver_params(self)
         max_iter = check_int("max_iter", self.max_iter, 0)
+        report = training_log(self)
         X, y = check_fit_data(self, X, y, needs_y=True, device=self.device)
         weights = class_row_weights(self.class_weight, y, check_fit_weights(sample_weight, X.shape[0]))
         self.classes_, y_index = encode_labels(self, y)
@@ -251,19 +264,20 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
             )
             validation = (X_val, y_val)
         stage = "softmax"
-        result, monitor = train_output(
-            StageConfig.of(self),
-            X,
-            y_index,
-            self.classes_.size,
-            SOFTMAX,
-            alpha=self.alpha,
-            max_iter=max_iter,
-            rng=rng,
-            stage=stage,
-            validation=validation,
-            sample_weight=weights,
-        )
+        with opened(report):
+            result, monitor = train_output(
+                StageConfig.of(self, report=report),
+                X,
+                y_index,
+                self.classes_.size,
+                SOFTMAX,
+                alpha=self.alpha,
+                max_iter=max_iter,
+                rng=rng,
+                stage=stage,
+                validation=validation,
+                sample_weight=weights,
+            )
         warn_not_converged(result, stage, "max_iter", max_iter)
         dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
         (W,), (b,) = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], self.classes_.size))

@@ -106,6 +106,13 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
         Progress of every stage on stderr when > 0.
+    log : str, path or None, default=None
+        A file that gets one line of JSON every iteration (epoch) of every stage: the
+        stage, the iteration, the cost, the validation score, the learning rate and
+        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
+    callbacks : callable, list of callables or None, default=None
+        Each called with that record after every iteration; one that returns True
+        ends the stage, as early stopping does.
     warm_start : bool, default=False
         When True and the estimator is already fitted (or built by
         :meth:`from_layers` from layers trained elsewhere), ``fit`` skips pretraining
@@ -201,6 +208,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         device="cpu",
         random_state=None,
         verbose=0,
+        log=None,
+        callbacks=None,
         warm_start=False,
         checkpoint_dir=None,
         checkpoint_every=10,
@@ -242,6 +251,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.log = log
+        self.callbacks = callbacks
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every

@@ -92,6 +92,8 @@ class StageConfig:
     max_norm: float | None = None
     adversarial: float = 0.0
     adversarial_weight: float = 0.5
+    # where every iteration's record goes (:class:`stackae.log.TrainingLog`), or None
+    report: object = None
 
     @classmethod
     def of(cls, est, **overrides) -> StageConfig:
@@ -246,6 +248,7 @@ def optimize(
         checkpoint_every=every,
         resume=resume,
         monitor=monitor,
+        report=config.report,
     )
     y_rows = on_rows_of(X, y)
     w_rows = check_sample_weight(sample_weight, X)

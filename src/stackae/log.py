@@ -1,0 +1,144 @@
+"""The training log: one record an iteration, to a JSON-lines file and to callbacks.
+
+Every estimator takes ``log`` (a file name) and ``callbacks`` (a callable or a list of
+them). After each iteration of every stage (each epoch for the minibatch solvers) the
+optimizer makes one record::
+
+    {"stage": "pretrain layer 1", "iteration": 12, "cost": 0.0481,
+     "validation": 0.93, "learning_rate": null, "seconds": 3.2}
+
+* ``stage``: the stage's name, as in ``n_iter_`` and ``loss_curve_``;
+* ``iteration``: the iteration (epoch) just finished, counted from 1 within the stage
+  (a resumed stage goes on with its own count);
+* ``cost``: the objective after it (for the minibatch solvers, the epoch's mean
+  minibatch cost, as in ``loss_curve_``);
+* ``validation``: the validation score after it (``early_stopping=True``: the
+  accuracy, R^2 or minus the reconstruction loss, higher is better), else null;
+* ``learning_rate``: the step size of the iteration's last step (null for L-BFGS,
+  which has none: its line search picks each step);
+* ``seconds``: the time since the stage began.
+
+``log`` writes each record as a line of JSON (flushed at once, so ``tail -f`` follows a
+run); a fit starts the file anew, and one that resumes from checkpoints appends to it.
+Each callback is called with the record; a callback that returns True ends the stage
+as early stopping does (the stage's result is its parameters at that iteration, and
+the next stage starts). :func:`read_log` reads a log back; ``stackae show LOG`` plots it.
+
+``log`` and ``callbacks`` say where training reports, not what it learns: a model file
+does not keep them, and they are no part of a checkpointed run's identity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["read_log", "RECORD_FIELDS"]
+
+#: The fields of every record, in the order a log line writes them.
+RECORD_FIELDS = ("stage", "iteration", "cost", "validation", "learning_rate", "seconds")
+
+#: The estimator parameters that say where training reports: not saved with a model.
+REPORTING_PARAMS = ("log", "callbacks")
+
+
+class TrainingLog:
+    """The records' destination during one fit: the file ``path`` (opened at the first
+    record, so a fit that fails before any iteration leaves an earlier log alone) and
+    the ``callbacks``. Calling it with a record returns True when a callback asks the
+    stage to stop."""
+
+    def __init__(self, path, callbacks: list[Callable]):
+        self.path = None if path is None else Path(path)
+        self.callbacks = callbacks
+        self.append = False  # set by a fit that resumes from checkpoints
+        self._file = None
+
+    def __call__(self, record: dict) -> bool:
+        if self.path is not None:
+            if self._file is None:
+                self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        stop = False
+        for callback in self.callbacks:
+            stop = bool(callback(dict(record))) or stop  # each gets its own copy, and every one is called
+        return stop
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def opened(report: TrainingLog | None):
+    """A ``with`` block that closes ``report``'s file at its end (nothing for None)."""
+    return report if report is not None else contextlib.nullcontext()
+
+
+def check_callbacks(callbacks) -> list[Callable]:
+    """``callbacks`` as a list of callables: None, one callable, or a list or tuple of them."""
+    if callbacks is None:
+        return []
+    items = [callbacks] if callable(callbacks) else callbacks
+    if not isinstance(items, list | tuple) or not all(callable(c) for c in items):
+        raise TypeError(
+            f"'callbacks' must be a callable or a list of callables (each called with every iteration's "
+            f"record), got {callbacks!r}."
+        )
+    return list(items)
+
+
+def training_log(est) -> TrainingLog | None:
+    """The :class:`TrainingLog` of estimator ``est``'s ``log`` and ``callbacks``, checked
+    before any work (a log that cannot be written is an error now, not after an hour
+    of training); None when it has neither."""
+    from ._files import check_writable
+
+    callbacks = check_callbacks(getattr(est, "callbacks", None))
+    path = getattr(est, "log", None)
+    if path is not None:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"'log' must be a file name (a str or a path) or None, got {path!r}.")
+        check_writable(path, "log")
+    if path is None and not callbacks:
+        return None
+    return TrainingLog(path, callbacks)
+
+
+def read_log(path) -> list[dict]:
+    """The records of a training log written by ``log=path`` (or ``--log``), in order.
+
+    Raises
+    ------
+    stackae.DataError
+        When a line is not a record (its line number says which).
+    """
+    from .exceptions import DataError
+
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"'{path}', line {number}: not a line of JSON ({exc.msg}).") from None
+            if not isinstance(record, dict) or not {"stage", "iteration", "cost"} <= record.keys():
+                raise DataError(
+                    f"'{path}', line {number}: not a training-log record (one with 'stage', 'iteration' and 'cost')."
+                )
+            records.append(record)
+    if not records:
+        raise DataError(f"'{path}' holds no training-log record.")
+    return records
