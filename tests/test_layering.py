@@ -1,6 +1,7 @@
-"""The layering rules of DESIGN.md, checked on the source: the math imports no estimator,
-file or CLI; the optimizers import no model; readers know no model; no import circle
-between estimators, model files and checkpoints."""
+"""The layering rules of the developer guide (docs/developer.md, "The rules"), checked
+on the source: the math imports no estimator, file or CLI; the optimizers import no
+model; readers know no model; no import circle between estimators, model files and
+checkpoints."""
 
 from __future__ import annotations
 

@@ -14,13 +14,13 @@ last hidden layer's activations, ``W`` the output weights):
   starts, and the validation score early stopping maximises (the targets are encoded
   by the estimators: class indices for the softmax, a float matrix for a regression).
 
-================= ===================== ========================================== =======================
-head              outputs               data cost :math:`m J` of a block           :math:`D_S` (times m)
-================= ===================== ========================================== =======================
-softmax           :math:`P=softmax(S)`  :math:`-\sum_i \log P_{i,y_i}`             :math:`P - Y` (one-hot)
-squared error     :math:`g(S)`          :math:`\frac12\sum_i\|g(S_i) - T_i\|^2`     :math:`(g(S) - T)\,g'(S)`
-cross-entropy     :math:`\sigma(S)`     :math:`\sum_{ij} \mathrm{softplus}(S_{ij}) - T_{ij}S_{ij}` :math:`\sigma(S) - T`
-================= ===================== ========================================== =======================
+============= ==================== ========================================================== =========================
+head          outputs              data cost :math:`m J` of a block                           :math:`D_S` (times m)
+============= ==================== ========================================================== =========================
+softmax       :math:`P=softmax(S)` :math:`-\sum_i \log P_{i,y_i}`                             :math:`P - Y` (one-hot)
+squared error :math:`g(S)`         :math:`\frac12\sum_i\|g(S_i) - T_i\|^2`                    :math:`(g(S) - T)\,g'(S)`
+cross-entropy :math:`\sigma(S)`    :math:`\sum_{ij} \mathrm{softplus}(S_{ij}) - T_{ij}S_{ij}` :math:`\sigma(S) - T`
+============= ==================== ========================================================== =========================
 
 The squared error's and the cross-entropy's target ``T`` is ``y`` (regression) or the
 block's input ``X`` itself (``target="input"``: reconstruction, the unrolled deep

@@ -306,12 +306,12 @@ class StackedAutoencoder(StackedNetwork):
         return self._head().outputs(self._scores(X, pretrained))
 
     def reconstruction_error(self, X, *, per_feature=False, pretrained=False):
-        """Each row's reconstruction loss (the training loss, without penalties), shape
+        r"""Each row's reconstruction loss (the training loss, without penalties), shape
         (n_samples,); with ``per_feature``, each feature's share of it, shape
         (n_samples, n_features), which sums to the row's loss: what explains a score.
 
-        Squared: :math:`\frac12 (\\hat x_j - x_j)^2`; cross-entropy, from the scores
-        ``s`` for accuracy: :math:`\\mathrm{softplus}(s_j) - x_j s_j`."""
+        Squared: :math:`\frac12 (\hat x_j - x_j)^2`; cross-entropy, from the scores
+        ``s`` for accuracy: :math:`\mathrm{softplus}(s_j) - x_j s_j`."""
         X = check_predict_X(self, X)
         if _xp.is_sparse(X):  # a block of rows made dense at a time
             step = SPARSE_BLOCK_ROWS
