@@ -18,7 +18,8 @@ rest of each stage (L-BFGS's own work, minibatch steps and gathers), "other" the
 the fit (features between stages, checks). For a minibatch recipe, "products alone"
 times one step's matrix products at its batch size (its shapes and layouts, BLAS on all
 threads, nothing between them), times its steps: what the products themselves allow at
-those shapes, against the floor's 4000 x 4000 rate. Then the machine it ran on.
+those shapes, against the floor's 4000 x 4000 rate; and the same on one BLAS thread,
+which says how much OpenBLAS's own threading gives at them. Then the machine it ran on.
 
     python benchmarks/ufldl_mnist.py [--recipe ufldl|fast|both] [--history 10] [--max-iter 400]
         [--batch-size 256] [--learning-rate 3e-3]
@@ -116,7 +117,10 @@ def main(argv=None):
         peak_before = peak_after
         b = breakdown(clf, wall, data.X_train.shape[0], peak)
         # a minibatch recipe's products on their own, at its batch size: what its shapes allow
-        alone = minibatch_product_seconds(clf, data.X_train.shape[0]) if params["solver"] != "lbfgs" else {}
+        minibatch = params["solver"] != "lbfgs"
+        alone = minibatch_product_seconds(clf, data.X_train.shape[0]) if minibatch else {}
+        # the same on one BLAS thread: what OpenBLAS's own threading gives at these shapes
+        alone_1 = minibatch_product_seconds(clf, data.X_train.shape[0], blas_threads=1) if minibatch else {}
         rows.append(
             [
                 name,
@@ -143,6 +147,7 @@ def main(argv=None):
                     f"{profile['evaluation_seconds']:.1f}",
                     f"{b['flops'][stage] / (peak * 1e9):.1f}",
                     f"{alone[stage]:.1f}" if alone else "-",
+                    f"{alone_1[stage]:.1f} ({alone_1[stage] / alone[stage]:.2f}x)" if alone else "-",
                 ]
             )
     rows.append(["UFLDL's reported result (minFunc L-BFGS, MATLAB)", "87.7%", "97.6%", *["-"] * 7])
@@ -168,7 +173,17 @@ def main(argv=None):
     )
     print()
     print_table(
-        ["run", "stage", "iterations", "evaluations", "seconds", "in evaluations", "floor (s)", "products alone (s)"],
+        [
+            "run",
+            "stage",
+            "iterations",
+            "evaluations",
+            "seconds",
+            "in evaluations",
+            "floor (s)",
+            "products alone (s)",
+            "on 1 BLAS thread (s, / all threads)",
+        ],  # fmt: skip
         stage_rows,
     )
 
