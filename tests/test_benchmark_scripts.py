@@ -1,5 +1,6 @@
 """Benchmark scripts run end to end on small inputs: the objectives' breakdown, the GPU
-benchmark on CPU tensors (CI has no GPU), and minibatch steps against PyTorch."""
+benchmark on CPU tensors (CI has no GPU), minibatch steps against PyTorch, and a step part
+by part."""
 
 from __future__ import annotations
 
@@ -132,3 +133,14 @@ def test_regression_and_codes_benchmark_runs_on_the_digits():
     fine_tuned = float(_cells(out, "| StackedAutoencoder 64-32-8, fine-tuned")[1])
     pca = float(_cells(out, "| PCA, 8 components")[1])
     assert fine_tuned < pca
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not in ../shared/data/mnist")
+def test_step_parts_benchmark_adds_up_a_fine_tuning_step():
+    out = _run("step_parts.py", "--steps", "3", "--repeats", "1", "--mnist", str(MNIST_DIR))
+    evaluation = float(_cells(out, "| the evaluation")[1])
+    alone = float(_cells(out, "|   its matrix products alone, BLAS on all threads")[1])
+    rest = float(_cells(out, "|   the rest of the evaluation")[1])
+    assert evaluation > 0 and alone > 0
+    assert abs(alone + rest - evaluation) < 2e-3  # the rest is the evaluation less its products
+    assert "machine: " in out
