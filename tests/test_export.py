@@ -114,6 +114,11 @@ def test_bad_requests_are_clear_errors(fitted):
     assert str(info.value) == (
         "A StackedAutoencoderRegressor's module gives one of 'predict', 'transform', got output='predict_proba'."
     )
+    with pytest.raises(ValueError) as info:  # a lone softmax has no hidden layer to transform into
+        fitted["softmax"].to_torch("transform")
+    assert str(info.value) == (
+        "A SoftmaxRegression's module gives one of 'predict_proba', 'scores', got output='transform'."
+    )
 
 
 def test_the_command_line_exports_a_program_that_loads_without_stackae(fitted, digits, tmp_path, capsys):

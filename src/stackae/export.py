@@ -76,7 +76,8 @@ def to_torch(estimator, output: str | None = None, dtype=None):
     estimator : a fitted stackae estimator
     output : str, optional
         The method it stands for (:data:`OUTPUTS`): a classifier's ``"predict_proba"``
-        (default), ``"scores"`` (the softmax's input, one column a class) or ``"transform"``; a
+        (default), ``"scores"`` (the softmax's input, one column a class) or ``"transform"``
+        (not for :class:`~stackae.SoftmaxRegression`, which has no hidden layer); a
         regressor's ``"predict"`` (default) or ``"transform"``; an autoencoder's (the
         outlier detector's too) ``"transform"`` (default) or ``"reconstruct"``.
     dtype : torch dtype, optional
@@ -95,9 +96,13 @@ def to_torch(estimator, output: str | None = None, dtype=None):
         raise ImportError("to_torch needs PyTorch: pip install torch") from None
     kind = _kind(estimator)
     check_is_fitted(estimator)
-    output = OUTPUTS[kind][0] if output is None else output
-    if output not in OUTPUTS[kind]:
-        choices = ", ".join(repr(o) for o in OUTPUTS[kind])
+    from .estimators import SoftmaxRegression
+
+    # a lone softmax has no hidden layer: nothing for "transform" to give
+    offered = tuple(o for o in OUTPUTS[kind] if not (o == "transform" and isinstance(estimator, SoftmaxRegression)))
+    output = offered[0] if output is None else output
+    if output not in offered:
+        choices = ", ".join(repr(o) for o in offered)
         raise ValueError(f"A {type(estimator).__name__}'s module gives one of {choices}, got output={output!r}.")
     dtype = torch.float32 if dtype is None else dtype
     activations = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "linear": None}
