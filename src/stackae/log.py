@@ -16,10 +16,12 @@ optimizer makes one record::
   accuracy, R^2 or minus the reconstruction loss, higher is better), else null;
 * ``learning_rate``: the step size of the iteration's last step (null for L-BFGS,
   which has none: its line search picks each step);
-* ``seconds``: the time since the stage began.
+* ``seconds``: the time since the stage began (in this process: a resumed stage counts
+  from its resume).
 
 ``log`` writes each record as a line of JSON (flushed at once, so ``tail -f`` follows a
-run); a fit starts the file anew, and one that resumes from checkpoints appends to it.
+run); a fit starts the file anew, and one that resumes from checkpoints appends to it
+(fits side by side, a grid search's, need a file each).
 Each callback is called with the record; a callback that returns True ends the stage
 as early stopping does (the stage's result is its parameters at that iteration, and
 the next stage starts). :func:`read_log` reads a log back; ``stackae show LOG`` plots it.
