@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,13 @@ def _accuracies(text):
 
 
 def test_train_on_embedded_digits_prints_accuracy_before_and_after():
-    proc = run_cli("train", "--random-state", "0")
+    """The README's main job, as it is written there: the installed command, no options."""
+    command = shutil.which("stackae", path=str(Path(sys.executable).parent)) or shutil.which("stackae")
+    assert command, "the 'stackae' command is not installed"
+    proc = subprocess.run([command, "train"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
     before, after = _accuracies(proc.stdout)
+    assert before >= 90.0  # the README: "about 96% and 98.5%"
     assert after >= 97.0 and after > before
     assert "pretrain layer 1" in proc.stderr and "finetune" in proc.stderr  # progress lines
     assert "hidden_layer_sizes=(64, 32)" in proc.stdout
