@@ -126,21 +126,26 @@ class _Guarded:
             self.best_theta[...] = theta
 
 
+def _latest_score(monitor) -> float | None:
+    """A monitor's latest validation score (early stopping's), or None."""
+    scores = getattr(monitor, "scores", None)
+    return float(scores[-1]) if scores else None
+
+
 def _show_score(progress: Progress, monitor) -> None:
     """Put a monitor's latest validation score on the progress line."""
-    scores = getattr(monitor, "scores", None)
-    if scores:
-        progress.note(f"validation {scores[-1]:.6g}")
+    score = _latest_score(monitor)
+    if score is not None:
+        progress.note(f"validation {score:.6g}")
 
 
 def _record(stage, iteration, cost, monitor, learning_rate, seconds) -> dict:
     """An iteration's record for ``report`` (its fields: :mod:`stackae.log`)."""
-    scores = getattr(monitor, "scores", None)
     return {
         "stage": stage,
         "iteration": int(iteration),
         "cost": float(cost),
-        "validation": float(scores[-1]) if scores else None,
+        "validation": _latest_score(monitor),
         "learning_rate": None if learning_rate is None else float(learning_rate),
         "seconds": round(seconds, 6),
     }
