@@ -124,6 +124,30 @@ def test_hidden_delta_matches_the_reference(dtype, name, scaled):
         np.testing.assert_allclose(got_sums, want_sums, **_close(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_delta_matches_the_reference_and_keeps_nan(dtype):
+    rng = np.random.default_rng(3)
+    S = rng.normal(0, 4, (43, 7)).astype(dtype)
+    S[0] += 300  # large scores: the row's maximum is taken out before exp
+    y = rng.integers(0, 7, 43)
+    want_cost, want_D, want_sums = Kernels(np).softmax_delta(S.copy(), y, 1 / 43)
+    k = CompiledKernels()
+    for _ in range(2):  # the column sums' buffer is reused and must start at 0
+        cost, D, sums = k.softmax_delta(S.copy(), y, 1 / 43)
+        assert cost == pytest.approx(float(want_cost), rel=1e-13 if dtype == np.float64 else 1e-6)
+        assert D.dtype == dtype
+        np.testing.assert_allclose(D, want_D, **_close(dtype))
+        np.testing.assert_allclose(sums, want_sums, **_close(dtype))
+    S[5, 2] = np.nan
+    cost, D, _ = k.softmax_delta(S.copy(), y, 1 / 43)
+    assert np.isnan(cost) and np.isnan(D[5]).all() and np.isfinite(D[6]).all()
+    # row weights go to the portable version
+    w = rng.random(43).astype(dtype)
+    got = k.softmax_delta(S[6:].copy(), y[6:], 0.1, w[6:])
+    want = Kernels(np).softmax_delta(S[6:].copy(), y[6:], 0.1, w[6:])
+    np.testing.assert_allclose(got[1], want[1], **_close(dtype))
+
+
 def test_arrays_the_kernels_do_not_take_go_to_the_numpy_kernels():
     """Not C-contiguous, or of mixed dtypes: the NumPy path, with the same results."""
     rng = np.random.default_rng(2)

@@ -130,24 +130,11 @@ class SoftmaxHead(Head):
     stage = "softmax"
 
     def block_delta(self, k, A, W, b, block, inv_m):
-        xp = k.xp
         # S = A_L Theta + c ; P = softmax(S) row-wise
-        S = k.affine(A, W, b, "S")  # (b, n_L) @ (n_L, k) -> (b, k)
-        S -= xp.max(S, axis=1, keepdims=True)
-        Y = k.one_hot(block.y, W.shape[1], S.dtype)
         # J = -(1/m) sum_i log P[i, y_i] = -(1/m) sum_i (S[i, y_i] - log sum_j exp S[i, j])
-        E = xp.exp(S)
-        row_sums = xp.sum(E, axis=1)
-        if block.w is None:
-            picked = k.dot(S, Y)
-            cost = k.total(xp.log(row_sums)) - picked
-        else:  # weighted rows: sum_i w_i J_i
-            cost = k.total(block.w * (xp.log(row_sums) - xp.sum(S * Y, axis=1)))
         # delta_S = (P - Y) / m  (times each row's weight)
-        D = E / row_sums[:, None]
-        D -= Y
-        D *= inv_m if block.w is None else block.w[:, None] * inv_m
-        return cost, D, k.sum_rows(D)
+        S = k.affine(A, W, b, "S")  # (b, n_L) @ (n_L, k) -> (b, k)
+        return k.softmax_delta(S, block.y, inv_m, block.w)
 
     def outputs(self, S):
         from ._xp import namespace

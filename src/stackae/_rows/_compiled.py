@@ -3,16 +3,20 @@ delta in one pass over a block, with a sigmoid whose ``exp`` the compiler vector
 
 Why: between its matrix products an evaluation makes several element-wise passes per
 layer (add the bias, the activation, its derivative, the error, the delta, the column
-sums). In NumPy each is a separate loop over the block, and NumPy's float64 ``exp``
-is a scalar call of about 5 ns an element, which alone made the output layer's sigmoid
-the largest cost outside the products (``benchmarks/bench_objectives.py
---breakdown``). Here each kernel makes one pass per row, in cache, with no temporary
-arrays, and ``exp`` is written out (range reduction to ``|r| <= ln 2 / 2``, a Taylor
-polynomial of degree 13 in float64 and 7 in float32, then ``2**k`` built in the
-exponent bits) so that the loop compiles to AVX/AVX2 vector instructions. The sigmoid
-agrees with NumPy's to about 1.5 units in the last place (the tests allow 4), is
-exactly 0 and 1 where NumPy's is, and keeps NaN and infinities; where NumPy's is a
-subnormal number, it may be 0 (``tests/test_compiled_kernels.py``).
+sums). In NumPy each is a separate loop over the block, and on a CPU without AVX-512
+NumPy's float64 ``exp`` is a scalar call of about 5 ns an element, which alone made the
+output layer's sigmoid the largest cost outside the products
+(``benchmarks/bench_objectives.py --breakdown``). The softmax head (a row's maximum,
+``exp``, sum, log, cost, delta and column sums) is one kernel too.
+
+Here each kernel makes one pass per row, in cache, with no temporary arrays, and
+``exp`` is written out (range reduction to ``|r| <= ln 2 / 2``, a Taylor polynomial of
+degree 13 in float64 and 7 in float32, then ``2**k`` built in the exponent bits, by a
+bit cast, in the same loop) so that each kernel's loop over a row is one pass that
+compiles to AVX/AVX2/AVX-512 vector instructions. The sigmoid agrees with NumPy's to
+about 1.5 units in the last place (the tests allow 4), is exactly 0 and 1 where NumPy's
+is, and keeps NaN and infinities; where NumPy's is a subnormal number, it may be 0
+(``tests/test_compiled_kernels.py``).
 
 The kernels release the GIL, so the blocks' threads (:mod:`._numpy`) run them at once.
 They are compiled at first use and cached on disk by Numba (``cache=True``). Anything
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic, overload
 
 from ._kernels import keep_mask_of, philox_keep_bits
 from ._numpy_kernels import NumpyKernels
@@ -46,8 +52,7 @@ _JIT = dict(nogil=True, cache=True, fastmath={"nsz", "contract"}, boundscheck=Fa
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93145751953125e-1  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.42860682030941723212e-6
-_SHIFT64 = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFT64 rounds x to an integer k ...
-_BIAS64 = np.int64(1023 - 0x4338000000000000)  # ... held in its low bits: bits - these + 1023
+_SHIFT64 = 6755399441055744.0  # 1.5 * 2**52: (x + _SHIFT64) - _SHIFT64 rounds x to an integer
 # Clamped to where 2**k has a normal exponent at the bottom (exp(-708) ~ 3e-308: the
 # sigmoid is exactly 1 there, as NumPy's) and k = 1024 at the top, whose bits are those
 # of infinity: the sigmoid is exactly 0 there, as NumPy's is once exp overflows.
@@ -57,88 +62,87 @@ _LO64, _HI64 = -708.0, 709.78
 _F = np.float32
 _LOG2E32, _LN2_HI32, _LN2_LO32 = _F(1.4426950408889634), _F(0.693359375), _F(-2.12194440e-4)
 _SHIFT32 = _F(12582912.0)  # 1.5 * 2**23
-_BIAS32 = np.int32(127 - 0x4B400000)
 _LO32, _HI32 = _F(-87.0), _F(88.7)  # likewise: 2**-126 and 2**128 (infinity)
 _C32 = tuple(_F(1.0 / f) for f in (5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0))
-_ONE32 = _F(1.0)
+
+
+@intrinsic
+def _float_of_bits(typingctx, bits):
+    """The float whose bits are ``bits`` (an int32 gives a float32, an int64 a float64):
+    LLVM's ``bitcast``, free in a vector register, so that ``2**k`` is built in the
+    exponent bits inside the loop that uses it."""
+    if bits not in (types.int32, types.int64):
+        return None
+    result = types.float32 if bits == types.int32 else types.float64
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(result))
+
+    return result(bits), codegen
 
 
 @numba.njit(**_JIT)
-def _exp_row64(z, b, kf, ki):
-    """``exp(-(z + b)) = z * kf`` on one float64 row, made in place: ``z`` becomes the
-    polynomial, ``kf`` the power of two (``kf``/``ki`` are float64 and int64 views of one
-    scratch row). The caller makes the product in its own last pass."""
-    n = z.shape[0]
-    for j in range(n):
-        x = -(z[j] + b[j])
-        x = min(max(x, _LO64), _HI64)
-        kk = x * _LOG2E + _SHIFT64
-        k = kk - _SHIFT64
-        r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        z[j] = p
-        kf[j] = kk
-    for j in range(n):
-        ki[j] = (ki[j] + _BIAS64) << 52  # the bits of 2**k
+def _exp_neg64(s):
+    """``exp(-s)`` of a float64, to be inlined into a vectorised loop."""
+    x = min(max(-s, _LO64), _HI64)
+    k = (x * _LOG2E + _SHIFT64) - _SHIFT64  # x / ln 2 rounded to an integer
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _float_of_bits((np.int64(k) + 1023) << 52)  # p * 2**k
 
 
 @numba.njit(**_JIT)
-def _exp_row32(z, b, kf, ki):
-    """The float32 twin of :func:`_exp_row64` (every constant a float32, so the
+def _exp_neg32(s):
+    """The float32 twin of :func:`_exp_neg64` (every constant a float32, so the
     arithmetic stays float32)."""
-    n = z.shape[0]
     c0, c1, c2, c3, c4, c5, c6, c7 = _C32
-    for j in range(n):
-        x = -(z[j] + b[j])
-        x = min(max(x, _LO32), _HI32)
-        kk = x * _LOG2E32 + _SHIFT32
-        k = kk - _SHIFT32
-        r = (x - k * _LN2_HI32) - k * _LN2_LO32
-        p = c0
-        p = p * r + c1
-        p = p * r + c2
-        p = p * r + c3
-        p = p * r + c4
-        p = p * r + c5
-        p = p * r + c6
-        p = p * r + c7
-        z[j] = p
-        kf[j] = kk
-    for j in range(n):
-        ki[j] = (ki[j] + _BIAS32) << 23
+    x = min(max(-s, _LO32), _HI32)
+    k = (x * _LOG2E32 + _SHIFT32) - _SHIFT32
+    r = (x - k * _LN2_HI32) - k * _LN2_LO32
+    p = c0
+    p = p * r + c1
+    p = p * r + c2
+    p = p * r + c3
+    p = p * r + c4
+    p = p * r + c5
+    p = p * r + c6
+    p = p * r + c7
+    # np.int32 outermost: Numba's int32 arithmetic gives int64, whose bits are a float64's
+    return p * _float_of_bits(np.int32((np.int32(k) + 127) << 23))
 
 
-@numba.njit(**_JIT)
-def _exp_row(z, b, kf, ki):
-    if z.itemsize == 4:
-        _exp_row32(z, b, kf, ki)
-    else:
-        _exp_row64(z, b, kf, ki)
+def _exp_neg(s):  # pragma: no cover - a name for Numba's typing; never called from Python
+    raise NotImplementedError
+
+
+@overload(_exp_neg, jit_options=_JIT)
+def _exp_neg_of(s):
+    """``exp(-s)`` in ``s``'s own precision."""
+    return (lambda s: _exp_neg32(s)) if s == types.float32 else (lambda s: _exp_neg64(s))
 
 
 # ------------------------------------------------------------------ layer kernels
 @numba.njit(**_JIT)
-def _bias_sigmoid(Z, b, kf, ki):
+def _bias_sigmoid(Z, b):
     """``Z = sigmoid(Z + b)`` row by row."""
     one = Z.dtype.type(1)
     for i in range(Z.shape[0]):
         z = Z[i]
-        _exp_row(z, b, kf, ki)
         for j in range(z.shape[0]):
-            z[j] = one / (one + z[j] * kf[j])
+            z[j] = one / (one + _exp_neg(z[j] + b[j]))
 
 
 @numba.njit(**_JIT)
@@ -152,7 +156,7 @@ def _bias_relu(Z, b):
 
 
 @numba.njit(**_JIT)
-def _squared_error_delta(Z, b, T, sigmoid, colsum, squares, kf, ki):
+def _squared_error_delta(Z, b, T, sigmoid, colsum, squares):
     """Output layer of a squared-error reconstruction, in place: with ``X^ = f(Z + b)``
     (sigmoid or linear), ``Z`` becomes ``delta = (X^ - T) f'``, ``colsum`` its column
     sums and ``squares`` the column sums of ``(X^ - T)**2`` (in ``Z``'s dtype, as NumPy's
@@ -161,9 +165,8 @@ def _squared_error_delta(Z, b, T, sigmoid, colsum, squares, kf, ki):
     for i in range(Z.shape[0]):
         z, t = Z[i], T[i]
         if sigmoid:
-            _exp_row(z, b, kf, ki)
             for j in range(z.shape[0]):
-                s = one / (one + z[j] * kf[j])
+                s = one / (one + _exp_neg(z[j] + b[j]))
                 d = s - t[j]
                 squares[j] += d * d
                 d = d * (s * (one - s))
@@ -175,6 +178,35 @@ def _squared_error_delta(Z, b, T, sigmoid, colsum, squares, kf, ki):
                 squares[j] += d * d
                 z[j] = d
                 colsum[j] += d
+
+
+@numba.njit(**_JIT)
+def _softmax_delta(S, y, scale, colsum):
+    """The softmax head of scores ``S`` against labels ``y``, in place: ``S`` becomes
+    ``(P - Y) * scale`` and ``colsum`` its column sums; returns the rows' summed cost
+    ``log sum_j exp(S_ij - max_j S_ij) - (S_iy - max_j S_ij)``, summed in float64."""
+    one = S.dtype.type(1)
+    cost = 0.0
+    for i in range(S.shape[0]):
+        s = S[i]
+        top = s[0]
+        for j in range(s.shape[0]):
+            top = max(top, s[j])
+        picked = s[y[i]] - top
+        total = S.dtype.type(0)
+        for j in range(s.shape[0]):
+            e = _exp_neg(top - s[j])
+            s[j] = e
+            total += e
+        cost += np.log(np.float64(total)) - np.float64(picked)
+        for j in range(s.shape[0]):
+            d = s[j] / total
+            if j == y[i]:
+                d -= one
+            d = d * scale
+            s[j] = d
+            colsum[j] += d
+    return cost
 
 
 @numba.njit(**_JIT)
@@ -260,10 +292,6 @@ class CompiledKernels(NumpyKernels):
 
     kind = "numba"
 
-    def _scratch(self, width: int, dtype):
-        kf = self.buffer("exp-scratch", (width,), dtype)
-        return kf, kf.view(np.int32 if dtype == np.float32 else np.int64)
-
     def _row_vector(self, b, dtype, width: int, key: str):
         """``b`` as a contiguous vector of ``dtype`` (zeros when ``b`` is None)."""
         if b is None:
@@ -274,9 +302,7 @@ class CompiledKernels(NumpyKernels):
 
     def activate(self, name, Z):
         if name == "sigmoid" and _fits(Z) and Z.ndim == 2:
-            _bias_sigmoid(
-                Z, self._row_vector(None, Z.dtype, Z.shape[1], "zero-bias"), *self._scratch(Z.shape[1], Z.dtype)
-            )
+            _bias_sigmoid(Z, self._row_vector(None, Z.dtype, Z.shape[1], "zero-bias"))
             return Z
         return super().activate(name, Z)
 
@@ -285,7 +311,7 @@ class CompiledKernels(NumpyKernels):
         if name in ("sigmoid", "relu") and _fits(Z) and Z.ndim == 2:
             b = self._row_vector(b, Z.dtype, Z.shape[1], "bias")
             if name == "sigmoid":
-                _bias_sigmoid(Z, b, *self._scratch(Z.shape[1], Z.dtype))
+                _bias_sigmoid(Z, b)
             else:
                 _bias_relu(Z, b)
             return Z
@@ -305,8 +331,16 @@ class CompiledKernels(NumpyKernels):
         colsum[...] = 0
         squares[...] = 0
         b = self._row_vector(b, Z.dtype, width, "bias")
-        _squared_error_delta(Z, b, T, name == "sigmoid", colsum, squares, *self._scratch(width, Z.dtype))
+        _squared_error_delta(Z, b, T, name == "sigmoid", colsum, squares)
         return 0.5 * float(squares.sum(dtype=np.float64)), Z, colsum.copy()
+
+    def softmax_delta(self, S, y, inv_m, w=None):
+        if w is not None or not (_fits(S) and S.ndim == 2 and isinstance(y, np.ndarray) and y.dtype.kind in "iu"):
+            return super().softmax_delta(S, y, inv_m, w)
+        colsum = self.buffer("softmax-colsum", (S.shape[1],), S.dtype)
+        colsum[...] = 0
+        cost = _softmax_delta(S, y, S.dtype.type(inv_m), colsum)
+        return cost, S, colsum.copy()
 
     def hidden_delta(self, name, G, A, scale=None, shift=None):
         code = _DELTA_CODES.get(name)

@@ -96,6 +96,26 @@ class Kernels:
             D *= F
         return cost, D, self.sum_rows(D)
 
+    def softmax_delta(self, S, y, inv_m, w=None):
+        """The softmax cross-entropy output layer of scores ``S`` (may be overwritten)
+        against class indices ``y``: returns the block's cost :math:`\\sum_i w_i
+        (\\log\\sum_j e^{S_{ij}} - S_{i y_i})` (``w`` the rows' weights, all 1 when
+        None; a float, or a 0-d array on a device), ``delta = w_i (P - Y) inv_m``
+        (``P`` the softmax of each row, ``Y`` the one-hot labels) and its column sums."""
+        xp = self.xp
+        S -= xp.max(S, axis=1, keepdims=True)
+        Y = self.one_hot(y, S.shape[1], S.dtype)
+        E = xp.exp(S)
+        row_sums = xp.sum(E, axis=1)
+        if w is None:
+            cost = self.total(xp.log(row_sums)) - self.dot(S, Y)
+        else:
+            cost = self.total(w * (xp.log(row_sums) - xp.sum(S * Y, axis=1)))
+        D = E / row_sums[:, None]
+        D -= Y
+        D *= inv_m if w is None else w[:, None] * inv_m
+        return cost, D, self.sum_rows(D)
+
     def hidden_delta(self, name: str, G, A, scale=None, shift=None):
         """A hidden layer's delta from the error ``G`` sent back to it, in place:
         ``(G * scale + shift) * f'(Z)`` from ``A = f(Z)`` (``scale`` a number, ``shift`` a
