@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _xp
-from ._params import autoencoder_layout, flatten, n_params, pack, unpack
-from ._rows import rows_of
+from ._params import autoencoder_layout, flatten, n_params, unpack
+from ._rows import compiled_kernels, rows_of
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
 from .heads import SOFTMAX, Head, SoftmaxHead, output_delta
@@ -224,6 +224,46 @@ def _finish(cost, grad, theta_in, rows):
 
 
 # ------------------------------------------------------------------ autoencoders
+def _gradient(rows, pieces):
+    """The flat gradient and the weight decay's cost from the summed ``pieces``.
+
+    Each piece is ``(g, scale, W, alpha)``: the gradient's part ``g`` times ``scale``
+    plus ``alpha * W`` (``W`` the parameters it decays, ``alpha`` 0 for none), raveled
+    in order into one new vector; the cost is ``sum alpha/2 ||W||^2`` (a float, or a 0-d
+    array on a device). On the host each piece is written into the vector in one pass
+    (:func:`~stackae._rows._compiled.scaled_plus`), with no temporary arrays: an
+    autoencoder's decay otherwise makes ten passes over its weights.
+    """
+    xp = rows.xp
+    decay = 0.0
+    for _, _, W, alpha in pieces:
+        if alpha:
+            # J += (alpha/2) ||W||^2
+            squares = float(np.vdot(W, W)) if isinstance(W, np.ndarray) else rows.scalar(xp.sum(W * W))
+            decay = decay + 0.5 * alpha * squares
+    compiled = compiled_kernels()
+    if compiled is not None and all(isinstance(g, np.ndarray) for g, *_ in pieces):
+        dtype = pieces[0][0].dtype
+        out = np.empty(sum(g.size for g, *_ in pieces), dtype=dtype)
+        lo = 0
+        for g, scale, W, alpha in pieces:
+            hi = lo + g.size
+            decayed = W.reshape(-1) if alpha else None
+            if not compiled.scaled_plus(out[lo:hi], g.reshape(-1), scale, decayed, alpha):  # grad W += alpha W
+                break
+            lo = hi
+        else:
+            return out, decay
+    parts = []
+    for g, scale, W, alpha in pieces:
+        if scale != 1:
+            g = g * scale
+        if alpha:
+            g = g + alpha * W  # grad W += alpha W
+        parts.append(g)
+    return flatten(parts), decay
+
+
 @dataclass(frozen=True)
 class AutoencoderSpec:
     """Static options of one autoencoder (picklable, for the workers of a cluster)."""
@@ -414,23 +454,19 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
     # tied: grad W1 already holds the decoder's share, scaled (see _autoencoder_block)
     gW1, gW2, gb1, gb2 = (parts[0], None, *parts[1:3]) if spec.tied else parts[:4]
     extra = parts[3:] if spec.tied else parts[4:]
-    gb2 = gb2 * inv_m
     cost = data_cost * inv_m + rows.scalar(kl)
     if spec.contraction:
         # J += (c/m) sum_j (sum_i f'(z_ij)^2) w_j ; its gradient through w_j = sum_k W1_kj^2
         cost = cost + rows.scalar(spec.contraction * inv_m * xp.sum(extra[0] * column_norms))
         gW1 = gW1 + (2.0 * spec.contraction * inv_m) * W1 * extra[0]
+    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W (tied: the one W1;
+    # grad W2 and grad b2 are times 1/m here)
     if spec.tied:
-        # weight decay on the one W1 (left out at alpha = 0: two passes over W1 saved)
-        if alpha:
-            gW1 = gW1 + alpha * W1
-            cost = cost + 0.5 * alpha * rows.scalar(xp.sum(W1 * W1))
-        return cost, flatten([gW1, gb1, gb2])
-    # weight decay: J += (alpha/2) sum ||W||^2 ; grad W += alpha W
-    gW1 = gW1 + alpha * W1
-    gW2 = gW2 * inv_m + alpha * W2
-    decay = rows.scalar(xp.sum(W1 * W1)) + rows.scalar(xp.sum(W2 * W2))
-    return cost + 0.5 * alpha * decay, pack([gW1, gW2], [gb1, gb2])
+        gradient, decay = _gradient(rows, [(gW1, 1, W1, alpha), (gb1, 1, None, 0), (gb2, inv_m, None, 0)])
+    else:
+        pieces = [(gW1, 1, W1, alpha), (gW2, inv_m, W2, alpha), (gb1, 1, None, 0), (gb2, inv_m, None, 0)]
+        gradient, decay = _gradient(rows, pieces)
+    return cost + decay, gradient
 
 
 def sparse_autoencoder_cost(
@@ -621,21 +657,16 @@ def _adversarial_stack_block(k, block, theta, spec: StackSpec, inv_m):
 
 def stack_cost_grad(rows, theta, spec: StackSpec, alpha: float, decayed: Sequence[int]):
     """Cost and gradient of a stack over ``rows`` (see :func:`autoencoder_cost_grad`)."""
-    xp = rows.xp
     inv_m = 1.0 / rows.weight_total  # 1/m, or one over the rows' weights' sum
     # parts: not changed in place below, and packed into a new vector at the end
     block_fn = _adversarial_stack_block if spec.adversarial else _stack_block
     data_cost, parts, _ = rows.map_sum(block_fn, (theta, spec, inv_m), copy=False)
-    cost = data_cost * inv_m
     n_layers = len(spec.sizes) - 1
-    gweights, gbiases = parts[:n_layers], parts[n_layers:]
     weights, _ = spec.unpack(theta)
-    for index in decayed if alpha else ():  # no pass over the weights to add nothing
-        W = weights[index]
-        # J += (alpha/2) ||W||^2 ; grad W += alpha W
-        gweights[index] = gweights[index] + alpha * W
-        cost = cost + 0.5 * alpha * rows.scalar(xp.sum(W * W))
-    return cost, pack(gweights, gbiases)
+    # J += (alpha/2) ||W||^2 ; grad W += alpha W, for the decayed layers
+    pieces = [(g, 1, W, alpha if index in decayed else 0) for index, (g, W) in enumerate(zip(parts, weights))]
+    gradient, decay = _gradient(rows, pieces + [(g, 1, None, 0) for g in parts[n_layers:]])
+    return data_cost * inv_m + decay, gradient
 
 
 def check_adversarial(adversarial, adversarial_weight) -> tuple[float, float]:

@@ -434,6 +434,33 @@ def _max_norm(W, c):
                 W[i, j] *= scale[j]
 
 
+@numba.njit(**_JIT)
+def _scaled_plus(out, g, scale, W, alpha):
+    for i in range(out.shape[0]):
+        out[i] = g[i] * scale + alpha * W[i]
+
+
+@numba.njit(**_JIT)
+def _scaled(out, g, scale):
+    for i in range(out.shape[0]):
+        out[i] = g[i] * scale
+
+
+def scaled_plus(out, g, scale, W=None, alpha=0.0) -> bool:
+    """``out = g * scale + alpha * W`` (``g * scale`` when ``W`` is None) in one pass: a
+    gradient's piece with its weight decay, written into the flat gradient; False,
+    doing nothing, when the vectors are not ones the kernel takes."""
+    arrays = (out, g) if W is None else (out, g, W)
+    if not (_fits(*arrays) and out.ndim == 1):
+        return False
+    t = out.dtype.type
+    if W is None:
+        _scaled(out, g, t(scale))
+    else:
+        _scaled_plus(out, g, t(scale), W, t(alpha))
+    return True
+
+
 def max_norm(W, c) -> bool:
     """Scale the columns of ``W`` whose norm exceeds ``c`` to norm ``c``, in place (see
     :func:`stackae.estimators._stages.max_norm_projection`); False, doing nothing, when
