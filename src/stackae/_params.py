@@ -20,6 +20,7 @@ memory with ``theta`` wherever the library's slicing and reshaping do (all three
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -78,11 +79,18 @@ def unpack(theta, layer_sizes: Sequence[int]):
     weights : list of arrays, ``weights[l]`` of shape ``(n_l, n_{l+1})``
     biases : list of arrays, ``biases[l]`` of shape ``(n_{l+1},)``
     """
-    sizes = _check_sizes(layer_sizes)
-    expected = n_params(sizes)
+    sizes, weight_shapes, expected = _layout(tuple(layer_sizes))
     if theta.ndim != 1 or theta.shape[0] != expected:
         raise ValueError(f"'theta' must have shape ({expected},) for layer sizes {sizes}, got {tuple(theta.shape)}.")
-    return _views(theta, list(zip(sizes[:-1], sizes[1:])), sizes[1:])
+    return _views(theta, weight_shapes, sizes[1:])
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(layer_sizes: tuple):
+    """``(sizes, weight shapes, n_params)`` of checked layer sizes, worked out once per
+    network (:func:`unpack` runs a few times a minibatch step)."""
+    sizes = _check_sizes(layer_sizes)
+    return sizes, tuple(zip(sizes[:-1], sizes[1:])), n_params(sizes)
 
 
 def autoencoder_layout(n: int, h: int, tied: bool):

@@ -248,9 +248,12 @@ def _gradient(rows, pieces):
         lo = 0
         for g, scale, W, alpha in pieces:
             hi = lo + g.size
-            decayed = W.reshape(-1) if alpha else None
-            if not compiled.scaled_plus(out[lo:hi], g.reshape(-1), scale, decayed, alpha):  # grad W += alpha W
-                break
+            if alpha or scale != 1:
+                decayed = W.reshape(-1) if alpha else None
+                if not compiled.scaled_plus(out[lo:hi], g.reshape(-1), scale, decayed, alpha):  # grad W += alpha W
+                    break
+            else:
+                out[lo:hi] = g.reshape(-1)
             lo = hi
         else:
             return out, decay

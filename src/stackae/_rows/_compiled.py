@@ -281,10 +281,14 @@ _DELTA_CODES = {"sigmoid": 0, "relu": 1, "tanh": 2}
 
 def _fits(*arrays) -> bool:
     """The compiled kernels take C-contiguous float32/float64 arrays of one dtype."""
+    # a loop, not all() over a generator: this runs a dozen times a minibatch step
     dtype = arrays[0].dtype
-    return dtype in (np.float32, np.float64) and all(
-        isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous for a in arrays
-    )
+    if dtype.char not in "fd":
+        return False
+    for a in arrays:
+        if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous):
+            return False
+    return True
 
 
 class CompiledKernels(NumpyKernels):
