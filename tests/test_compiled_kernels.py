@@ -351,3 +351,29 @@ def test_max_norm_matches_the_numpy_projection(dtype, kernels_kind):
     before = small.copy()
     max_norm_projection(sizes, 2.0)(small)
     np.testing.assert_array_equal(small, before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_gradient_vector_is_written_as_numpy_would_pack_it(dtype, kernels_kind):
+    """objectives._gradient: each piece times its scale plus its decay, in order, and
+    the decay's cost, under both kernel sets; pieces of mixed dtypes take the NumPy path."""
+    from stackae.objectives import _gradient
+
+    rng = np.random.default_rng(6)
+    gW, W = rng.normal(size=(30, 7)).astype(dtype), rng.normal(size=(30, 7)).astype(dtype)
+    gV, V = rng.normal(size=(7, 5)).astype(dtype), rng.normal(size=(5, 7)).astype(dtype).T  # a transposed view
+    gb = rng.normal(size=7).astype(dtype)
+    pieces = [(gW, 1, W, 0.3), (gV, 0.25, V, 0.3), (gb, 0.5, None, 0), (gb, 1, None, 0)]
+    want = np.concatenate([(gW + 0.3 * W).ravel(), (0.25 * gV + 0.3 * V).ravel(), 0.5 * gb, gb])
+    want_cost = 0.15 * (np.sum(W.astype(np.float64) ** 2) + np.sum(V.astype(np.float64) ** 2))
+    rows = _rows.rows_of(np.zeros((2, 3), dtype))
+    for kind in ("numpy", "numba"):
+        kernels_kind(kind)
+        got, cost = _gradient(rows, pieces)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **_close(dtype))
+        assert cost == pytest.approx(want_cost, rel=1e-12 if dtype == np.float64 else 1e-5)
+    mixed = [(gW, 1, W, 0.3), (gb.astype(np.float64), 1, None, 0)]
+    got, _ = _gradient(rows, mixed)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, np.concatenate([(gW + 0.3 * W).ravel(), gb]), **_close(dtype))

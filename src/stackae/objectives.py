@@ -223,7 +223,7 @@ def _finish(cost, grad, theta_in, rows):
     return cost, grad if grad.dtype == theta_in.dtype else rows.xp.astype(grad, theta_in.dtype)
 
 
-# ------------------------------------------------------------------ autoencoders
+# ---------------------------------------------------------- the gradient's vector
 def _gradient(rows, pieces):
     """The flat gradient and the weight decay's cost from the summed ``pieces``.
 
@@ -242,8 +242,8 @@ def _gradient(rows, pieces):
             squares = float(np.vdot(W, W)) if isinstance(W, np.ndarray) else rows.scalar(xp.sum(W * W))
             decay = decay + 0.5 * alpha * squares
     compiled = compiled_kernels()
-    if compiled is not None and all(isinstance(g, np.ndarray) for g, *_ in pieces):
-        dtype = pieces[0][0].dtype
+    dtype = getattr(pieces[0][0], "dtype", None)
+    if compiled is not None and all(isinstance(g, np.ndarray) and g.dtype == dtype for g, *_ in pieces):
         out = np.empty(sum(g.size for g, *_ in pieces), dtype=dtype)
         lo = 0
         for g, scale, W, alpha in pieces:
@@ -267,6 +267,7 @@ def _gradient(rows, pieces):
     return flatten(parts), decay
 
 
+# ------------------------------------------------------------------ autoencoders
 @dataclass(frozen=True)
 class AutoencoderSpec:
     """Static options of one autoencoder (picklable, for the workers of a cluster)."""
