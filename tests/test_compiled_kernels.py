@@ -318,6 +318,12 @@ def test_optimizer_steps_on_arrays_the_kernel_does_not_take_use_numpy(kernels_ki
     stepper = _Adam(theta, 0.1)
     stepper.step(theta, np.ones(4), 0.1)
     np.testing.assert_allclose(theta, -0.1, rtol=1e-6)
+    torch = pytest.importorskip("torch")  # a device's tensors: refused by the kernels, not an error
+    from stackae._rows import _compiled
+
+    t = torch.zeros(4, dtype=torch.float32)
+    assert not _compiled.adam_step(t, t.clone(), t.clone(), torch.ones(4), 0.9, 0.999, 1e-8, 0.1)
+    assert not _compiled.scaled_plus(t, t, 2.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

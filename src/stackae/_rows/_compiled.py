@@ -282,6 +282,8 @@ _DELTA_CODES = {"sigmoid": 0, "relu": 1, "tanh": 2}
 def _fits(*arrays) -> bool:
     """The compiled kernels take C-contiguous float32/float64 arrays of one dtype."""
     # a loop, not all() over a generator: this runs a dozen times a minibatch step
+    if not isinstance(arrays[0], np.ndarray):  # a device's tensor, say
+        return False
     dtype = arrays[0].dtype
     if dtype.char not in "fd":
         return False
