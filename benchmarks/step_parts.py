@@ -13,7 +13,9 @@ the same arrays (median of ``--repeats`` runs of ``--steps`` steps):
   in cache and pushed out of it (as an evaluation leaves them), and split over two
   threads.
 
-"The rest of the evaluation" is the evaluation less its products alone. A second
+"The rest of the evaluation" is the evaluation less its products alone. Then a whole
+step as a fit runs it (gather, evaluation and Adam one after the other, on parameters
+the steps update), against the sum of its parts timed alone and against its products. A second
 table times the element-wise kernels of the fast recipe's steps alone, in nanoseconds an
 element, where Numba is installed: the compiled ones against the NumPy kernels on the
 same arrays (a hidden layer's bias and sigmoid, 256 x 200; its delta; the softmax head,
@@ -140,6 +142,14 @@ def main(argv=None):
 
     warm = _median_ms(lambda i: adam.step(params, grad, 1e-3), steps, repeats)
     cold = _median_ms(lambda i: adam.step(params, grad, 1e-3), steps, repeats, before=evict)
+    stepper, live = _Adam(theta.copy(), 1e-3), theta.copy()
+
+    def whole(i):  # gather, evaluate, update, one after the other on the same parameters
+        rows = rows_of(take_rows(X, batches[i]), y[batches[i]])
+        _, g = stack_cost_grad(rows, live, spec, 1e-4, (2,))
+        stepper.step(live, g, 1e-3)
+
+    whole_step = _median_ms(whole, steps, repeats)
     rows = [
         ["the batch's gather (256 rows)", f"{gather:.3f}", ""],
         ["the evaluation (stack_cost_grad)", f"{evaluation:.3f}", ""],
@@ -148,6 +158,13 @@ def main(argv=None):
         ["  its matrix products alone, 1 BLAS thread", f"{alone_1:.3f}", f"{alone_1 / alone:.2f}x all threads"],
         ["the Adam step, parameters in cache", f"{warm:.3f}", ""],
         ["the Adam step, parameters out of cache", f"{cold:.3f}", ""],
+        ["a whole step as a fit runs it (gather, evaluation, Adam)", f"{whole_step:.3f}", ""],
+        [
+            "  against its parts timed alone (gather + evaluation + Adam out of cache)",
+            "",
+            f"{whole_step / (gather + evaluation + cold):.2f}x",
+        ],
+        ["  against its products alone", "", f"{whole_step / alone:.2f}x"],
     ]
     compiled = compiled_kernels()
     if compiled is not None:
