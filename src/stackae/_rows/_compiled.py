@@ -124,8 +124,11 @@ def _exp_neg32(s):
     return p * _float_of_bits(np.int32((np.int32(k) + 127) << 23))
 
 
-def _exp_neg(s):  # pragma: no cover - a name for Numba's typing; never called from Python
-    raise NotImplementedError
+def _exp_neg(s):
+    """``exp(-s)``: compiled code calls :func:`_exp_neg32` or :func:`_exp_neg64` by
+    ``s``'s type (below); Python (``NUMBA_DISABLE_JIT=1``) calls NumPy's."""
+    with np.errstate(over="ignore"):
+        return np.exp(-s)
 
 
 @overload(_exp_neg, jit_options=_JIT)
