@@ -383,3 +383,26 @@ def test_the_gradient_vector_is_written_as_numpy_would_pack_it(dtype, kernels_ki
     got, _ = _gradient(rows, mixed)
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, np.concatenate([(gW + 0.3 * W).ravel(), gb]), **_close(dtype))
+
+
+def test_the_kernels_run_as_python_under_numba_disable_jit():
+    """NUMBA_DISABLE_JIT=1 (a debugging switch) runs the kernels as Python: exp falls back
+    to NumPy's, so the layer and softmax kernels still give the reference's results."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from stackae._rows._compiled import CompiledKernels\n"
+        "from stackae._rows._kernels import Kernels\n"
+        "k, ref = CompiledKernels(), Kernels(np)\n"
+        "z = np.array([[0.0, 3.0, -30.0, 50.0]], np.float32)\n"
+        "np.testing.assert_allclose(k.activate('sigmoid', z.copy()), ref.activate('sigmoid', z.copy()), rtol=1e-6)\n"
+        "S, y = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([1, 0])\n"
+        "np.testing.assert_allclose(k.softmax_delta(S.copy(), y, 0.5)[1], ref.softmax_delta(S.copy(), y, 0.5)[1])\n"
+        "print('ok')\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_DISABLE_JIT": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

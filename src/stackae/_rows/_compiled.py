@@ -52,7 +52,8 @@ _JIT = dict(nogil=True, cache=True, fastmath={"nsz", "contract"}, boundscheck=Fa
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93145751953125e-1  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**11
 _LN2_LO = 1.42860682030941723212e-6
-_SHIFT64 = 6755399441055744.0  # 1.5 * 2**52: (x + _SHIFT64) - _SHIFT64 rounds x to an integer
+_SHIFT64 = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFT64 rounds x to an integer k ...
+_BIAS64 = np.int64(1023 - 0x4338000000000000)  # ... held in its low bits: bits - these + 1023
 # Clamped to where 2**k has a normal exponent at the bottom (exp(-708) ~ 3e-308: the
 # sigmoid is exactly 1 there, as NumPy's) and k = 1024 at the top, whose bits are those
 # of infinity: the sigmoid is exactly 0 there, as NumPy's is once exp overflows.
@@ -62,6 +63,7 @@ _LO64, _HI64 = -708.0, 709.78
 _F = np.float32
 _LOG2E32, _LN2_HI32, _LN2_LO32 = _F(1.4426950408889634), _F(0.693359375), _F(-2.12194440e-4)
 _SHIFT32 = _F(12582912.0)  # 1.5 * 2**23
+_BIAS32 = np.int32(127 - 0x4B400000)
 _LO32, _HI32 = _F(-87.0), _F(88.7)  # likewise: 2**-126 and 2**128 (infinity)
 _C32 = tuple(_F(1.0 / f) for f in (5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0))
 
@@ -81,11 +83,27 @@ def _float_of_bits(typingctx, bits):
     return result(bits), codegen
 
 
+@intrinsic
+def _bits_of_float(typingctx, value):
+    """The bits of a float32 (an int32) or a float64 (an int64): LLVM's ``bitcast``.
+    Reading ``k`` from the bits of ``x + 1.5 2**52`` needs no float-to-integer
+    conversion, which LLVM leaves undefined for NaN."""
+    if value not in (types.float32, types.float64):
+        return None
+    result = types.int32 if value == types.float32 else types.int64
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(result))
+
+    return result(value), codegen
+
+
 @numba.njit(**_JIT)
 def _exp_neg64(s):
     """``exp(-s)`` of a float64, to be inlined into a vectorised loop."""
     x = min(max(-s, _LO64), _HI64)
-    k = (x * _LOG2E + _SHIFT64) - _SHIFT64  # x / ln 2 rounded to an integer
+    kk = x * _LOG2E + _SHIFT64  # x / ln 2 rounded to an integer k, in the low bits
+    k = kk - _SHIFT64
     r = (x - k * _LN2_HI) - k * _LN2_LO
     p = 1.0 / 6227020800.0
     p = p * r + 1.0 / 479001600.0
@@ -101,7 +119,7 @@ def _exp_neg64(s):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    return p * _float_of_bits((np.int64(k) + 1023) << 52)  # p * 2**k
+    return p * _float_of_bits((_bits_of_float(kk) + _BIAS64) << 52)  # p * 2**k
 
 
 @numba.njit(**_JIT)
@@ -110,7 +128,8 @@ def _exp_neg32(s):
     arithmetic stays float32)."""
     c0, c1, c2, c3, c4, c5, c6, c7 = _C32
     x = min(max(-s, _LO32), _HI32)
-    k = (x * _LOG2E32 + _SHIFT32) - _SHIFT32
+    kk = x * _LOG2E32 + _SHIFT32
+    k = kk - _SHIFT32
     r = (x - k * _LN2_HI32) - k * _LN2_LO32
     p = c0
     p = p * r + c1
@@ -121,7 +140,7 @@ def _exp_neg32(s):
     p = p * r + c6
     p = p * r + c7
     # np.int32 outermost: Numba's int32 arithmetic gives int64, whose bits are a float64's
-    return p * _float_of_bits(np.int32((np.int32(k) + 127) << 23))
+    return p * _float_of_bits(np.int32((_bits_of_float(kk) + _BIAS32) << 23))
 
 
 def _exp_neg(s):
