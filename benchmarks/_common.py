@@ -128,25 +128,26 @@ def step_products(kind: str, sizes, rows: int) -> list:
     return chain
 
 
-def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: int = 200, blas_threads=None) -> dict:
-    """Seconds the matrix products of each stage of a minibatch fit take on their own:
-    one step's products (the stage's shapes at its batch size, BLAS on all threads as
-    stackae runs a minibatch, or on ``blas_threads``) timed ``repeats`` times in a row
-    (the median of three such runs), times the stage's steps.
-    Against the floor, this is what the products themselves allow at these shapes; with
-    ``blas_threads=1`` beside it, how much BLAS's own threading gives at them."""
+def step_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: int = 200, blas_threads=None) -> dict:
+    """Seconds one step's matrix products of each stage of a minibatch fit take on their
+    own: the stage's shapes at its batch size (``clf`` fitted, or a model of the same
+    network fitted on a few rows), BLAS on all threads as stackae runs a minibatch or on
+    ``blas_threads``, timed ``repeats`` times in a row (the median of three such runs).
+    Times a stage's steps and against the floor, this is what the products themselves
+    allow at these shapes; with ``blas_threads=1`` beside it, how much BLAS's own
+    threading gives at them."""
     import time
 
     if blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(blas_threads, user_api="blas"):
-            return minibatch_product_seconds(clf, n_samples, dtype, repeats)
+            return step_product_seconds(clf, n_samples, dtype, repeats)
 
     rng = np.random.default_rng(0)
     batch = min(clf.batch_size, n_samples)
     seconds = {}
-    for stage, profile in clf.stage_profile_.items():
+    for stage in clf.stage_profile_:
         run = _product_chain(step_products(*stage_network(clf, stage), batch), dtype, rng)
         run()
         times = []
@@ -155,7 +156,7 @@ def minibatch_product_seconds(clf, n_samples: int, dtype=np.float32, repeats: in
             for _ in range(repeats):
                 run()
             times.append((time.perf_counter() - start) / repeats)
-        seconds[stage] = float(np.median(times)) * profile["evaluations"]
+        seconds[stage] = float(np.median(times))
     return seconds
 
 

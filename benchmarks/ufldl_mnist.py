@@ -17,7 +17,8 @@ is the time inside the objectives (and their rate against the peak), "optimizer"
 rest of each stage (L-BFGS's own work, minibatch steps and gathers), "other" the rest of
 the fit (features between stages, checks). For a minibatch recipe, "products alone"
 times one step's matrix products at its batch size (its shapes and layouts, BLAS on all
-threads, nothing between them), times its steps: what the products themselves allow at
+threads, nothing between them; the mean of timings just before and just after the
+fit, as for the peak), times its steps: what the products themselves allow at
 those shapes, against the floor's 4000 x 4000 rate; and the same on one BLAS thread,
 which says how much OpenBLAS's own threading gives at them; "wall / products alone" is
 the fit's time against the former. Each run is preceded by an untimed warm-up fit of
@@ -41,25 +42,34 @@ from _common import (
     DEFAULT_MNIST,
     machine_description,
     matmul_peak,
-    minibatch_product_seconds,
     print_table,
     stage_flops,
+    step_product_seconds,
 )
 from stackae import StackedAutoencoderClassifier, get_num_threads
 from stackae.datasets import load_mnist
 from stackae.presets import FAST, UFLDL
 
 
-def warm_up(data, params: dict) -> float:
+def warm_up(data, params: dict):
     """An untimed fit of the same recipe on 512 rows, one iteration a stage: a process
     pays once for loading Numba's compiled kernels from its cache and BLAS's first
-    calls (about 0.3-0.5 s), which belong to neither the products nor a step."""
+    calls (about 0.3-0.5 s), which belong to neither the products nor a step. Returns
+    the small model (the same network, for timing a step's products before the fit)
+    and the seconds it took."""
     start = time.perf_counter()
     short = dict(params, pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1, verbose=0)
+    small = StackedAutoencoderClassifier(**short, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        StackedAutoencoderClassifier(**short, random_state=0).fit(data.X_train[:512], data.y_train[:512])
-    return time.perf_counter() - start
+        small.fit(data.X_train[:512], data.y_train[:512])
+    return small, time.perf_counter() - start
+
+
+def products_alone(before: dict, after: dict, clf) -> dict:
+    """Each stage's products alone: one step's, the mean of its timings just before and
+    just after the fit (as the floor takes the peak's), times the stage's steps."""
+    return {s: 0.5 * (before[s] + after[s]) * clf.stage_profile_[s]["evaluations"] for s in after}
 
 
 def run(data, params: dict, verbose: bool, random_state: int):
@@ -123,7 +133,14 @@ def main(argv=None):
         runs.append((name, fast))
     rows, stage_rows, peaks, warm = [], [], [], []
     for name, params in runs:
-        warm.append(warm_up(data, params))
+        small, seconds = warm_up(data, params)
+        warm.append(seconds)
+        minibatch = params["solver"] != "lbfgs"
+        n = data.X_train.shape[0]
+        # a minibatch recipe's step products on their own, at its batch size, just before
+        # the fit (and on one BLAS thread: what OpenBLAS's own threading gives at them)
+        steps_before = step_product_seconds(small, n) if minibatch else {}
+        steps_before_1 = step_product_seconds(small, n, blas_threads=1) if minibatch else {}
         clf, before, after, wall = run(data, params, not args.quiet, args.random_state)
         # the peak moves by 10% over minutes on a shared machine: each run's is the mean
         # of the peaks measured just before and just after it
@@ -132,11 +149,11 @@ def main(argv=None):
         peaks.append(f"{peak_before:.1f} -> {peak_after:.1f}")
         peak_before = peak_after
         b = breakdown(clf, wall, data.X_train.shape[0], peak)
-        # a minibatch recipe's products on their own, at its batch size: what its shapes allow
-        minibatch = params["solver"] != "lbfgs"
-        alone = minibatch_product_seconds(clf, data.X_train.shape[0]) if minibatch else {}
-        # the same on one BLAS thread: what OpenBLAS's own threading gives at these shapes
-        alone_1 = minibatch_product_seconds(clf, data.X_train.shape[0], blas_threads=1) if minibatch else {}
+        # ... and just after it: a run's products alone take the mean of the two
+        alone, alone_1 = {}, {}
+        if minibatch:
+            alone = products_alone(steps_before, step_product_seconds(clf, n), clf)
+            alone_1 = products_alone(steps_before_1, step_product_seconds(clf, n, blas_threads=1), clf)
         rows.append(
             [
                 name,
