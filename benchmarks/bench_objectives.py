@@ -24,10 +24,8 @@ would make them: what the 4000x4000 peak is worth for these shapes without block
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 import tracemalloc
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,6 +37,7 @@ from _common import (
     matmul_peak,
     median_seconds,
     print_table,
+    timed_products,
 )
 from _common import flops_stack as flops_stack_sizes
 from stackae import (
@@ -253,29 +252,6 @@ def sweep(args, chosen) -> None:
     print()
 
 
-@contextmanager
-def timed_products(totals: list):
-    """Adds the seconds spent in stackae's NumPy matrix products, on every thread, to
-    ``totals[0]`` while it lasts (the benchmark wraps the engine's one product kernel)."""
-    kernels = _rows._numpy.NumpyKernels
-    product = kernels.matmul
-    lock = threading.Lock()
-
-    def matmul(self, A, B, key=None):
-        start = time.perf_counter()
-        out = product(self, A, B, key)
-        spent = time.perf_counter() - start
-        with lock:
-            totals[0] += spent
-        return out
-
-    kernels.matmul = matmul
-    try:
-        yield
-    finally:
-        kernels.matmul = product
-
-
 def whole_data_products(sizes, X):
     """The matrix products of one evaluation of a network of ``sizes`` on ``X``, as
     whole-data calls (BLAS on all threads): forward ``A_{l-1} W_l``, gradients
@@ -353,7 +329,6 @@ def denoising(args) -> None:
     holds a second copy of the data): what drawing the noise costs an evaluation."""
     from dataclasses import replace
 
-    from stackae import _rows
     from stackae.noise import corrupt
     from stackae.objectives import autoencoder_cost_grad, autoencoder_spec
 

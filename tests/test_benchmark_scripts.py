@@ -145,6 +145,7 @@ def test_step_parts_benchmark_adds_up_a_fine_tuning_step():
     assert abs(alone + rest - evaluation) < 2e-3  # the rest is the evaluation less its products
     assert float(_cells(out, "| a whole step as a fit runs it")[1]) > 0
     assert _cells(out, "|   against its products alone")[2].endswith("x")
+    assert float(_cells(out, "|   its products as they run in it")[1]) > 0
     if stackae.get_kernels() == "numba":  # the kernels' table: compiled against NumPy, each a ratio
         softmax = _cells(out, "| the softmax head: cost, delta, column sums")
         assert softmax[1] == "256 x 10" and float(softmax[2]) > 0 and softmax[4].endswith("x")
