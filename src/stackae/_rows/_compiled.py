@@ -68,34 +68,30 @@ _LO32, _HI32 = _F(-87.0), _F(88.7)  # likewise: 2**-126 and 2**128 (infinity)
 _C32 = tuple(_F(1.0 / f) for f in (5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0))
 
 
-@intrinsic
-def _float_of_bits(typingctx, bits):
-    """The float whose bits are ``bits`` (an int32 gives a float32, an int64 a float64):
-    LLVM's ``bitcast``, free in a vector register, so that ``2**k`` is built in the
-    exponent bits inside the loop that uses it."""
-    if bits not in (types.int32, types.int64):
-        return None
-    result = types.float32 if bits == types.int32 else types.float64
+def _bit_cast(result_of):
+    """A Numba intrinsic that reads a value's bits as the type ``result_of`` pairs with
+    its own: LLVM's ``bitcast``, free in a vector register."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(result))
+    @intrinsic
+    def cast(typingctx, value):
+        result = result_of.get(value)
+        if result is None:
+            return None
 
-    return result(bits), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(result))
+
+        return result(value), codegen
+
+    return cast
 
 
-@intrinsic
-def _bits_of_float(typingctx, value):
-    """The bits of a float32 (an int32) or a float64 (an int64): LLVM's ``bitcast``.
-    Reading ``k`` from the bits of ``x + 1.5 2**52`` needs no float-to-integer
-    conversion, which LLVM leaves undefined for NaN."""
-    if value not in (types.float32, types.float64):
-        return None
-    result = types.int32 if value == types.float32 else types.int64
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(result))
-
-    return result(value), codegen
+#: The float with the given bits (int32 -> float32, int64 -> float64): ``2**k`` built in
+#: the exponent bits inside the loop that uses it.
+_float_of_bits = _bit_cast({types.int32: types.float32, types.int64: types.float64})
+#: The bits of a float: ``k`` read from the bits of ``x + 1.5 2**52``, with no
+#: float-to-integer conversion (which LLVM leaves undefined for NaN).
+_bits_of_float = _bit_cast({types.float32: types.int32, types.float64: types.int64})
 
 
 @numba.njit(**_JIT)
