@@ -23,6 +23,7 @@ __all__ = ["to_torch", "save_torch", "register_onnx", "save_onnx", "OUTPUTS"]
 #: What each kind of estimator's module may return, the default first.
 OUTPUTS = {
     "classifier": ("predict_proba", "scores", "transform"),
+    "softmax": ("predict_proba", "scores"),  # SoftmaxRegression: no hidden layer to transform to
     "regressor": ("predict", "transform"),
     "autoencoder": ("transform", "reconstruct"),
 }
@@ -38,7 +39,9 @@ def _kind(estimator) -> str:
         StackedAutoencoderRegressor,
     )
 
-    if isinstance(estimator, StackedAutoencoderClassifier | LadderNetworkClassifier | SoftmaxRegression):
+    if isinstance(estimator, SoftmaxRegression):
+        return "softmax"
+    if isinstance(estimator, StackedAutoencoderClassifier | LadderNetworkClassifier):
         return "classifier"
     if isinstance(estimator, StackedAutoencoderRegressor):
         return "regressor"
@@ -96,13 +99,9 @@ def to_torch(estimator, output: str | None = None, dtype=None):
         raise ImportError("to_torch needs PyTorch: pip install torch") from None
     kind = _kind(estimator)
     check_is_fitted(estimator)
-    from .estimators import SoftmaxRegression
-
-    # a lone softmax has no hidden layer: nothing for "transform" to give
-    offered = tuple(o for o in OUTPUTS[kind] if not (o == "transform" and isinstance(estimator, SoftmaxRegression)))
-    output = offered[0] if output is None else output
-    if output not in offered:
-        choices = ", ".join(repr(o) for o in offered)
+    output = OUTPUTS[kind][0] if output is None else output
+    if output not in OUTPUTS[kind]:
+        choices = ", ".join(repr(o) for o in OUTPUTS[kind])
         raise ValueError(f"A {type(estimator).__name__}'s module gives one of {choices}, got output={output!r}.")
     dtype = torch.float32 if dtype is None else dtype
     activations = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "linear": None}
