@@ -387,6 +387,16 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
             params["pretraining_rows"] = fingerprint(pretrain_X, None, {})
         return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, targets, params), rng)
 
+    @staticmethod
+    def _restore(checkpoints, report):
+        """What ``checkpoints`` (or None) saved of an unfinished run, or None; a run that
+        goes on from them appends to its training log ``report`` rather than starting it
+        anew."""
+        restored = checkpoints.restore() if checkpoints is not None else None
+        if restored is not None and report is not None:
+            report.append = True
+        return restored
+
     def _fit(self, X, y, sample_weight=None, X_unlabeled=None):
         """Pretrain, train the output layer, fine-tune (see the subclasses' ``fit``).
 
@@ -473,10 +483,8 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
                 for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
                     self.__dict__.pop(stale, None)
                 done = []
-                restored = checkpoints.restore() if checkpoints is not None else None
+                restored = self._restore(checkpoints, report)
                 if restored is not None:
-                    if report is not None:  # the run goes on: so does its log
-                        report.append = True
                     start, done, history, resume, pretrained = restored
                     if pretrained:
                         self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]

@@ -246,11 +246,9 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
             self.__dict__.pop(stale, None)
         checkpoints = self._checkpoints(X_labeled, targets, rng, False, None, every_row)
         with _locked(None if checkpoints is None else checkpoints.path), opened(report):
-            restored = checkpoints.restore() if checkpoints is not None else None
+            restored = self._restore(checkpoints, report)
             resume = None
             if restored is not None:
-                if report is not None:  # the run goes on: so does its log
-                    report.append = True
                 start, done, history, resume, _ = restored
                 if start >= 1:  # a finished run: its folded network
                     self._restore_history(history)
