@@ -42,7 +42,6 @@ from _common import (
 from _common import flops_stack as flops_stack_sizes
 from stackae import (
     _rows,
-    _tuning,
     get_kernels,
     get_num_threads,
     init_theta,
@@ -52,6 +51,7 @@ from stackae import (
     stack_cost,
     unpack,
 )
+from stackae._rows import _tuning
 from stackae.datasets import load_mnist
 
 AE_SIZES = (784, 200, 784)

@@ -42,7 +42,7 @@ def test_masking_zeroes_the_documented_fraction(level):
 def test_masking_draws_the_numbers_it_compares_without_making_them(level, dtype):
     # philox_below compares the raw words with an integer threshold: the same booleans
     # as the uniform numbers compared with the level, so the noise is what it was
-    from stackae._rows._kernels import philox_below, philox_uniform
+    from stackae._random import philox_below, philox_uniform
 
     fast = philox_below(3, 0, 17, (64, 300), level, dtype)
     np.testing.assert_array_equal(fast, philox_uniform(3, 0, 17, (64, 300), dtype) < level)

@@ -9,7 +9,8 @@ import itertools
 import numpy as np
 import pytest
 
-from stackae import _tuning, init_theta, n_params
+from stackae import init_theta, n_params
+from stackae._rows import _tuning
 from stackae.gradcheck import check_gradient
 from stackae.objectives import sparse_autoencoder_cost, stack_cost
 
@@ -179,7 +180,7 @@ def test_dropout_masks_depend_on_the_seed_only_not_on_the_blocks():
 def test_dropout_keeps_the_documented_fraction():
     """Inverted dropout: a hidden unit is kept with probability 1 - p and scaled by 1/(1-p),
     so the mean of the mask is 1."""
-    from stackae._rows._kernels import philox_keep_mask
+    from stackae._random import philox_keep_mask
 
     mask = philox_keep_mask(7, 1, 0, (4000, 50), 0.3, np.float64)
     assert abs(np.mean(mask == 0) - 0.3) < 0.01

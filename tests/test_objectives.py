@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stackae import _rows, _tuning, init_theta, n_params, pack, unpack
+from stackae import _rows, init_theta, n_params, pack, unpack
+from stackae._rows import _tuning
 from stackae.gradcheck import check_gradient, numerical_gradient, relative_difference
 from stackae.objectives import softmax_cost, softmax_probabilities, sparse_autoencoder_cost, stack_cost
 

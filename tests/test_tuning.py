@@ -5,10 +5,13 @@ skipped for small data and on request."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from stackae import _tuning
+from stackae._rows import _tuning
+from stackae.objectives import stack_probe
 
 #: (name, per-core geometry as sysfs reports it) of machines this project has run on
 GEOMETRIES = [
@@ -39,7 +42,7 @@ def test_a_measurement_is_made_once_and_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(_tuning, "_measured", {})
     calls = []
 
-    def measure(itemsize):
+    def measure(itemsize, probe):
         calls.append(itemsize)
         return 512, {512: 0.1}
 
@@ -58,7 +61,7 @@ def test_a_measurement_is_made_once_and_cached_on_disk(tmp_path, monkeypatch):
 
 
 def test_small_data_and_stackae_calibrate_0_use_the_rule(monkeypatch):
-    def refuse(itemsize):
+    def refuse(itemsize, probe):
         raise AssertionError("measured")
 
     monkeypatch.setattr(_tuning, "_measure", refuse)
@@ -73,12 +76,30 @@ def test_small_data_and_stackae_calibrate_0_use_the_rule(monkeypatch):
 
 
 def test_the_override_wins(monkeypatch):
-    monkeypatch.setattr(_tuning, "_measure", lambda itemsize: (_ for _ in ()).throw(AssertionError("measured")))
+    monkeypatch.setattr(_tuning, "_measure", lambda itemsize, probe: (_ for _ in ()).throw(AssertionError("measured")))
     monkeypatch.setenv("STACKAE_BLOCK_ROWS", "300")
     assert _tuning.block_rows(784, (200, 200), 8, n_samples=60000) == 300
 
 
 def test_the_measurement_times_the_candidates():
-    rows, seconds = _tuning._measure(4)
+    rows, seconds = _tuning._measure(4, stack_probe)
     assert set(seconds) == set(_tuning.CANDIDATES) and rows in _tuning.CANDIDATES
     assert seconds[rows] <= 1.02 * min(seconds.values())
+
+
+def test_the_engines_time_the_probe_the_objectives_register(monkeypatch):
+    """The tuner knows no objective: it times what it is given, by default the stack
+    objective the objectives registered, and with none registered it measures nothing."""
+    assert _tuning._probe is stack_probe
+    seen = []
+
+    def probe(dtype):
+        seen.append(dtype)
+        return lambda rows: lambda: None
+
+    monkeypatch.setattr(_tuning, "_measured", {})
+    monkeypatch.setattr(_tuning, "_cache_file", lambda: Path("/nonexistent/stackae/block-rows.json"))
+    rows, seconds = _tuning._measure(8, probe)
+    assert seen == [np.float64] and set(seconds) == set(_tuning.CANDIDATES)
+    monkeypatch.setattr(_tuning, "_probe", None)
+    assert _tuning.calibrate(8) is None

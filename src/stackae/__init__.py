@@ -4,11 +4,10 @@ One row per sample everywhere: ``X`` has shape ``(n_samples, n_features)`` and a
 layer's weights ``W`` shape ``(n_in, n_out)``, so ``Z = X @ W + b``.
 """
 
-__version__ = "0.2.0"
-
 from ._params import init_theta, n_params, pack, unpack
 from ._rows import get_kernels, get_num_threads, set_kernels, set_num_threads
-from ._tuning import set_block_rows
+from ._rows._tuning import set_block_rows
+from ._version import __version__
 from .estimators import (
     LadderNetworkClassifier,
     SoftmaxRegression,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from ._files import atomic_write
 from ._safenpz import read_npz
+from ._version import __version__
 from .exceptions import ModelFileError
 
 __all__ = ["CheckpointDir", "rng_state_arrays", "restore_rng", "run_folders", "holds_checkpoints"]

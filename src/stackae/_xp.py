@@ -146,6 +146,12 @@ def to_numpy(a) -> np.ndarray:
     return np.asarray(a)
 
 
+def numpy_dtype(dtype) -> np.dtype:
+    """The NumPy dtype of any array library's dtype (``torch.float32``, CuPy's, Dask's,
+    NumPy's own) by its name: the dtype a host copy of such an array has."""
+    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
 def float_dtype(xp, a):
     """The compute dtype for input ``a``: float32 stays float32, anything else float64."""
     return xp.float32 if a.dtype == xp.float32 else xp.float64

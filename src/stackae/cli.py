@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .estimators import (
     SOLVERS,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from ._files import atomic_write
 from ._safenpz import read_npz
+from ._version import __version__
 from .estimators import (
     LadderNetworkClassifier,
     SoftmaxRegression,

@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from . import _xp
+from ._random import philox_below, philox_normal, philox_uniform
 from .exceptions import choice_error
 
 __all__ = ["NOISE_KINDS", "corrupt", "check_noise"]
@@ -101,7 +102,6 @@ def _row_keyed_draws(seed: int, start: int, dtype):
     """``(uniform, normal, below)`` drawing NumPy rows keyed by ``(seed, start + i)``; the
     normal numbers by Box and Muller's transform of two such uniform streams;
     ``below(shape, level)`` is ``uniform(shape) < level`` without making the numbers."""
-    from ._rows._kernels import philox_below, philox_normal, philox_uniform
 
     def uniform(shape):
         return philox_uniform(seed, 0, start, shape, dtype)

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _xp
-from ._params import autoencoder_layout, flatten, n_params, unpack
-from ._rows import compiled_kernels, rows_of
+from ._params import autoencoder_layout, flatten, init_theta, n_params, unpack
+from ._rows import NumpyRows, _tuning, compiled_kernels, rows_of
+from ._xp import numpy_dtype
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
 from .heads import SOFTMAX, Head, SoftmaxHead, output_delta
@@ -445,7 +446,7 @@ def autoencoder_cost_grad(rows, theta, spec: AutoencoderSpec, alpha: float):
     if sparse:
         # pass 1: rho_hat = mean activation of each hidden unit over all samples
         _, (h_sum,), kept = rows.map_sum(_encode_block, (theta, spec), keep=True)
-        eps = float(np.finfo(np.dtype(str(h_sum.dtype).rsplit(".", 1)[-1])).eps)
+        eps = float(np.finfo(numpy_dtype(h_sum.dtype)).eps)
         rho_hat = xp.clip(h_sum * inv_m, eps, 1.0 - eps)
         rho, beta = spec.sparsity_target, spec.sparsity_weight
         sparsity_delta = (beta * inv_m) * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat))
@@ -895,3 +896,24 @@ def softmax_probabilities(S):
     """Row-wise softmax of scores ``S`` of shape ``(m, k)``, in overflow-free form:
     ``exp(S - max S) / sum exp(S - max S)`` (the softmax head's outputs)."""
     return SOFTMAX.outputs(S)
+
+
+def stack_probe(dtype):
+    """What the block-size tuner times (:func:`stackae._rows._tuning.set_probe`): the stack
+    objective's evaluation on 8192 random rows of a 784-200-200-10 network, as
+    ``at(rows)`` -> a callable running it on blocks of ``rows`` rows."""
+    sizes = (784, 200, 200, 10)
+    rng = np.random.default_rng(0)
+    X = rng.random((8192, sizes[0]), dtype=dtype)
+    y = rng.integers(0, sizes[-1], X.shape[0])
+    theta = init_theta(sizes, np.random.RandomState(0)).astype(dtype)
+    spec = StackSpec(sizes)
+
+    def at(rows):
+        engine = NumpyRows(X, y, block_rows=rows)
+        return lambda: stack_cost_grad(engine, theta, spec, 1e-4, (len(sizes) - 2,))
+
+    return at
+
+
+_tuning.set_probe(stack_probe)

@@ -39,9 +39,8 @@ them once, after the blocks are summed, as Spark's ``CostFun`` and dask-glm do.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from .. import _xp
+from ._block import Block
 from ._kernels import Kernels
 from ._numpy import (
     NumpyKernels,
@@ -72,17 +71,6 @@ __all__ = [
     "release_pages",
     "is_memory_mapped",
 ]
-
-
-class Block(NamedTuple):
-    """One block of rows, as a block function sees it."""
-
-    X: Any
-    y: Any
-    T: Any
-    start: int
-    kept: Any
-    w: Any = None
 
 
 def rows_of(X, y=None, T=None, *, widths=(), w=None):

@@ -38,7 +38,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from ._kernels import keep_mask_of, philox_keep_bits
+from .._random import keep_mask_of, philox_keep_bits
 from ._numpy_kernels import NumpyKernels
 
 __all__ = ["CompiledKernels"]

@@ -17,6 +17,7 @@ import threading
 import zlib
 
 from ..activations import ACTIVATIONS
+from ._block import Block
 from ._kernels import Kernels
 
 __all__ = ["DeviceRows", "kernels_for"]
@@ -193,8 +194,6 @@ class DeviceRows:
     def map_sum(self, fn, args=(), *, keep=False, kept=None, copy=True):
         """As :meth:`NumpyRows.map_sum`; ``cost`` is a 0-d array on the device. The parts
         are always fresh arrays, so ``copy`` changes nothing."""
-        from . import Block
-
         cost, acc, kept_out = None, None, []
         for index, (lo, hi) in enumerate(self.blocks()):
             whole = lo == 0 and hi == self.n_samples

@@ -16,7 +16,7 @@ set of scratch buffers per thread and work in place.
 The split of rows between threads is fixed by ``n_samples``, the block size and the
 thread count, and partial results are added in thread order, so results are
 bit-for-bit reproducible for a given thread count and block size. The block size is
-derived from the machine's cache (:mod:`stackae._tuning`), never from one machine's
+derived from the machine's cache (:mod:`stackae._rows._tuning`), never from one machine's
 numbers.
 
 Memory maps (``np.load(..., mmap_mode="r")``) are read block by block, and the pages
@@ -28,16 +28,16 @@ Zarr arrays are read block by block too (one ``array[lo:hi]`` each).
 from __future__ import annotations
 
 import mmap
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import array_api_compat.numpy as xnp
 import numpy as np
 
-from .. import _tuning
+from . import _tuning
+from ._block import Block
 from ._numpy_kernels import NumpyKernels
-from ._registry import compiled_kernels, get_kernels, new_kernels, set_kernels
+from ._registry import compiled_kernels, get_kernels, get_num_threads, new_kernels, set_kernels, set_num_threads
 
 __all__ = [
     "NumpyKernels",  # from ._numpy_kernels, with the registry's functions: one import for the engines' users
@@ -53,46 +53,12 @@ __all__ = [
 ]
 
 _lock = threading.Lock()
-_num_threads: int | None = None
 _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
 _blas_controller = None
 
 
 # ------------------------------------------------------------------ threads, BLAS
-def _default_num_threads() -> int:
-    env = os.environ.get("STACKAE_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n >= 1:
-            return n
-        raise ValueError(f"STACKAE_NUM_THREADS must be a positive integer, got {env!r}.")
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def get_num_threads() -> int:
-    """Threads the objectives use: ``set_num_threads``, else ``STACKAE_NUM_THREADS``,
-    else the cores this process may run on."""
-    global _num_threads
-    if _num_threads is None:
-        _num_threads = _default_num_threads()
-    return _num_threads
-
-
-def set_num_threads(n: int | None) -> None:
-    """Set the number of threads the objectives use (``None``: back to the default)."""
-    global _num_threads
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):
-        raise ValueError(f"'n_threads' must be a positive integer or None, got {n!r}.")
-    _num_threads = None if n is None else int(n)
-
-
 def _pool(n: int) -> ThreadPoolExecutor:
     global _executor, _executor_size
     with _lock:
@@ -174,7 +140,7 @@ class NumpyRows:
     T : like X, or None
         Reconstruction targets, when they differ from ``X``.
     block_rows, n_threads : int or None
-        ``None``: :func:`stackae._tuning.block_rows` for these shapes, and
+        ``None``: :func:`stackae._rows._tuning.block_rows` for these shapes, and
         :func:`get_num_threads`.
     widths : sequence of int
         The widths of the arrays a block computes (hidden layers), to size the blocks.
@@ -214,7 +180,7 @@ class NumpyRows:
         """``(lo, hi)`` of every block, in order.
 
         Fewer rows than a block per thread (a minibatch) are one block, whose products
-        BLAS runs on all the threads (see :func:`stackae._tuning.block_rows`). Until
+        BLAS runs on all the threads (see :func:`stackae._rows._tuning.block_rows`). Until
         2026-11-28 only rows up to one block were: a batch of 1,024 float32 MNIST rows
         was a block of 832 on one thread and one of 192 on the other, and the fast
         recipe at that batch size took 23.8 s against 17.4 s as one block (18.7 s as two
@@ -226,8 +192,6 @@ class NumpyRows:
         return [(lo, min(lo + b, m)) for lo in range(0, max(m, 1), b)]
 
     def _run_span(self, fn, args, spans, keep, kept, copy=True):
-        from . import Block
-
         k = _thread_kernels()
         cost = 0.0
         acc = None

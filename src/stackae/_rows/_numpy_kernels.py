@@ -6,8 +6,9 @@ from __future__ import annotations
 import array_api_compat.numpy as xnp
 import numpy as np
 
+from .._random import philox_keep_mask
 from ..activations import ACTIVATIONS
-from ._kernels import Kernels, philox_keep_mask
+from ._kernels import Kernels
 
 __all__ = ["NumpyKernels"]
 

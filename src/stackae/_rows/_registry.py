@@ -1,4 +1,5 @@
-"""Which element-wise kernels the NumPy engine runs: the registry of
+"""The NumPy engine's settings: how many threads it runs (:func:`get_num_threads`), and
+which element-wise kernels: the registry of
 :class:`~._numpy_kernels.NumpyKernels` and its compiled companion
 :class:`~._compiled.CompiledKernels`, apart from both, so that neither imports the
 other's chooser (:mod:`._compiled` builds on the NumPy kernels; the engine in
@@ -11,11 +12,22 @@ import importlib
 import os
 import warnings
 
+import numpy as np
+
 from ._numpy_kernels import NumpyKernels
 
-__all__ = ["KERNELS", "get_kernels", "set_kernels", "compiled_kernels", "new_kernels"]
+__all__ = [
+    "KERNELS",
+    "get_kernels",
+    "set_kernels",
+    "compiled_kernels",
+    "new_kernels",
+    "get_num_threads",
+    "set_num_threads",
+]
 
 _kernels_kind: str | None = None
+_num_threads: int | None = None
 KERNELS = ("numba", "numpy")
 
 
@@ -91,3 +103,37 @@ def new_kernels() -> NumpyKernels:
 
         return CompiledKernels()
     return NumpyKernels()
+
+
+# ------------------------------------------------------------------ threads
+def _default_num_threads() -> int:
+    env = os.environ.get("STACKAE_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+        raise ValueError(f"STACKAE_NUM_THREADS must be a positive integer, got {env!r}.")
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def get_num_threads() -> int:
+    """Threads the objectives use: ``set_num_threads``, else ``STACKAE_NUM_THREADS``,
+    else the cores this process may run on."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_num_threads()
+    return _num_threads
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the number of threads the objectives use (``None``: back to the default)."""
+    global _num_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1):
+        raise ValueError(f"'n_threads' must be a positive integer or None, got {n!r}.")
+    _num_threads = None if n is None else int(n)

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from .. import _xp
+from .._xp import numpy_dtype
 from ..log import opened, training_log
 from ..noise import level_of
 from ..objectives import feedforward
@@ -222,7 +223,7 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
                 sample_weight=weights,
             )
         warn_not_converged(result, stage, "max_iter", max_iter)
-        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        dtype = numpy_dtype(X.dtype)
         W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], n_hidden, dtype)
         self.coefs_, self.intercepts_ = [W1, W2], [b1, b2]
         store_history(self, result, monitor)

@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._checkpoint import FolderLock, StageCheckpoints, fingerprint
 from .._params import unpack
+from .._xp import numpy_dtype
 from ..heads import Head
 from ..log import REPORTING_PARAMS, opened, training_log
 from ..noise import level_of
@@ -118,7 +119,7 @@ def check_memory(config, sizes, X, hidden) -> None:
     available = _available_bytes()
     if available is None or not _xp.on_host(X):  # a device's memory is its own
         return
-    itemsize = 8 if config.solver == "lbfgs" else np.dtype(str(X.dtype).rsplit(".", 1)[-1]).itemsize
+    itemsize = 8 if config.solver == "lbfgs" else numpy_dtype(X.dtype).itemsize
     copies = 4 + 2 * config.lbfgs_history if config.solver == "lbfgs" else 5
     # the largest stage's: an autoencoder n-h-n pretrains each layer, then the whole network
     inputs = (sizes[0], *tuple(hidden)[:-1])
@@ -465,7 +466,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         check_memory(config, sizes, X, hidden)
         # one training a folder at a time: two would delete each other's checkpoints
         with _locked(None if checkpoints is None else checkpoints.path), opened(report):
-            dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+            dtype = numpy_dtype(X.dtype)
 
             # done: (W, b) of the finished layers, in the network's order
             start, resume = 0, None

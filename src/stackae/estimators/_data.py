@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _xp
 from .._rows import release_pages
+from .._xp import numpy_dtype
 from ..exceptions import DataError
 from ..objectives import feedforward, validated_weights
 
@@ -456,7 +457,7 @@ def chain_rows(X, more):
     (or a Dask array, a device array), a :class:`RowChain` where either is a file."""
     if more is None:
         return X
-    dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+    dtype = numpy_dtype(X.dtype)
     if _xp.is_dask(X) or _xp.is_dask(more):
         import dask.array as da
 

@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 
 from .. import _xp
 from .._rows import rows_of
+from .._xp import numpy_dtype
 from ..activations import relu
 from ..ladder import (
     BN_EPSILON,
@@ -239,7 +240,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         every_row = chain_rows(every_row, more)
         X_labeled = take_rows(X, index)
         sizes = (X.shape[1], *hidden, self.classes_.size)
-        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        dtype = numpy_dtype(X.dtype)
 
         stale_names = ("n_iter_", "loss_", "loss_curve_", "validation_scores_", "best_validation_score_")
         for stale in (*stale_names, "interrupted_stage_"):

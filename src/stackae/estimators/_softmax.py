@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _xp
 from .._params import unpack
+from .._xp import numpy_dtype
 from ..heads import SOFTMAX
 from ..log import opened, training_log
 from ..objectives import softmax_probabilities
@@ -279,7 +280,7 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
                 sample_weight=weights,
             )
         warn_not_converged(result, stage, "max_iter", max_iter)
-        dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        dtype = numpy_dtype(X.dtype)
         (W,), (b,) = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], self.classes_.size))
         self.coefs_, self.intercepts_ = [W.copy()], [b.copy()]
         store_history(self, result, monitor)

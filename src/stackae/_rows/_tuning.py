@@ -36,6 +36,7 @@ __all__ = [
     "cache_geometry",
     "rule_budget",
     "calibrate",
+    "set_probe",
     "block_rows",
     "set_block_rows",
     "MIN_BLOCK_ROWS",
@@ -168,6 +169,7 @@ def block_rows(n_features: int, widths=(), itemsize: int = 8, n_samples: int | N
 
 # ------------------------------------------------------------------ measuring
 _measured: dict = {}
+_probe = None
 _lock = threading.Lock()
 
 
@@ -187,7 +189,7 @@ def _machine() -> str:
 
     import numpy as np
 
-    from . import __version__
+    from .._version import __version__
 
     model = platform.processor() or platform.machine()
     try:
@@ -214,23 +216,35 @@ def _machine() -> str:
 def _machine_key(itemsize: int) -> str:
     """What a measurement holds for: the CPU model, the libraries, the kernels, the
     threads (which a process may change), the dtype."""
-    from ._rows import get_kernels, get_num_threads
+    from ._registry import get_kernels, get_num_threads
 
     return "|".join([_machine(), f"kernels {get_kernels()}", f"threads {get_num_threads()}", f"float{8 * itemsize}"])
 
 
-def calibrate(itemsize: int, force: bool = False) -> int | None:
-    """The cache budget (bytes) measured for blocks of ``itemsize``-byte floats on this
-    machine, from the disk cache or measured now (``force``: measured again); None when
-    ``STACKAE_CALIBRATE=0``.
+def set_probe(probe) -> None:
+    """Register what :func:`calibrate` times: ``probe(dtype)`` returns ``at(rows)``, which
+    returns a callable running one evaluation on blocks of ``rows`` rows. The engines know
+    no objective, so the objectives register theirs (:func:`stackae.objectives.stack_probe`:
+    the stack objective on 8192 random rows of a 784-200-200-10 network) when they load."""
+    global _probe
+    _probe = probe
 
-    The measurement: one evaluation of ``stack_cost`` on 8192 random rows of a
-    784-200-200-10 network at each block size of :data:`CANDIDATES`, the best of three
-    (after one to warm up), about 1-3 s in all. The smallest size within 2% of the
+
+def calibrate(itemsize: int, force: bool = False, probe=None) -> int | None:
+    """The cache budget (bytes) measured for blocks of ``itemsize``-byte floats on this
+    machine, from the disk cache or measured now (``force``: measured again) by timing
+    ``probe`` (default: the one registered by :func:`set_probe`); None when
+    ``STACKAE_CALIBRATE=0`` or when there is nothing to time.
+
+    The measurement: one evaluation of the probe at each block size of
+    :data:`CANDIDATES`, the best of three (after one to warm up), about 1-3 s in all. The smallest size within 2% of the
     fastest wins (the difference is noise on a shared machine, and a smaller block
     holds less memory); its rows, times the row's live bytes and two (the rule's half of
     the budget), are the budget."""
     if os.environ.get("STACKAE_CALIBRATE", "1").strip().lower() in ("0", "no", "false", "off"):
+        return None
+    probe = _probe if probe is None else probe
+    if probe is None:
         return None
     key = _machine_key(itemsize)
     with _lock:
@@ -248,12 +262,12 @@ def calibrate(itemsize: int, force: bool = False) -> int | None:
         if not force and isinstance(entry, dict) and isinstance(entry.get("budget"), int) and entry["budget"] > 0:
             _measured[key] = entry["budget"]
             return entry["budget"]
-        rows, seconds = _measure(itemsize)
+        rows, seconds = _measure(itemsize, probe)
         budget = 2 * rows * LIVE_ARRAYS * 784 * itemsize
         _measured[key] = budget
         stored[key] = {"budget": budget, "rows_784": rows, "seconds": seconds}
         try:
-            from ._files import atomic_write
+            from .._files import atomic_write
 
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda fh: fh.write(json.dumps(stored, indent=1).encode()))
@@ -262,30 +276,20 @@ def calibrate(itemsize: int, force: bool = False) -> int | None:
         return budget
 
 
-def _measure(itemsize: int):
-    """``(best rows, {rows: seconds})`` of :func:`calibrate`'s timing."""
+def _measure(itemsize: int, probe):
+    """``(best rows, {rows: seconds})`` of :func:`calibrate`'s timing of ``probe``."""
     import time
 
     import numpy as np
 
-    from ._params import init_theta
-    from ._rows._numpy import NumpyRows
-    from .objectives import StackSpec, stack_cost_grad
-
-    dtype = np.float32 if itemsize == 4 else np.float64
-    sizes = (784, 200, 200, 10)
-    rng = np.random.default_rng(0)
-    X = rng.random((8192, sizes[0]), dtype=dtype)
-    y = rng.integers(0, sizes[-1], X.shape[0])
-    theta = init_theta(sizes, np.random.RandomState(0)).astype(dtype)
-    spec = StackSpec(sizes)
+    at = probe(np.float32 if itemsize == 4 else np.float64)
     seconds = {}
     for rows in CANDIDATES:
-        engine = NumpyRows(X, y, block_rows=rows)
+        evaluate = at(rows)
         best = np.inf
         for attempt in range(4):
             start = time.perf_counter()
-            stack_cost_grad(engine, theta, spec, 1e-4, (len(sizes) - 2,))
+            evaluate()
             if attempt:  # the first warms the buffers up
                 best = min(best, time.perf_counter() - start)
         seconds[rows] = round(best, 5)
