@@ -356,7 +356,7 @@ def test_a_model_that_cannot_be_saved_at_the_end_is_rescued(tmp_path, capsys, mo
             raise OSError("No space left on device")
         return real(model, path, **kwargs)
 
-    monkeypatch.setattr(stackae.io, "save_model", failing_once)
+    monkeypatch.setattr(stackae.cli, "save_model", failing_once)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 

@@ -25,9 +25,12 @@ def test_golden_check_records_then_compares_bit_for_bit(tmp_path):
     assert same.returncode == 0, same.stdout + same.stderr
     assert "2 of 2 configurations bit-identical" in same.stdout
 
-    record["fingerprints"]["softmax_lbfgs"] = "0" * 24 + ":" + "0" * 24
+    record["fingerprints"]["softmax_lbfgs"] = "0" * 24 + ":" + "0" * 24 + ":" + "0" * 12
     recording.write_text(json.dumps(record))
     changed = _golden("compare", str(recording))
     assert changed.returncode == 1
     assert "1 of 2 configurations bit-identical" in changed.stdout
-    assert "DIFFERS softmax_lbfgs: recorded 000000000000000000000000:000000000000000000000000" in changed.stdout
+    assert (
+        "DIFFERS softmax_lbfgs: recorded 000000000000000000000000:000000000000000000000000:000000000000"
+        in changed.stdout
+    )

@@ -23,25 +23,49 @@ from stackae import (
     StackedAutoencoderRegressor,
 )
 from stackae.datasets import load_digits_split
+from stackae.estimators import registered
 
 # No check is skipped by us. scikit-learn itself skips its array-API checks unless
 # SCIPY_ARRAY_API=1 is set (stackae's objectives are NumPy-only for now), and its
 # pandas checks when pandas is missing (pandas is in the dev extras).
 
-# Small, quick settings: the checks fit hundreds of times on tiny data.
-ESTIMATORS = [
-    SparseAutoencoder(n_hidden=5, max_iter=30, random_state=0),
-    SoftmaxRegression(max_iter=100, random_state=0),
-    StackedAutoencoderClassifier(
-        (8,), alpha=1e-4, pretrain_max_iter=30, softmax_max_iter=50, finetune_max_iter=50, random_state=0
+# Small, quick settings: the checks fit hundreds of times on tiny data. One row per
+# registered estimator (as scikit-learn's own common tests keep their per-estimator
+# settings); the list of estimators itself comes from the registry.
+QUICK = {
+    SparseAutoencoder: dict(n_hidden=5, max_iter=30, random_state=0),
+    SoftmaxRegression: dict(max_iter=100, random_state=0),
+    StackedAutoencoderClassifier: dict(
+        hidden_layer_sizes=(8,),
+        alpha=1e-4,
+        pretrain_max_iter=30,
+        softmax_max_iter=50,
+        finetune_max_iter=50,
+        random_state=0,
     ),
-    StackedAutoencoderRegressor(
-        (8,), alpha=1e-4, pretrain_max_iter=30, output_max_iter=50, finetune_max_iter=50, random_state=0
+    StackedAutoencoderRegressor: dict(
+        hidden_layer_sizes=(8,),
+        alpha=1e-4,
+        pretrain_max_iter=30,
+        output_max_iter=50,
+        finetune_max_iter=50,
+        random_state=0,
     ),
-    StackedAutoencoder((6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0),
-    StackedAutoencoderOutlierDetector((6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0),
-    LadderNetworkClassifier((8,), denoising_weights=(1.0, 0.1, 0.1), max_iter=20, batch_size=32, random_state=0),
-]
+    StackedAutoencoder: dict(
+        hidden_layer_sizes=(6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0
+    ),
+    StackedAutoencoderOutlierDetector: dict(
+        hidden_layer_sizes=(6, 3), alpha=1e-4, pretrain_max_iter=20, finetune_max_iter=30, random_state=0
+    ),
+    LadderNetworkClassifier: dict(
+        hidden_layer_sizes=(8,), denoising_weights=(1.0, 0.1, 0.1), max_iter=20, batch_size=32, random_state=0
+    ),
+}
+ESTIMATORS = [entry.cls(**QUICK[entry.cls]) for entry in registered() if entry.cls in QUICK]
+
+
+def test_every_registered_estimator_is_checked():
+    assert [entry.cls for entry in registered()] == [type(est) for est in ESTIMATORS]
 
 
 #: Integer weights give the objectives of the repeated rows to rounding (a relative 1e-16,

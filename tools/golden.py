@@ -11,8 +11,9 @@ where it was made)::
 Each configuration fits one estimator on the embedded 8x8 digits (or a slice of them)
 with a fixed seed and a few iterations, and its fingerprint is the SHA-256 of every
 fitted array (``coefs_``, ``intercepts_``, the pretrained weights, the Ladder's
-parameters, the outlier offset, the loss curves) in order, with their dtypes and shapes, and of a model file's arrays
-written by ``save_model`` and read back. Together they cover every solver, the
+parameters, the outlier offset, the loss curves) in order with their dtypes and shapes,
+then the same of the model file written by ``save_model`` and read back, then of that
+file's JSON record (its wall times and temporary folder left out). Together they cover every solver, the
 autoencoder variants, every head and estimator, the NumPy, compiled, PyTorch, Dask,
 memory-map and sparse engines, warm starts, resumed checkpoints, sample and class
 weights, unlabeled rows and the command line's default job. A configuration whose
@@ -65,19 +66,25 @@ def _fitted_arrays(est):
 
 
 def _fingerprint(fitted) -> str:
-    """The fitted arrays, and those of the model file written and read back, of the
-    estimator ``fitted`` (or of each in a tuple of them)."""
+    """The fitted arrays, those of the model file written and read back, and the file's
+    record, of the estimator ``fitted`` (or of each in a tuple of them)."""
     from stackae.io import load_model, save_model
 
     fitted = fitted if isinstance(fitted, tuple) else (fitted,)
-    arrays, reloaded = [], []
+    arrays, reloaded, records = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i, est in enumerate(fitted):
             path = Path(tmp) / f"model{i}.npz"
             save_model(est, path)
             arrays += _fitted_arrays(est)
             reloaded += _fitted_arrays(load_model(path))
-    return f"{_hash_arrays(arrays)}:{_hash_arrays(reloaded)}"
+            with np.load(path, allow_pickle=False) as npz:
+                record = json.loads(str(npz["metadata"]))
+            record.get("history", {}).pop("stage_seconds", None)  # wall times: never the same twice
+            record.get("params", {}).pop("checkpoint_dir", None)  # a temporary folder's name
+            records.append(json.dumps(record, sort_keys=True))
+    text = hashlib.sha256("\n".join(records).encode()).hexdigest()[:12]
+    return f"{_hash_arrays(arrays)}:{_hash_arrays(reloaded)}:{text}"
 
 
 # ------------------------------------------------------------------ configurations

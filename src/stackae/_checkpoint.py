@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _xp
 from ._files import atomic_write
 from ._safenpz import read_npz
 from ._version import __version__
@@ -116,8 +117,6 @@ def fingerprint(X, y: np.ndarray, params: dict) -> str:
     Dask arrays) by its shape, dtype and :data:`FINGERPRINT_ROWS` evenly spaced rows.
     """
     import hashlib
-
-    from . import _xp
 
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
@@ -239,7 +238,6 @@ class StageCheckpoints:
         """A callback for the optimizer of the stage in progress."""
 
         def save(state: dict) -> None:
-            from . import _xp
 
             arrays = {"theta": _xp.to_numpy(state["theta"])}
             optimizer = state.get("optimizer") or {}

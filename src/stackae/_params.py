@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._xp import namespace
+
 __all__ = ["init_theta", "n_params", "pack", "flatten", "unpack", "reshape", "autoencoder_layout"]
 
 
@@ -47,7 +49,6 @@ def reshape(a, shape):
     """``a`` reshaped (a view where the library gives one), for NumPy or any array API array."""
     if isinstance(a, np.ndarray):
         return a.reshape(shape)
-    from ._xp import namespace
 
     return namespace(a).reshape(a, shape)
 
@@ -132,7 +133,6 @@ def flatten(parts: Sequence, dtype=None):
         if dtype is None:
             dtype = np.result_type(*parts)
         return np.concatenate([np.asarray(p, dtype=dtype).ravel() for p in parts])
-    from ._xp import namespace
 
     xp = namespace(*parts)
     flat = xp.concat([xp.reshape(p, (-1,)) for p in parts])

@@ -15,21 +15,34 @@ import warnings
 
 import numpy as np
 
+from ._checkpoint import holds_checkpoints
+from ._files import atomic_write, check_not_an_input, check_writable
+from ._params import init_theta, n_params
 from ._version import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .estimators import (
-    SOLVERS,
-    LadderNetworkClassifier,
-    StackedAutoencoder,
-    StackedAutoencoderClassifier,
-    StackedAutoencoderOutlierDetector,
-    StackedAutoencoderRegressor,
+from .cluster import _has_bokeh, connect, dask_rows
+from .datasets import (
+    REMOTE_DATASETS,
+    _square_shape,
+    load_csv,
+    load_dataset,
+    load_images,
+    load_npz,
+    load_samples,
+    resolve_input_scale,
 )
+from .estimators import SOLVERS, registration_of, task_estimators
 from .exceptions import StackaeError
+from .export import save_onnx, save_torch
+from .gradcheck import check_gradient, check_gradient_apart_from_kinks
+from .heads import SquaredErrorHead, reconstruction_head
+from .io import load_model, save_model
+from .log import read_log
 from .noise import NOISE_KINDS
-from .objectives import LOSSES
+from .objectives import LOSSES, softmax_cost, sparse_autoencoder_cost, stack_cost
 from .optim import SCHEDULES
 from .presets import DESCRIPTIONS, PRESET_ESTIMATORS, PRESETS, preset_params
+from .viz import save_filter_grid, save_learning_curves, save_log_curves
 
 #: Hyperparameters that differ from the estimator's (UFLDL MNIST) defaults when the
 #: data is the embedded 8x8 digits. With UFLDL's weight decay of 3e-3 on 64 inputs the
@@ -71,16 +84,10 @@ _OPTION_HELP = {
 }
 
 
-#: ``--task``: the estimator each trains
-TASKS = {
-    "classify": StackedAutoencoderClassifier,
-    "regress": StackedAutoencoderRegressor,
-    "reconstruct": StackedAutoencoder,
-    "outliers": StackedAutoencoderOutlierDetector,
-    "ladder": LadderNetworkClassifier,
-}
+#: ``--task``: the estimator each trains, from the registry of estimators
+TASKS = task_estimators()
 #: the tasks that classify (their metrics, reports and labels are a classifier's)
-_CLASSIFYING = ("classify", "ladder")
+_CLASSIFYING = tuple(task for task, cls in TASKS.items() if registration_of(cls).classifies)
 
 
 def _task_of(args) -> str:
@@ -237,8 +244,6 @@ def _train_config(args) -> dict:
     import json
     from pathlib import Path
 
-    from ._files import atomic_write
-
     if args.resume:
         folder = Path(args.resume)
         if not (folder / _RUN_FILE).is_file():
@@ -259,8 +264,6 @@ def _train_config(args) -> dict:
     for name in ("verbose", "log", "callbacks"):  # how the run reports, not what it is
         params.pop(name)
     if args.checkpoint:
-        from ._checkpoint import holds_checkpoints
-
         folder = Path(args.checkpoint)
         if holds_checkpoints(folder):
             raise ValueError(
@@ -303,8 +306,6 @@ def _input_paths(*specs) -> list[str]:
 
 
 def cmd_train(args) -> int:
-    from ._files import check_not_an_input, check_writable
-    from .datasets import load_dataset
 
     if args.out is not None:  # before anything is written (a checkpoint folder's run record)
         check_writable(args.out, "--out")
@@ -375,8 +376,6 @@ def cmd_train(args) -> int:
         print(f"checkpoints: {clf.checkpoint_dir} (every {clf.checkpoint_every} iterations and after each stage)")
     with _cluster(args) as client:
         if client is not None:
-            from .cluster import dask_rows
-
             X_fit = dask_rows(X_fit)
             workers = client.scheduler_info()["workers"]
             dashboard = _dashboard_link(client)
@@ -430,7 +429,6 @@ def _unlabeled_rows(config, task, data, dtype, model):
         raise ValueError(f"'--labels-per-class' must be a positive integer, got {per_class!r}.")
     if spec is None:
         return None
-    from .datasets import load_samples
 
     X, _, _, _ = load_samples(
         spec,
@@ -477,8 +475,6 @@ def _has_own_test_part(spec) -> bool:
     split), for which --test-size means nothing."""
     from pathlib import Path
 
-    from .datasets import REMOTE_DATASETS
-
     return spec == "digits" or spec in REMOTE_DATASETS or Path(str(spec)).is_dir()
 
 
@@ -487,8 +483,6 @@ def _save_or_rescue(model, path, metadata) -> None:
     went away), save it where it can be found and say where, so no training is lost."""
     import tempfile
     from pathlib import Path
-
-    from .io import save_model
 
     try:
         save_model(model, path, metadata=metadata)
@@ -531,7 +525,7 @@ def _report(model, task, X, y, normal=None) -> dict:
     metrics = {}
     whens = ["before", "after"] if pretrained else ["after"]
     values = {when: _metrics(model, task, X, y, normal, pretrained=when == "before") for when in whens}
-    if isinstance(model, LadderNetworkClassifier):  # one stage: there is no before
+    if not registration_of(model).finetuned:  # one stage: there is no before
         for name, (value, text) in values["after"].items():
             print(f"test {name}: {text}")
             metrics[f"test_{name.replace(' ', '_')}"] = value
@@ -592,7 +586,6 @@ class _DownloadProgress:
 
 
 def _dashboard_link(client):
-    from .cluster import _has_bokeh
 
     if client.cluster is not None and not _has_bokeh():  # a LocalCluster of ours has no dashboard then
         return None
@@ -610,16 +603,12 @@ def _cluster(args):
         return contextlib.nullcontext(None)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"'--workers' must be a positive integer, got {args.workers}.")
-    from .cluster import connect
 
     return connect(workers=args.workers, scheduler=args.scheduler)
 
 
 def cmd_evaluate(args) -> int:
     from sklearn.metrics import classification_report, confusion_matrix
-
-    from .datasets import load_samples
-    from .io import load_model
 
     model = load_model(args.model)
     X, y, _, _ = load_samples(
@@ -631,7 +620,7 @@ def cmd_evaluate(args) -> int:
         progress=_DownloadProgress(),
     )
     _check_features(model, X, args.data)
-    task = next(name for name, cls in TASKS.items() if type(model) is cls) if type(model) in TASKS.values() else None
+    task = registration_of(model).task
     if task not in (None, *_CLASSIFYING):
         normal = model.metadata_.get("normal_class")
         y = _numeric_targets(y, args.data) if task == "regress" else y
@@ -708,10 +697,6 @@ def cmd_predict(args) -> int:
     import json
     from pathlib import Path
 
-    from ._files import check_not_an_input
-    from .datasets import load_csv, load_images, load_npz, resolve_input_scale
-    from .io import load_model
-
     check_not_an_input(args.out, "--out", [args.model, *args.input])
     model = load_model(args.model)
     inputs = [Path(p) for p in args.input]
@@ -763,11 +748,12 @@ def cmd_predict(args) -> int:
 def _predictions(model, X, names) -> list[dict]:
     """One record a sample: a classifier's label and its probability, a regressor's
     predicted target(s), a detector's label (-1 outlier, 1 inlier) and its decision value."""
-    if isinstance(model, StackedAutoencoderRegressor):
+    predicts = registration_of(model).predicts
+    if predicts == "values":
         P = np.asarray(model.predict(X)).reshape(X.shape[0], -1)
         keys = ["prediction"] if P.shape[1] == 1 else [f"prediction_{j}" for j in range(P.shape[1])]
         return [{"input": n, **{k: round(float(v), 6) for k, v in zip(keys, p)}} for n, p in zip(names, P)]
-    if isinstance(model, StackedAutoencoderOutlierDetector):
+    if predicts == "outliers":
         scores = model.decision_function(X)
         return [
             {"input": n, "label": -1 if d < 0 else 1, "decision": round(float(d), 6)} for n, d in zip(names, scores)
@@ -799,17 +785,9 @@ def _is_zip(path) -> bool:
 def cmd_show(args) -> int:
     from pathlib import Path
 
-    from ._files import check_not_an_input
-    from .datasets import _square_shape
-    from .io import load_model
-    from .viz import save_filter_grid, save_learning_curves
-
     check_not_an_input(args.out, "--out", [args.model])
     check_not_an_input(args.curves, "--curves", [args.model])
     if not _is_zip(args.model):  # a training log (--log): its curves, nothing else to draw
-        from .log import read_log
-        from .viz import save_log_curves
-
         records = read_log(args.model)
         save_log_curves(records, args.out)
         stages = len({r["stage"] for r in records})
@@ -837,8 +815,6 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from ._files import check_not_an_input, check_writable
-    from .io import load_model
 
     check_writable(args.out, "--out")
     check_not_an_input(args.out, "--out", [args.model])
@@ -851,7 +827,6 @@ def cmd_export(args) -> int:
             import skl2onnx  # noqa: F401
         except ImportError:
             raise ValueError("--format onnx needs skl2onnx and onnxruntime: pip install 'stackae[onnx]'") from None
-        from .export import save_onnx
 
         save_onnx(model, args.out)
         print(f"{type(model).__name__} exported to {args.out} (ONNX; run it with onnxruntime.InferenceSession)")
@@ -860,7 +835,6 @@ def cmd_export(args) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise ValueError("--format torch needs PyTorch: pip install torch") from None
-    from .export import save_torch
 
     save_torch(model, args.out, args.output)
     print(f"{type(model).__name__} exported to {args.out} (torch.export; load with torch.export.load(path).module())")
@@ -889,10 +863,6 @@ def _as_options(params: dict) -> list[str]:
 
 
 def cmd_gradcheck(args) -> int:
-    from ._params import init_theta, n_params
-    from .gradcheck import check_gradient, check_gradient_apart_from_kinks
-    from .heads import SquaredErrorHead, reconstruction_head
-    from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
 
     rng = np.random.default_rng(args.random_state)
     X = rng.random((args.samples, 8))

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _xp
+from ._rows._dask import client_or_none
 
 __all__ = ["dask_rows", "connect", "chunk_rows_for"]
 
@@ -87,8 +88,6 @@ def dask_rows(source, chunk_rows: int | None = None, n_workers: int | None = Non
     import dask.array as da
 
     if n_workers is None:
-        from ._rows._dask import client_or_none
-
         client = client_or_none()
         n_workers = len(client.scheduler_info()["workers"]) if client is not None else 1
     if isinstance(source, str | os.PathLike):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._download import DownloadError, download, sha256_of
 from ._safenpz import MAX_DEFLATE_RATIO, read_npz
 from .exceptions import DataError
 
@@ -777,7 +778,6 @@ def data_home(folder=None) -> Path:
 def _file_check(remote: RemoteFile):
     """``check(path)`` for :func:`stackae._download.download`: None when the file is the
     published one (or the same contents compressed again), else why not."""
-    from ._download import sha256_of
 
     def check(path) -> str | None:
         digest = sha256_of(path)
@@ -809,7 +809,6 @@ def fetch(name, *, data_home=None, mirrors=None, progress=None) -> Path:
     DataError
         A file in the folder does not match its checksum, or no mirror gave it.
     """
-    from ._download import DownloadError, download
 
     dataset = REMOTE_DATASETS.get(name) if isinstance(name, str) else name
     if dataset is None:

@@ -9,80 +9,47 @@ the estimator's methods compute.
 The module is the network's layers as ``nn.Linear`` (which stores a weight as
 ``(out, in)``: the transpose of stackae's ``W``) with their activations, and the output
 the estimator's method gives: probabilities for a classifier, predictions for a
-regressor, codes (``transform``) or reconstructions for an autoencoder. This module
-imports the estimators, never the reverse (their ``to_torch`` methods call it when
-asked).
+regressor, codes (``transform``) or reconstructions for an autoencoder. What an
+estimator's module may compute and which ONNX converter it takes are read from the
+registry of estimators (:mod:`stackae.estimators._registry`); the estimators build
+their own modules (``to_torch``) and never import this module.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._files import atomic_write
+from .estimators import registered, registration_of
+
 __all__ = ["to_torch", "save_torch", "register_onnx", "save_onnx", "OUTPUTS"]
 
-#: What each kind of estimator's module may return, the default first.
-OUTPUTS = {
-    "classifier": ("predict_proba", "scores", "transform"),
-    "softmax": ("predict_proba", "scores"),  # SoftmaxRegression: no hidden layer to transform to
-    "regressor": ("predict", "transform"),
-    "autoencoder": ("transform", "reconstruct"),
-}
+#: What each estimator's module may return (:func:`to_torch`'s ``output``), the default
+#: first, by the estimator's name: read from the registry of estimators.
+OUTPUTS = {r.name: r.outputs for r in registered()}
 
 
-def _kind(estimator) -> str:
-    from .estimators import (
-        LadderNetworkClassifier,
-        SoftmaxRegression,
-        SparseAutoencoder,
-        StackedAutoencoder,
-        StackedAutoencoderClassifier,
-        StackedAutoencoderRegressor,
-    )
-
-    if isinstance(estimator, SoftmaxRegression):
-        return "softmax"
-    if isinstance(estimator, StackedAutoencoderClassifier | LadderNetworkClassifier):
-        return "classifier"
-    if isinstance(estimator, StackedAutoencoderRegressor):
-        return "regressor"
-    if isinstance(estimator, StackedAutoencoder | SparseAutoencoder):  # the detector is a StackedAutoencoder
-        return "autoencoder"
-    raise TypeError(f"to_torch takes a fitted stackae estimator, got {type(estimator).__name__}.")
-
-
-def _layers(estimator, output: str):
-    """``[(W, b, activation), ...]`` of the network that computes ``output``."""
-    from .estimators import SoftmaxRegression, SparseAutoencoder
-
-    W, b = list(estimator.coefs_), list(estimator.intercepts_)
-    if isinstance(estimator, SoftmaxRegression):
-        return [(W[0], b[0], "linear")]
-    act = estimator.activation
-    if isinstance(estimator, SparseAutoencoder):
-        if output == "transform":
-            return [(W[0], b[0], act)]
-        return [(W[0], b[0], act), (W[1], b[1], estimator.output_activation)]
-    n_code = estimator._n_code_layers
-    if output == "transform":
-        return [(W[i], b[i], act) for i in range(n_code)]
-    last = "linear"
-    if output == "reconstruct":
-        last = estimator.output_activation
-    return [(W[i], b[i], act) for i in range(len(W) - 1)] + [(W[-1], b[-1], last)]
+def _registered(estimator):
+    found = registration_of(estimator)
+    if found is None:
+        raise TypeError(f"to_torch takes a fitted stackae estimator, got {type(estimator).__name__}.")
+    return found
 
 
 def to_torch(estimator, output: str | None = None, dtype=None):
-    """A ``torch.nn.Module`` computing ``output`` of the fitted ``estimator``.
+    """A ``torch.nn.Module`` computing ``output`` of the fitted ``estimator``: its
+    ``to_torch`` (:meth:`~stackae.StackedAutoencoderClassifier.to_torch`), for any stackae
+    estimator; ``output`` is one of :data:`OUTPUTS` (the default first).
 
     Parameters
     ----------
     estimator : a fitted stackae estimator
     output : str, optional
-        The method it stands for (:data:`OUTPUTS`): a classifier's ``"predict_proba"``
-        (default), ``"scores"`` (the softmax's input, one column a class) or ``"transform"``
-        (not for :class:`~stackae.SoftmaxRegression`, which has no hidden layer); a
-        regressor's ``"predict"`` (default) or ``"transform"``; an autoencoder's (the
-        outlier detector's too) ``"transform"`` (default) or ``"reconstruct"``.
+        The method it stands for: a classifier's ``"predict_proba"`` (default),
+        ``"scores"`` (the softmax's input, one column a class) or ``"transform"`` (not for
+        :class:`~stackae.SoftmaxRegression`, which has no hidden layer); a regressor's
+        ``"predict"`` (default) or ``"transform"``; an autoencoder's (the outlier
+        detector's too) ``"transform"`` (default) or ``"reconstruct"``.
     dtype : torch dtype, optional
         Of the parameters (default float32).
 
@@ -91,35 +58,8 @@ def to_torch(estimator, output: str | None = None, dtype=None):
     torch.nn.Module
         In evaluation mode; it takes a float tensor of shape (n_samples, n_features).
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - where torch is absent
-        raise ImportError("to_torch needs PyTorch: pip install torch") from None
-    kind = _kind(estimator)
-    check_is_fitted(estimator)
-    output = OUTPUTS[kind][0] if output is None else output
-    if output not in OUTPUTS[kind]:
-        choices = ", ".join(repr(o) for o in OUTPUTS[kind])
-        raise ValueError(f"A {type(estimator).__name__}'s module gives one of {choices}, got output={output!r}.")
-    dtype = torch.float32 if dtype is None else dtype
-    activations = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "linear": None}
-    modules = []
-    for W, b, activation in _layers(estimator, output):
-        linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(np.asarray(W).T)))  # nn.Linear: (out, in)
-            linear.bias.copy_(torch.from_numpy(np.asarray(b)))
-        modules.append(linear)
-        if activations[activation] is not None:
-            modules.append(activations[activation]())
-    if output == "predict_proba":
-        modules.append(torch.nn.Softmax(dim=1))
-    one_target = estimator.n_outputs_ == 1 if kind == "regressor" else False
-    if output == "predict" and one_target and getattr(estimator, "_y_is_vector", True):
-        modules.append(torch.nn.Flatten(0))  # one target fitted on a vector: predictions of shape (n,)
-    return torch.nn.Sequential(*modules).eval()
+    _registered(estimator)
+    return estimator.to_torch(output, dtype)
 
 
 def save_torch(estimator, path, output: str | None = None) -> None:
@@ -127,8 +67,6 @@ def save_torch(estimator, path, output: str | None = None) -> None:
     rows), loadable without stackae: ``torch.export.load(path).module()(X)``. The file
     is written beside ``path`` and renamed over it."""
     import torch
-
-    from ._files import atomic_write
 
     module = to_torch(estimator, output)
     example = torch.zeros((2, int(estimator.n_features_in_)), dtype=torch.float32)
@@ -175,7 +113,7 @@ def _convert_classifier(scope, operator, container):
     from skl2onnx.proto import onnx_proto
 
     model = operator.raw_operator
-    scores = _onnx_layers(scope, container, operator, _layers(model, "predict_proba"))
+    scores = _onnx_layers(scope, container, operator, model._export_layers("predict_proba"))
     container.add_node(
         "Softmax", scores, operator.outputs[1].full_name, axis=1, name=scope.get_unique_operator_name("Softmax")
     )
@@ -212,13 +150,13 @@ def _convert_classifier(scope, operator, container):
 
 def _convert_regressor(scope, operator, container):
     model = operator.raw_operator
-    last = _onnx_layers(scope, container, operator, _layers(model, "predict"))
+    last = _onnx_layers(scope, container, operator, model._export_layers("predict"))
     container.add_node("Identity", last, operator.outputs[0].full_name, name=scope.get_unique_operator_name("Identity"))
 
 
 def _convert_transformer(scope, operator, container):
     model = operator.raw_operator
-    last = _onnx_layers(scope, container, operator, _layers(model, "transform"))
+    last = _onnx_layers(scope, container, operator, model._export_layers("transform"))
     container.add_node("Identity", last, operator.outputs[0].full_name, name=scope.get_unique_operator_name("Identity"))
 
 
@@ -226,7 +164,7 @@ def _transformer_shape(operator):
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     model = operator.raw_operator
-    width = int(_layers(model, "transform")[-1][0].shape[1])
+    width = int(model._export_layers("transform")[-1][0].shape[1])
     rows = operator.inputs[0].get_first_dimension()
     kind = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
     operator.outputs[0].type = kind([rows, width])
@@ -245,35 +183,28 @@ def register_onnx() -> None:
         calculate_linear_regressor_output_shapes,
     )
 
-    from .estimators import (
-        LadderNetworkClassifier,
-        SoftmaxRegression,
-        SparseAutoencoder,
-        StackedAutoencoder,
-        StackedAutoencoderClassifier,
-        StackedAutoencoderRegressor,
-    )
-
-    for cls in (StackedAutoencoderClassifier, LadderNetworkClassifier, SoftmaxRegression):
-        update_registered_converter(
-            cls,
-            f"Stackae{cls.__name__}",
-            calculate_linear_classifier_output_shapes,
-            _convert_classifier,
-            options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
-            overwrite=True,
-        )
-    update_registered_converter(
-        StackedAutoencoderRegressor,
-        "StackaeStackedAutoencoderRegressor",
-        calculate_linear_regressor_output_shapes,
-        _convert_regressor,
-        overwrite=True,
-    )
-    for cls in (StackedAutoencoder, SparseAutoencoder):
-        update_registered_converter(
-            cls, f"Stackae{cls.__name__}", _transformer_shape, _convert_transformer, overwrite=True
-        )
+    for entry in registered():
+        if entry.predicts == "classes":
+            update_registered_converter(
+                entry.cls,
+                f"Stackae{entry.name}",
+                calculate_linear_classifier_output_shapes,
+                _convert_classifier,
+                options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+                overwrite=True,
+            )
+        elif entry.predicts == "values":
+            update_registered_converter(
+                entry.cls,
+                f"Stackae{entry.name}",
+                calculate_linear_regressor_output_shapes,
+                _convert_regressor,
+                overwrite=True,
+            )
+        else:  # codes: the autoencoders and the outlier detector give transform
+            update_registered_converter(
+                entry.cls, f"Stackae{entry.name}", _transformer_shape, _convert_transformer, overwrite=True
+            )
 
 
 def save_onnx(estimator, path) -> None:
@@ -281,8 +212,6 @@ def save_onnx(estimator, path) -> None:
     an ONNX model by ``skl2onnx.to_onnx`` (float32 inputs, any number of rows; a
     classifier's probabilities as a tensor, without ZipMap)."""
     from skl2onnx import to_onnx
-
-    from ._files import atomic_write
 
     register_onnx()
     n_features = int(estimator.n_features_in_)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._xp import namespace
 from .activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
 
@@ -137,7 +138,6 @@ class SoftmaxHead(Head):
         return k.softmax_delta(S, block.y, inv_m, block.w)
 
     def outputs(self, S):
-        from ._xp import namespace
 
         xp = namespace(S)
         P = S - xp.max(S, axis=1, keepdims=True)

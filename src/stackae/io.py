@@ -16,15 +16,8 @@ import numpy as np
 from ._files import atomic_write
 from ._safenpz import read_npz
 from ._version import __version__
-from .estimators import (
-    LadderNetworkClassifier,
-    SoftmaxRegression,
-    SparseAutoencoder,
-    StackedAutoencoder,
-    StackedAutoencoderClassifier,
-    StackedAutoencoderOutlierDetector,
-    StackedAutoencoderRegressor,
-)
+from .estimators import registration_named, registration_of
+from .estimators._registry import FITTED_TYPES
 from .exceptions import ModelFileError
 from .log import REPORTING_PARAMS
 
@@ -35,21 +28,6 @@ FORMAT_NAME = "stackae-model"
 # 3: the regressor, the deep autoencoder and the outlier detector (their fitted scalars);
 #    the Ladder network (its folded network; its training history is single-stage)
 FORMAT_VERSION = 3
-_ESTIMATORS = {
-    cls.__name__: cls
-    for cls in (
-        SparseAutoencoder,
-        SoftmaxRegression,
-        StackedAutoencoderClassifier,
-        StackedAutoencoderRegressor,
-        StackedAutoencoder,
-        StackedAutoencoderOutlierDetector,
-        LadderNetworkClassifier,
-    )
-}
-_CLASSIFIERS = {c.__name__ for c in (SoftmaxRegression, StackedAutoencoderClassifier, LadderNetworkClassifier)}
-#: fitted attributes that are plain numbers or flags, kept in the JSON record
-_FITTED_SCALARS = ("n_outputs_", "offset_", "_y_is_vector", "interrupted_stage_")
 _HISTORY = ("stage_costs_", "n_iter_", "loss_curve_", "stage_seconds_", "loss_")
 
 
@@ -78,7 +56,7 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         ``estimator.metadata_``.
     """
     name = type(estimator).__name__
-    if name not in _ESTIMATORS or not hasattr(estimator, "coefs_"):
+    if registration_named(name) is None or not hasattr(estimator, "coefs_"):
         raise ValueError(f"Only fitted stackae estimators can be saved, got {name}.")
     arrays = {}
     for prefix, attr in (
@@ -106,7 +84,11 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
             attr.rstrip("_"): _jsonable(getattr(estimator, attr)) for attr in _HISTORY if hasattr(estimator, attr)
         },
         "metadata": _jsonable({**getattr(estimator, "metadata_", {}), **(metadata or {})}),
-        "fitted": {name: _jsonable(getattr(estimator, name)) for name in _FITTED_SCALARS if hasattr(estimator, name)},
+        "fitted": {
+            key: _jsonable(getattr(estimator, key))
+            for key in FITTED_TYPES
+            if key in registration_of(estimator).fitted and hasattr(estimator, key)
+        },
     }
     arrays["metadata"] = np.array(json.dumps(record))
     atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -180,6 +162,11 @@ def _declared_shape_check():
     return check
 
 
+def _predicts(record) -> str | None:
+    entry = registration_named(record.get("estimator"))
+    return None if entry is None else entry.predicts
+
+
 def _declared_widths(arrays):
     """The layer widths a model file's metadata declares (None where it cannot say)."""
     try:
@@ -191,11 +178,11 @@ def _declared_widths(arrays):
             widths.update(int(h) for h in (hidden if isinstance(hidden, list | tuple) else [hidden]))
         if "classes" in arrays:
             widths.add(int(arrays["classes"].shape[0]))
-        elif record.get("estimator") in _CLASSIFIERS:
+        elif _predicts(record) == "classes":
             return None  # a classifier without its labels: refused for that, once read
         if isinstance(fitted.get("n_outputs_"), int):
             widths.add(int(fitted["n_outputs_"]))
-        elif record.get("estimator") == StackedAutoencoderRegressor.__name__:
+        elif _predicts(record) == "values":
             return None
     except (ValueError, TypeError, KeyError, AttributeError):
         return None  # the metadata's own check says what is wrong with it
@@ -203,15 +190,15 @@ def _declared_widths(arrays):
 
 
 def _rebuild(record: dict, arrays: dict):
-    cls = _ESTIMATORS[record["estimator"]]
+    entry = registration_named(record["estimator"])
+    cls = entry.cls
     params = dict(record["params"])
     for name in ("hidden_layer_sizes", "denoising_weights"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     est = cls(**params)
     n_layers = record["n_layers"]
-    smallest = 1 if cls in (SoftmaxRegression,) else 2  # an autoencoder and a stack have two or more
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not smallest <= n_layers <= 1000:
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not entry.min_layers <= n_layers <= 1000:
         raise ValueError(f"a layer count of {n_layers!r} for a {cls.__name__}")
     est.coefs_ = [arrays[f"coef_{i}"] for i in range(n_layers)]
     est.intercepts_ = [arrays[f"intercept_{i}"] for i in range(n_layers)]
@@ -230,7 +217,7 @@ def _rebuild(record: dict, arrays: dict):
         est.classes_ = arrays["classes"]
         if est.classes_.shape != (est.coefs_[-1].shape[1],):
             raise ValueError(f"{est.classes_.shape[0]} class labels for {est.coefs_[-1].shape[1]} outputs")
-    elif cls in (SoftmaxRegression, StackedAutoencoderClassifier, LadderNetworkClassifier):
+    elif entry.classifies:
         raise ValueError("a classifier without its class labels")
     history = record.get("history", {})
     if not isinstance(history, dict):
@@ -245,19 +232,15 @@ def _rebuild(record: dict, arrays: dict):
     if not isinstance(fitted, dict):
         raise ValueError(f"fitted values of type {type(fitted).__name__}")
     for key, value in fitted.items():
-        if key in _FITTED_SCALARS:
-            if key == "_y_is_vector" and not isinstance(value, bool):
-                raise ValueError(f"a fitted {key} of {value!r}")
-            if key == "interrupted_stage_":
-                if not isinstance(value, str):
+        if key in entry.fitted:
+            kind = FITTED_TYPES[key]
+            if kind is bool or kind is str:
+                if not isinstance(value, kind):
                     raise ValueError(f"a fitted {key} of {value!r}")
-            elif key != "_y_is_vector" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            elif isinstance(value, bool) or not isinstance(value, int | float):  # a number
                 raise ValueError(f"a fitted {key} of {value!r}")
             setattr(est, key, value)
-    if cls is StackedAutoencoderRegressor and getattr(est, "n_outputs_", None) != est.coefs_[-1].shape[1]:
-        raise ValueError(f"n_outputs {getattr(est, 'n_outputs_', None)!r} for {est.coefs_[-1].shape[1]} outputs")
-    if cls is StackedAutoencoderOutlierDetector and not np.isfinite(getattr(est, "offset_", np.nan)):
-        raise ValueError("a detector without a finite offset")
+    est._check_loaded()
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata of type {type(metadata).__name__}")

@@ -48,6 +48,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._params import reshape
+
 __all__ = [
     "LadderSpec",
     "ladder_layout",
@@ -114,7 +116,6 @@ def ladder_n_params(sizes) -> int:
 
 def ladder_unpack(theta, sizes) -> dict:
     """``{name: view}`` of ``theta``'s pieces (views where the library gives them)."""
-    from ._params import reshape
 
     out, offset = {}, 0
     for name, shape in ladder_layout(sizes):

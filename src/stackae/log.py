@@ -38,6 +38,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ._files import check_writable
+from .exceptions import DataError
+
 __all__ = ["read_log", "RECORD_FIELDS"]
 
 #: The fields of every record, in the order a log line writes them.
@@ -104,7 +107,6 @@ def training_log(est) -> TrainingLog | None:
     """The :class:`TrainingLog` of estimator ``est``'s ``log`` and ``callbacks``, checked
     before any work (a log that cannot be written is an error now, not after an hour
     of training); None when it has neither."""
-    from ._files import check_writable
 
     callbacks = check_callbacks(getattr(est, "callbacks", None))
     path = getattr(est, "log", None)
@@ -125,7 +127,6 @@ def read_log(path) -> list[dict]:
     stackae.DataError
         When a line is not a record (its line number says which).
     """
-    from .exceptions import DataError
 
     records = []
     with open(path, encoding="utf-8") as fh:

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _xp
 from ._params import autoencoder_layout, flatten, init_theta, n_params, unpack
-from ._rows import NumpyRows, _tuning, compiled_kernels, rows_of
+from ._rows import Kernels, NumpyRows, _tuning, compiled_kernels, new_kernels, rows_of
 from ._xp import numpy_dtype
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, check_activation
 from .exceptions import choice_error
@@ -870,7 +870,6 @@ def feedforward(X, weights, biases, activation: str = "sigmoid"):
     """Activations of each layer in turn: ``A_l = f(A_{l-1} W_l + b_l)``, in ``X``'s
     namespace (the weights are brought there). Returns the last layer's activations,
     shape ``(n_samples, n_L)``."""
-    from ._rows import Kernels, new_kernels
 
     if _xp.is_sparse(X):  # a block of rows made dense at a time
         step = SPARSE_BLOCK_ROWS

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from .exceptions import DataError
 
 __all__ = ["filter_grid", "save_filter_grid", "save_learning_curves", "save_log_curves"]
@@ -42,8 +43,6 @@ def save_filter_grid(W: np.ndarray, image_shape: tuple[int, int], path, *, zoom:
     """Write the filter grid as a grey PNG, each pixel enlarged ``zoom`` times (by default
     enough to make the picture at least 400 pixels wide). Returns (width, height)."""
     from PIL import Image
-
-    from ._files import atomic_write
 
     grid = filter_grid(W, image_shape)
     if zoom is None:
@@ -82,8 +81,6 @@ def save_learning_curves(curves: dict, path, validation: dict | None = None, ite
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ._files import atomic_write
 
     kind = image_format(path)
     validation, iterations = validation or {}, iterations or {}

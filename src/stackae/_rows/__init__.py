@@ -41,6 +41,8 @@ from __future__ import annotations
 
 from .. import _xp
 from ._block import Block
+from ._dask import DaskRows
+from ._device import DeviceRows
 from ._kernels import Kernels
 from ._numpy import (
     NumpyKernels,
@@ -84,9 +86,6 @@ def rows_of(X, y=None, T=None, *, widths=(), w=None):
     if _xp.is_numpy(X) or _xp.is_zarr(X) or _xp.is_sparse(X):
         return NumpyRows(X, y, T, widths=widths, w=w)
     if _xp.is_dask(X):
-        from ._dask import DaskRows
-
         return DaskRows(X, y, T, w=w)
-    from ._device import DeviceRows
 
     return DeviceRows(X, y, T, library=_xp.library(X), w=w)

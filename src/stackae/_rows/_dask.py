@@ -31,6 +31,8 @@ import warnings
 
 import numpy as np
 
+from ._numpy import NumpyRows, blas_single_thread
+
 __all__ = ["DaskRows", "client_or_none", "STATS"]
 
 #: What this process has sent to clusters: ``sent_bytes`` counts every array sent
@@ -98,8 +100,6 @@ def _run_chunk(fn, X, y, T, w, start, keep, kept, rows, args):
     rows to use (a minibatch's share), or None for all of them.
     """
     from contextlib import nullcontext
-
-    from ._numpy import NumpyRows, blas_single_thread
 
     if isinstance(kept, tuple):  # an earlier pass's whole result for this chunk
         kept = kept[2]

@@ -16,6 +16,7 @@ import os
 import threading
 import zlib
 
+from .._xp import device_of, namespace
 from ..activations import ACTIVATIONS
 from ._block import Block
 from ._kernels import Kernels
@@ -161,7 +162,6 @@ class DeviceRows:
     kind = "device"
 
     def __init__(self, X, y=None, T=None, *, block_rows=None, xp=None, library="array-api", w=None):
-        from .._xp import device_of, namespace
 
         self.X, self.y, self.T, self.w = X, y, T, w
         # the sum of the weights, read once (a host read of the device's sum)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .._random import philox_gaussian, philox_keep_mask
 from .._xp import numpy_dtype
 from ..activations import ACTIVATIONS
+from ..noise import corrupt
 
 __all__ = ["Kernels"]
 
@@ -142,7 +143,6 @@ class Kernels:
         ``(seed, start + i)`` only, as a dropout mask is, so the noise does not depend on
         how the rows are split into blocks, chunks or batches; a device draws it with its
         own generator seeded by ``seed``."""
-        from ..noise import corrupt
 
         return corrupt(X, kind, level, seed, start=start)
 

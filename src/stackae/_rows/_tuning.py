@@ -31,6 +31,10 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from .._files import atomic_write
+from .._version import __version__
+from ._registry import get_kernels, get_num_threads
+
 __all__ = [
     "cache_share_bytes",
     "cache_geometry",
@@ -189,8 +193,6 @@ def _machine() -> str:
 
     import numpy as np
 
-    from .._version import __version__
-
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -216,7 +218,6 @@ def _machine() -> str:
 def _machine_key(itemsize: int) -> str:
     """What a measurement holds for: the CPU model, the libraries, the kernels, the
     threads (which a process may change), the dtype."""
-    from ._registry import get_kernels, get_num_threads
 
     return "|".join([_machine(), f"kernels {get_kernels()}", f"threads {get_num_threads()}", f"float{8 * itemsize}"])
 
@@ -267,8 +268,6 @@ def calibrate(itemsize: int, force: bool = False, probe=None) -> int | None:
         _measured[key] = budget
         stored[key] = {"budget": budget, "rows_784": rows, "seconds": seconds}
         try:
-            from .._files import atomic_write
-
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda fh: fh.write(json.dumps(stored, indent=1).encode()))
         except OSError:  # a read-only home: measured again by the next process

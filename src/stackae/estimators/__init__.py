@@ -23,12 +23,16 @@ UFLDL Tutorial, "Stacked Autoencoders" and "Fine-tuning Stacked AEs",
 http://ufldl.stanford.edu/wiki/index.php/Fine-tuning_Stacked_AEs
 """
 
+# The estimators register themselves as their modules load (._registry), so the order
+# of these imports is the registry's: the order of the command line's tasks.
+# ruff: noqa: I001
 from ._autoencoder import SparseAutoencoder
-from ._ladder import LadderNetworkClassifier
-from ._regressor import StackedAutoencoderRegressor
 from ._softmax import SoftmaxRegression
 from ._stacked import StackedAutoencoderClassifier
+from ._regressor import StackedAutoencoderRegressor
 from ._unsupervised import StackedAutoencoder, StackedAutoencoderOutlierDetector
+from ._ladder import LadderNetworkClassifier
+from ._registry import registered, registration_named, registration_of, task_estimators
 from ._validation import SOLVERS
 
 __all__ = [
@@ -40,4 +44,8 @@ __all__ = [
     "StackedAutoencoderOutlierDetector",
     "LadderNetworkClassifier",
     "SOLVERS",
+    "registered",
+    "registration_of",
+    "registration_named",
+    "task_estimators",
 ]

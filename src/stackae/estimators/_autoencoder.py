@@ -21,6 +21,7 @@ from ._data import (
     weights_like,
 )
 from ._export import TorchExportMixin
+from ._registry import register
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
 from ._validation import check_autoencoder_params, check_int
@@ -28,6 +29,7 @@ from ._validation import check_autoencoder_params, check_int
 __all__ = ["SparseAutoencoder"]
 
 
+@register(predicts="codes", outputs=("transform", "reconstruct"))
 class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
     r"""An autoencoder: sparse (UFLDL), denoising, tied, contractive; sigmoid, tanh or
     ReLU units.
@@ -229,6 +231,13 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
         store_history(self, result, monitor)
         warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage, config)
         return self
+
+    def _export_layers(self, output: str):
+        """The encoder for ``transform``; the encoder and the decoder for ``reconstruct``."""
+        W, b = self.coefs_, self.intercepts_
+        if output == "transform":
+            return [(W[0], b[0], self.activation)]
+        return [(W[0], b[0], self.activation), (W[1], b[1], self.output_activation)]
 
     def transform(self, X):
         """Hidden activations ``f(X W1 + b1)``, shape (n_samples, n_hidden), in ``X``'s

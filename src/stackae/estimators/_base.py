@@ -30,14 +30,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _xp
 from .._checkpoint import FolderLock, StageCheckpoints, fingerprint
-from .._params import unpack
+from .._params import n_params, unpack
 from .._xp import numpy_dtype
+from ..exceptions import TrainingInterrupted
 from ..heads import Head
 from ..log import REPORTING_PARAMS, opened, training_log
 from ..noise import level_of
 from ..objectives import check_adversarial, feedforward
 from ..optim import OptimizeResult
+from ..presets import PRESET_ESTIMATORS, preset_params
 from ._autoencoder import SparseAutoencoder
 from ._data import (
     chain_rows,
@@ -113,8 +116,6 @@ def check_memory(config, sizes, X, hidden) -> None:
     the gradient, a search direction and ``lbfgs_history`` pairs; SGD or Adam: the
     iterate, the gradient and one or two moments), and the widest layer's activations
     for a block of rows. An estimate: it names the numbers it used."""
-    from .. import _xp
-    from .._params import n_params
 
     available = _available_bytes()
     if available is None or not _xp.on_host(X):  # a device's memory is its own
@@ -313,7 +314,6 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         """The named recipe ``name`` of :mod:`stackae.presets` (``"ufldl"``, ``"fast"``,
         ``"best"`` for the stacked classifier; ``"ladder"``, ``"ladder-1000"``,
         ``"ladder-100"`` for the Ladder network), with ``params`` overriding its settings."""
-        from ..presets import PRESET_ESTIMATORS, preset_params
 
         settings = preset_params(name)  # an unknown name's error first
         owner = PRESET_ESTIMATORS[name]
@@ -549,7 +549,6 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         no network to predict with, and :class:`~stackae.exceptions.TrainingInterrupted`
         says so. The cut stage is not marked done in the checkpoints: resuming continues
         it from its last checkpoint."""
-        from ..exceptions import TrainingInterrupted
 
         self.interrupted_stage_ = stage
         if index < n_pretraining:

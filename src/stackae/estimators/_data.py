@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _xp
-from .._rows import release_pages
+from .._rows import release_pages, rows_of
 from .._xp import numpy_dtype
 from ..exceptions import DataError
 from ..objectives import feedforward, validated_weights
@@ -247,7 +247,6 @@ def batch_source(X, y, w=None):
     weights ``w`` where ``X`` lives). In memory and on a device the rows are gathered;
     on a cluster each chunk's task takes its share where it lives. (A denoising
     autoencoder corrupts each block of a batch in its block function.)"""
-    from .._rows import rows_of
 
     if _xp.is_dask(X):
         full = rows_of(X, y, w=w)

@@ -11,6 +11,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 
 from .. import _xp
+from .._checkpoint import restore_rng
 from .._rows import rows_of
 from .._xp import numpy_dtype
 from ..activations import relu
@@ -39,6 +40,7 @@ from ._data import (
     validation_rows,
     weights_like,
 )
+from ._registry import register
 from ._softmax import SoftmaxOutputMixin, check_some_labeled, encode_labels, labeled_rows, store_history
 from ._stages import EarlyStopping
 from ._validation import check_float, check_hidden_sizes, check_int
@@ -49,6 +51,7 @@ __all__ = ["LadderNetworkClassifier"]
 FEW_LABELS_DENOISING = (1000.0, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1)
 
 
+@register(task="ladder", predicts="classes", outputs=("predict_proba", "scores", "transform"), finetuned=False)
 class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwork):
     r"""The Ladder network: a classifier that learns from unlabeled rows too.
 
@@ -311,8 +314,6 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
             monitor = EarlyStopping(score, int(self.n_iter_no_change))
         theta0 = ladder_init(sizes, rng, dtype)  # drawn before a resumed run's generator is restored, as at first
         if resume is not None:
-            from .._checkpoint import restore_rng
-
             restore_rng(rng, resume["rng"])
         result = minibatch(
             fun,

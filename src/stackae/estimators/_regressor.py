@@ -8,6 +8,7 @@ from sklearn.base import RegressorMixin
 from .. import _xp
 from ..heads import SquaredErrorHead
 from ._base import StackedNetwork
+from ._registry import register
 from ._stages import StageConfig
 from ._validation import check_float, check_int
 
@@ -17,6 +18,12 @@ __all__ = ["StackedAutoencoderRegressor"]
 REGRESSION = SquaredErrorHead("linear", "y")
 
 
+@register(
+    task="regress",
+    predicts="values",
+    outputs=("predict", "transform"),
+    fitted=("n_outputs_", "_y_is_vector", "interrupted_stage_"),
+)
 class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
     r"""Stacked autoencoders + a linear output, fine-tuned by backpropagation on squared error.
 
@@ -241,6 +248,10 @@ class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
         return tags
 
     # ------------------------------------------------------------------- hooks
+    def _check_loaded(self) -> None:
+        if getattr(self, "n_outputs_", None) != self.coefs_[-1].shape[1]:
+            raise ValueError(f"n_outputs {getattr(self, 'n_outputs_', None)!r} for {self.coefs_[-1].shape[1]} outputs")
+
     def _head(self):
         return REGRESSION
 

@@ -15,6 +15,7 @@ from ..log import opened, training_log
 from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._export import TorchExportMixin
+from ._registry import register
 from ._stages import StageConfig, train_output, warn_not_converged
 from ._validation import check_float, check_int, check_solver_params
 
@@ -130,6 +131,8 @@ class SoftmaxOutputMixin:
         return self.classes_[_xp.to_numpy(xp.argmax(scores, axis=1))]
 
 
+# no hidden layer: nothing to transform to, and one layer
+@register(predicts="classes", outputs=("predict_proba", "scores"), min_layers=1)
 class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, BaseEstimator):
     r"""Softmax (multinomial logistic) regression.
 
@@ -285,6 +288,10 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
         self.coefs_, self.intercepts_ = [W.copy()], [b.copy()]
         store_history(self, result, monitor)
         return self
+
+    def _export_layers(self, output: str):
+        """The one linear layer giving the scores (a softmax follows for ``predict_proba``)."""
+        return [(self.coefs_[0], self.intercepts_[0], "linear")]
 
     def _scores(self, X, pretrained=False):
         if pretrained:

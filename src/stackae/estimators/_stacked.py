@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..heads import SOFTMAX
 from ._base import StackedNetwork
+from ._registry import register
 from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels, labeled_rows
 from ._stages import StageConfig
 from ._validation import check_float, check_int
@@ -15,6 +16,7 @@ from ._validation import check_float, check_int
 __all__ = ["StackedAutoencoderClassifier"]
 
 
+@register(task="classify", predicts="classes", outputs=("predict_proba", "scores", "transform"))
 class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwork):
     r"""Stacked autoencoders + softmax, fine-tuned by backpropagation.
 

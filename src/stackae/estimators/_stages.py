@@ -36,7 +36,7 @@ from ..objectives import (
     reconstruction_loss,
     stack_cost_grad,
 )
-from ..optim import OptimizeResult, lbfgs, minibatch
+from ..optim import DEFAULT_LEARNING_RATES, OptimizeResult, lbfgs, minibatch
 from ._data import batch_source, encode, host, is_out_of_core, on_rows_of, weights_like
 
 __all__ = [
@@ -122,7 +122,6 @@ def _collapse_advice(config) -> str:
     """What to change when a layer's features collapsed: a minibatch step size far above
     the solver's usual one (which saturates every unit in a few steps) before the
     weight decay and the sparsity penalty (which pull every unit to the same output)."""
-    from ..optim import DEFAULT_LEARNING_RATES
 
     if config is not None and config.solver in DEFAULT_LEARNING_RATES and config.learning_rate is not None:
         usual = DEFAULT_LEARNING_RATES[config.solver]

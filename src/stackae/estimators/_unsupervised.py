@@ -14,12 +14,14 @@ from ..heads import reconstruction_head
 from ..objectives import SPARSE_BLOCK_ROWS, dense_rows, dropout_rates, feedforward
 from ._base import StackedNetwork, extended_init
 from ._data import check_fit_weights, check_predict_X, weights_like
+from ._registry import register
 from ._stages import StageConfig
 from ._validation import check_float
 
 __all__ = ["StackedAutoencoder", "StackedAutoencoderOutlierDetector"]
 
 
+@register(task="reconstruct", predicts="codes", outputs=("transform", "reconstruct"))
 class StackedAutoencoder(StackedNetwork):
     r"""A deep autoencoder (Hinton and Salakhutdinov, 2006): stacked autoencoders
     pretrained greedily, unrolled into one encoder-decoder network and fine-tuned end
@@ -350,6 +352,9 @@ def _quantile(values, q: float, weights=None) -> float:
     return float(values[order][min(index, values.size - 1)])
 
 
+@register(
+    task="outliers", predicts="outliers", outputs=("transform", "reconstruct"), fitted=("offset_", "interrupted_stage_")
+)
 class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
     r"""Outliers by reconstruction error: a :class:`StackedAutoencoder` trained on
     (mostly) normal rows; rows it reconstructs badly are outliers.
@@ -385,6 +390,10 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
 
     # StackedAutoencoder's parameters and contamination (see extended_init)
     __init__ = extended_init(StackedAutoencoder.__init__, contamination=0.1)
+
+    def _check_loaded(self) -> None:
+        if not np.isfinite(getattr(self, "offset_", np.nan)):
+            raise ValueError("a detector without a finite offset")
 
     def fit(self, X, y=None, sample_weight=None):
         """Train the deep autoencoder on ``X`` (``y`` ignored; rows weighted by
