@@ -19,7 +19,6 @@ from ._checkpoint import holds_checkpoints
 from ._files import atomic_write, check_not_an_input, check_writable
 from ._params import init_theta, n_params
 from ._version import __version__
-from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .cluster import _has_bokeh, connect, dask_rows
 from .datasets import (
     REMOTE_DATASETS,
@@ -31,16 +30,15 @@ from .datasets import (
     load_samples,
     resolve_input_scale,
 )
-from .estimators import SOLVERS, registration_of, task_estimators
+from .estimators import registration_of, task_estimators
+from .estimators._parameters import GROUPS, PARAMETERS
 from .exceptions import StackaeError
 from .export import save_onnx, save_torch
 from .gradcheck import check_gradient, check_gradient_apart_from_kinks
 from .heads import SquaredErrorHead, reconstruction_head
 from .io import load_model, save_model
 from .log import read_log
-from .noise import NOISE_KINDS
-from .objectives import LOSSES, softmax_cost, sparse_autoencoder_cost, stack_cost
-from .optim import SCHEDULES
+from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
 from .presets import DESCRIPTIONS, PRESET_ESTIMATORS, PRESETS, preset_params
 from .viz import save_filter_grid, save_learning_curves, save_log_curves
 
@@ -52,37 +50,6 @@ from .viz import save_filter_grid, save_learning_curves, save_log_curves
 DATASET_PRESETS = {
     "digits": {"hidden_layer_sizes": (64, 32), "alpha": 1e-4},
 }
-
-_NOT_OPTIONS = {"hidden_layer_sizes", "verbose", "warm_start", "checkpoint_dir", "unlabeled_label", "log", "callbacks"}
-_CHOICES = {
-    "class_weight": ["balanced"],
-    "solver": list(SOLVERS),
-    "finetune_decay": ["softmax", "all"],
-    "activation": list(HIDDEN_ACTIVATIONS),
-    "output_activation": list(OUTPUT_ACTIVATIONS),
-    "reconstruction_loss": list(LOSSES),
-    "noise": list(NOISE_KINDS),
-    "learning_rate_schedule": list(SCHEDULES),
-}
-#: parameters whose default is None: the type of a given value
-_NONE_DEFAULT_TYPES = {"random_state": int, "learning_rate": float, "finetune_learning_rate": float, "max_norm": float}
-#: parameters that take one number or one per layer
-_PER_LAYER = {
-    "noise_level": "one level for every layer, or one per layer",
-    "dropout": "hidden layers, or INPUT H1 .. HL",
-    "denoising_weights": "--task ladder: the weight of each layer's denoising cost, INPUT H1 .. HL OUTPUT",
-}
-_OPTION_HELP = {
-    "class_weight": "classes weighted inversely to their frequencies (default: none)",
-    "random_state": "seed of weights, noise and minibatches (default 0)",
-    "learning_rate": "default: per solver",
-    "finetune_learning_rate": "default: --learning-rate",
-    "max_norm": "default: none",
-    "noise": "default: none (no denoising)",
-    "adversarial": "fine-tuning on rows moved by this much against the network (fast gradient sign; default 0: off)",
-    "adversarial_weight": "weight of those rows' cost (default 0.5)",
-}
-
 
 #: ``--task``: the estimator each trains, from the registry of estimators
 TASKS = task_estimators()
@@ -117,47 +84,75 @@ def _parameters(cls):
 
 
 def _hyperparameters():
-    """(name, default) of every hyperparameter of the tasks' estimators, exposed as
-    ``--name-with-dashes`` (the classifier's default where two differ)."""
-    seen = {}
-    for cls in TASKS.values():
-        for name, default in _parameters(cls):
-            if name not in _NOT_OPTIONS:
-                seen.setdefault(name, default)
-    return list(seen.items())
+    """The rows of the parameter table that are options of ``train``: the parameters
+    of the tasks' estimators that have command-line help, in the table's order."""
+    taken = {name for cls in TASKS.values() for name, _ in _parameters(cls)}
+    return [row for row in PARAMETERS.values() if row.name in taken and row.help is not None]
 
 
-def _option_type(default):
-    if isinstance(default, bool):
-        return None
-    if isinstance(default, int):
-        return int
-    if isinstance(default, float):
-        return float
-    return str
+def _shown(value) -> str:
+    """A default as the command line writes it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return "2/3" if value == 2 / 3 else f"{value:g}"
+    if isinstance(value, tuple | list):
+        return " ".join(_shown(v) for v in value)
+    return str(value)
+
+
+def _defaults_text(name: str) -> str:
+    """What ``train`` uses when the option is not given: the tasks' estimators' defaults
+    (each task named where they differ, and the tasks that take it where not all do),
+    the embedded data's own setting, and the command's seed."""
+    by_task = {task: dict(_parameters(cls)) for task, cls in TASKS.items()}
+    takers = [task for task, params in by_task.items() if name in params]
+    if name == "random_state":
+        return "default 0"
+    values: dict[str, list[str]] = {}
+    for task in takers:
+        values.setdefault(_shown(by_task[task][name]), []).append(task)
+    if len(values) == 1:
+        text = f"default {next(iter(values))}"
+    else:
+        text = "default " + "; ".join(f"{value} for {', '.join(tasks)}" for value, tasks in values.items())
+    for data, settings in DATASET_PRESETS.items():
+        if name in settings:
+            text += f"; {_shown(settings[name])} on the embedded {data}"
+    others = [task for task in TASKS if task not in takers]
+    if len(others) == 1:
+        text += f"; not --task {others[0]}"
+    elif others:
+        text += f"; --task {', '.join(takers)}"
+    return text
 
 
 def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "hyperparameters (defaults: --preset, else the data's preset, else the estimator's)"
+    """The estimators' parameters as options, from the parameter table, a group for
+    each of its groups; each help says the defaults the command uses (a --preset's
+    settings replace them all)."""
+    groups = {
+        group: parser.add_argument_group(f"{group} (a --preset sets these too)")
+        for group in GROUPS
+        if any(row.group == group for row in _hyperparameters())
+    }
+    groups["architecture"].add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help=f"hidden layer sizes ({_defaults_text('hidden_layer_sizes')})",
     )
-    group.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. --hidden 200 200")
-    for name, default in _hyperparameters():
-        flag = "--" + name.replace("_", "-")
-        if name in _CHOICES:
-            help_text = _OPTION_HELP.get(name, f"default {default!r}")
-            group.add_argument(flag, choices=_CHOICES[name], default=None, help=help_text)
-        elif name in _NONE_DEFAULT_TYPES:
-            group.add_argument(flag, type=_NONE_DEFAULT_TYPES[name], default=None, help=_OPTION_HELP[name])
-        elif name in _PER_LAYER:
-            group.add_argument(
-                flag, type=float, nargs="+", default=None, metavar="P", help=f"{_PER_LAYER[name]} (default {default!r})"
-            )
-        elif isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+    for row in _hyperparameters():
+        flag = "--" + row.name.replace("_", "-")
+        cli = dict(row.constraint.cli)
+        help_text = f"{row.help} ({_defaults_text(row.name)})"
+        if cli.pop("action", None) == "boolean":
+            groups[row.group].add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            help_text = _OPTION_HELP.get(name, f"default {default!r}")
-            group.add_argument(flag, type=_option_type(default), default=None, help=help_text)
+            groups[row.group].add_argument(flag, default=None, help=help_text, **cli)
 
 
 def _estimator_params(args, data_preset: dict) -> dict:
@@ -173,14 +168,14 @@ def _estimator_params(args, data_preset: dict) -> dict:
             params[name] = value
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
-    for name, _ in _hyperparameters():
-        value = getattr(args, name)
+    for row in _hyperparameters():
+        value = getattr(args, row.name)
         if value is not None:
-            if name not in accepted:
-                raise ValueError(f"'--{name.replace('_', '-')}' does not apply to --task {task}.")
-            if name in _PER_LAYER:
+            if row.name not in accepted:
+                raise ValueError(f"'--{row.name.replace('_', '-')}' does not apply to --task {task}.")
+            if row.constraint.cli.get("nargs") == "+":  # one number, or one per layer
                 value = value[0] if len(value) == 1 else tuple(value)
-            params[name] = value
+            params[row.name] = value
     return params
 
 
@@ -985,7 +980,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against the rest (the one-class protocol)",
     )
     _add_data_options(train, default="digits")
-    train.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    train.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="the floats training runs in (default float64)",
+    )
     train.add_argument("--out", help="save the trained model to this .npz file")
     train.add_argument("--checkpoint", metavar="DIR", help="write checkpoints (and the run's settings) to this folder")
     train.add_argument(
@@ -1019,7 +1019,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="labels for an .npz/.csv of samples or for image files")
     predict.add_argument("model")
     predict.add_argument("input", nargs="+", help="one .npz/.csv file, or image files (PNG, JPEG, ...)")
-    predict.add_argument("--format", choices=["csv", "json"], default="csv")
+    predict.add_argument(
+        "--format", choices=["csv", "json"], default="csv", help="the predictions' file format (default csv)"
+    )
     predict.add_argument("--out", help="write here instead of standard output")
     predict.add_argument("--invert", action="store_true", help="images are dark on light: invert them")
     predict.add_argument("--label-column", help="a CSV column to ignore (the labels)")
@@ -1055,8 +1057,10 @@ def build_parser() -> argparse.ArgumentParser:
     presets.set_defaults(func=cmd_presets)
 
     gradcheck = sub.add_parser("gradcheck", help="check every objective's gradient by central differences")
-    gradcheck.add_argument("--samples", type=int, default=10)
-    gradcheck.add_argument("--random-state", type=int, default=0)
+    gradcheck.add_argument("--samples", type=int, default=10, help="rows of the random problem (default 10)")
+    gradcheck.add_argument(
+        "--random-state", type=int, default=0, help="seed of the problem and its weights (default 0)"
+    )
     gradcheck.set_defaults(func=cmd_gradcheck)
     return parser
 

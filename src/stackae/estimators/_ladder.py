@@ -73,45 +73,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(1000, 500, 250, 250, 250)
-    denoising_weights : sequence of float, default=(1000, 10, 0.1, 0.1, 0.1, 0.1, 0.1)
-        The weights of the denoising costs, one per layer: the input, each hidden
-        layer, the output (``len(hidden_layer_sizes) + 2`` numbers >= 0). The paper's
-        with all labels: ``(1000, 1, 0.01, 0.01, 0.01, 0.01, 0.01)``.
-    noise_std : float, default=0.3
-        The standard deviation of the corrupted pass's Gaussian noise, at every layer.
-    max_iter : int, default=150
-        Epochs.
-    batch_size : int, default=100
-        Labeled rows a step (and as many unlabeled ones).
-    learning_rate : float, default=0.002
-    decay_start : float, default=2/3
-        The fraction of the epochs after which the learning rate decays linearly to 0
-        (the paper: 100 epochs, then 50 of decay).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the labeled rows (stratified), score the
-        accuracy on them after every epoch (each layer normalised by the validation
-        rows' own statistics), stop after ``n_iter_no_change`` epochs without
-        improvement and keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    device : str, default="cpu"
-        ``"cuda"`` or ``"cuda:N"``: train on that GPU (as the other estimators).
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
-    log : str, path or None, default=None
-        A file that gets one line of JSON every iteration (epoch) of every stage: the
-        stage, the iteration, the cost, the validation score, the learning rate and
-        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
-    callbacks : callable, list of callables or None, default=None
-        Each called with that record after every iteration; one that returns True
-        ends the stage, as early stopping does.
-    checkpoint_dir : str, path or None, default=None
-        As :class:`StackedAutoencoderClassifier`'s: a resumed run continues bit for bit.
-    checkpoint_every : int, default=10
-    unlabeled_label : int, str or None, default=-1
-        The label marking an unlabeled row of ``y`` (see
-        :class:`StackedAutoencoderClassifier`).
+    {parameters}
 
     Attributes
     ----------

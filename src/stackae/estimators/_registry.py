@@ -7,6 +7,9 @@ labels, which fitted numbers it keeps), export (:mod:`stackae.export`: what a mo
 compute, which ONNX converter), the command line (``--task``) and the test suite's list
 of estimators. A new estimator is one module that registers itself, and its docs page.
 
+Registering also fills the class docstring's "Parameters" section from the parameter
+table (:mod:`._parameters`).
+
 A subclass that does not register itself is what its nearest registered base is
 (a user's subclass of :class:`~stackae.StackedAutoencoderClassifier` is a classifier).
 """
@@ -14,6 +17,8 @@ A subclass that does not register itself is what its nearest registered base is
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ._parameters import document
 
 __all__ = ["Registration", "register", "registered", "registration_of", "registration_named", "task_estimators"]
 
@@ -75,6 +80,7 @@ def register(*, task=None, predicts, outputs, fitted=("interrupted_stage_",), mi
         taken = [r.name for r in _REGISTRY.values() if task is not None and r.task == task and r.cls is not cls]
         if taken:
             raise ValueError(f"The task {task!r} is already {taken[0]}'s.")
+        document(cls)  # its docstring's "Parameters", from the parameter table
         _REGISTRY[cls.__name__] = Registration(
             cls, task, predicts, tuple(outputs), tuple(fitted), min_layers, finetuned
         )

@@ -140,48 +140,7 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
 
     Parameters
     ----------
-    alpha : float, default=1e-4
-        Weight decay :math:`\lambda` on the weights (not the intercepts).
-    max_iter : int, default=400
-    tol : float, default=1e-6
-    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
-        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
-        ``"sgd"`` and ``"adam"``: minibatches, reshuffled every epoch from
-        ``random_state`` (``max_iter`` counts epochs; reaching it is the plan, not a
-        convergence failure). Float32 input trains in float32.
-    batch_size : int, default=256
-        Samples per minibatch (``"sgd"``, ``"adam"``).
-    learning_rate : float or None, default=None
-        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
-    momentum : float, default=0.9
-        Of ``"sgd"``.
-    nesterovs_momentum : bool, default=False
-        Nesterov's momentum for ``"sgd"``.
-    learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
-        Decay of the minibatch step size over all epochs (to 0 at the end).
-    lbfgs_history : int, default=10
-        Correction pairs L-BFGS keeps (UFLDL's minFunc: 100; see the README).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the samples (stratified), score the model
-        on them (accuracy) after every iteration (epoch), stop after
-        ``n_iter_no_change`` without improvement and keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    device : str, default="cpu"
-        ``"cuda"`` or ``"cuda:N"``: train on that GPU (NumPy input moved there once,
-        float32 unless float64). PyTorch or CuPy input trains where it lives.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (``0.005 * randn``, as UFLDL) and the minibatches.
-    verbose : int, default=0
-    log : str, path or None, default=None
-        A file that gets one line of JSON every iteration (epoch) of every stage: the
-        stage, the iteration, the cost, the validation score, the learning rate and
-        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
-    callbacks : callable, list of callables or None, default=None
-        Each called with that record after every iteration; one that returns True
-        ends the stage, as early stopping does.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes, multiplying ``sample_weight``.
+    {parameters}
 
     Attributes
     ----------

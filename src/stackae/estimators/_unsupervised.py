@@ -40,99 +40,7 @@ class StackedAutoencoder(StackedNetwork):
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(200, 200)
-    alpha : float, default=3e-3
-        Weight decay of the autoencoders during pretraining.
-    sparsity_target : float, default=0.1
-    sparsity_weight : float, default=3.0
-        Must be 0 with tanh or ReLU units.
-    activation : {"sigmoid", "tanh", "relu"}, default="sigmoid"
-        Hidden units, in pretraining and in the fine-tuned network.
-    output_activation : {"sigmoid", "linear"}, default="sigmoid"
-        The autoencoders' reconstruction units, and the unrolled network's outputs.
-    reconstruction_loss : {"squared", "cross_entropy"}, default="squared"
-    tied_weights : bool, default=False
-    noise : {None, "masking", "gaussian", "salt_and_pepper"}, default=None
-        Pretrain denoising autoencoders (see :class:`SparseAutoencoder`).
-    noise_level : float or sequence of float, default=0.2
-        One level for every layer, or one per layer (as Theano's SdA: 0.1, 0.2, 0.3).
-    contraction : float, default=0.0
-    finetune_alpha : float, default=0.0
-        Weight decay while fine-tuning the unrolled network (on every weight matrix with
-        ``finetune_decay="all"``, on the last decoder layer only with ``"softmax"``).
-    pretrain_max_iter, finetune_max_iter : int, default=400
-        L-BFGS iterations (epochs for the minibatch solvers) of each step;
-        ``finetune_max_iter=0`` keeps the pretrained network as it is.
-    finetune_decay : {"softmax", "all"}, default="all"
-        Which weights carry ``finetune_alpha`` while fine-tuning.
-    dropout : float or sequence of float, default=0.0
-        Dropout while fine-tuning: a drop probability for every hidden layer of the
-        unrolled network, or ``(input, hidden 1, ..., hidden L)``, each decoder layer
-        taking the rate of the encoder layer of its width. With L-BFGS the masks are drawn once for
-        the stage; the minibatch solvers draw new masks every step.
-    max_norm : float or None, default=None
-        Keep every hidden unit's incoming weight vector within this norm while
-        fine-tuning (minibatch solvers only).
-    adversarial : float, default=0.0
-        Adversarial training while fine-tuning (Goodfellow et al. 2015): every
-        evaluation also scores its rows moved by ``adversarial`` times the sign of the
-        cost's gradient with respect to them, and minimises
-        ``(1 - adversarial_weight) J(X) + adversarial_weight J(X + eps sign(grad_X J))``
-        (see :func:`stackae.objectives.stack_cost`). A step costs 2.4 times one
-        without it at the ``best`` preset's size.
-    adversarial_weight : float, default=0.5
-    tol : float, default=1e-6
-    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
-        ``"lbfgs"``: full-batch L-BFGS, as UFLDL (``max_iter`` counts iterations);
-        ``"sgd"`` and ``"adam"``: minibatches, reshuffled every epoch from
-        ``random_state`` (``max_iter`` counts epochs; reaching it is the plan, not a
-        convergence failure). Float32 input trains in float32.
-    batch_size : int, default=256
-        Samples per minibatch (``"sgd"``, ``"adam"``).
-    learning_rate : float or None, default=None
-        Step size of ``"sgd"``/``"adam"``; ``None``: 0.1 for sgd, 1e-3 for adam.
-    finetune_learning_rate : float or None, default=None
-        Step size of the fine-tuning stage; ``None``: ``learning_rate``.
-    momentum : float, default=0.9
-    nesterovs_momentum : bool, default=False
-    learning_rate_schedule : {"constant", "linear", "cosine"}, default="constant"
-        Decay of the minibatch step size over each stage's epochs.
-    lbfgs_history : int, default=10
-        Correction pairs L-BFGS keeps. UFLDL's minFunc kept 100; on its MNIST protocol
-        100 pairs reached no better accuracy than 10 and took 19% longer (see the README).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the samples; score every stage
-        on them after every iteration (epoch): minus the mean reconstruction loss for
-        pretraining and fine-tuning; stop a stage after
-        ``n_iter_no_change`` without improvement and keep its best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    device : str, default="cpu"
-        ``"cuda"`` or ``"cuda:N"``: train on that GPU (NumPy input moved there once,
-        float32 unless float64). PyTorch or CuPy input trains where it lives; a Dask
-        array trains on its cluster.
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
-        Progress of every stage on stderr when > 0.
-    log : str, path or None, default=None
-        A file that gets one line of JSON every iteration (epoch) of every stage: the
-        stage, the iteration, the cost, the validation score, the learning rate and
-        the time (:mod:`stackae.log`); ``stackae show LOG`` plots it.
-    callbacks : callable, list of callables or None, default=None
-        Each called with that record after every iteration; one that returns True
-        ends the stage, as early stopping does.
-    warm_start : bool, default=False
-        When True and the estimator is already fitted (or built by
-        :meth:`from_layers` from layers trained elsewhere), ``fit`` skips pretraining
-        and the softmax step and fine-tunes the current weights.
-    checkpoint_dir : str, path or None, default=None
-        Folder for checkpoints, written atomically every ``checkpoint_every``
-        iterations (epochs for the minibatch solvers) and at the end of every stage.
-        When it already holds checkpoints of the same run (same data and
-        hyperparameters), ``fit`` continues from the newest valid one: bit for bit for
-        the minibatch solvers (same thread count), from the saved iterate for L-BFGS
-        (whose curvature history restarts).
-    checkpoint_every : int, default=10
+    {parameters}
 
     Attributes
     ----------
@@ -370,10 +278,7 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
 
     Parameters
     ----------
-    contamination : float in (0, 0.5], default=0.1
-        The expected fraction of outliers among the training rows (PyOD's default).
-    **
-        Every parameter of :class:`StackedAutoencoder`.
+    {parameters}
 
     Attributes
     ----------

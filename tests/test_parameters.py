@@ -1,0 +1,110 @@
+"""The parameter table: every registered estimator's signature agrees with it, its
+docstring's "Parameters" is made from it, and the command line's options come from it."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from numpydoc.docscrape import ClassDoc
+
+from stackae.estimators import registered
+from stackae.estimators._parameters import GROUPS, PARAMETERS, Bool, Choice, Int, Real
+
+ENTRIES = registered()
+
+
+def _signature(cls):
+    return {n: p for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"}
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_each_signature_agrees_with_the_table(entry):
+    for name, p in _signature(entry.cls).items():
+        assert name in PARAMETERS, f"{entry.name}'s '{name}' has no row in the parameter table"
+        assert p.default == PARAMETERS[name].default_of(entry.name), (entry.name, name, p.default)
+        assert p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+def test_every_row_is_a_parameter_of_some_estimator_and_its_per_estimator_defaults_are_real():
+    taken = {name: [e.name for e in ENTRIES if name in _signature(e.cls)] for name in PARAMETERS}
+    assert [name for name, owners in taken.items() if not owners] == []
+    for row in PARAMETERS.values():
+        assert row.group in GROUPS, row.name
+        assert row.doc and not row.doc.startswith(" "), row.name
+        for owner, default in row.defaults.items():
+            assert owner in taken[row.name], (row.name, owner)
+            assert default != row.default, (row.name, owner)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_each_docstring_documents_its_signature_from_the_table(entry):
+    documented = ClassDoc(entry.cls)["Parameters"]
+    assert [p.name for p in documented] == list(_signature(entry.cls))
+    for p in documented:
+        row = PARAMETERS[p.name]
+        default = _signature(entry.cls)[p.name].default
+        assert p.type.startswith(row.kind + ", default="), (entry.name, p.name, p.type)
+        assert " ".join(p.desc) == " ".join(row.doc.split("\n")), (entry.name, p.name)
+        assert p.type.endswith(f'"{default}"' if isinstance(default, str) else "") or not isinstance(default, str)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "value", "message"),
+    [
+        (Int(1), 0, "'n' must be an integer >= 1, got 0."),
+        (Int(1), True, "'n' must be an integer >= 1, got True."),
+        (Real(0.0, 1.0, open_low=True), 1.0, "'n' must be a number in (0.0, 1.0), got 1.0."),
+        (Real(0.0), float("nan"), "'n' must be a number >= 0.0, got nan."),
+        (Choice(("a", "b")), "c", "'n' must be 'a' or 'b', got 'c'."),
+        (Bool(), 1, "'n' must be True or False, got 1."),
+    ],
+)
+def test_each_constraint_refuses_with_its_template(constraint, value, message):
+    with pytest.raises(ValueError) as excinfo:
+        constraint.check("n", value)
+    assert str(excinfo.value) == message
+
+
+def test_optional_numbers_take_none_and_choices_take_theirs():
+    assert Real(0.0, open_low=True, optional=True).check("n", None) is None
+    assert Choice((None, "masking")).check("n", None) is None
+    assert Bool().check("n", False) is False
+
+
+def test_every_command_line_option_has_help_and_train_takes_the_table_s_options():
+    from stackae.cli import _hyperparameters, build_parser
+
+    parser = build_parser()
+    (subcommands,) = [a for a in parser._actions if a.dest == "command" or a.choices and "train" in a.choices]
+    missing = [
+        (name, action.option_strings)
+        for name, sub in subcommands.choices.items()
+        for action in sub._actions
+        if action.option_strings and not action.help
+    ]
+    assert missing == []
+    train = subcommands.choices["train"]
+    flags = {flag for action in train._actions for flag in action.option_strings}
+    for row in _hyperparameters():
+        assert "--" + row.name.replace("_", "-") in flags
+    titles = [group.title for group in train._action_groups]
+    assert [t.split(" (")[0] for t in titles if " (a --preset" in t] == list(GROUPS)
+
+
+def test_train_help_shows_the_defaults_the_job_uses(capsys):
+    from stackae.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--alpha ALPHA weight decay of the autoencoders (default 0.003; 0.0001 on the embedded digits; not --task ladder)"
+        in out
+    )
+    assert (
+        "hidden layer sizes (default 200 200 for classify, regress, reconstruct, outliers; 1000 500 250 250 250 for ladder; 64 32 on the embedded digits)"
+        in out
+    )
+    assert "(default 2/3; --task ladder)" in out and "0.6666" not in out
+    assert "--random-state RANDOM_STATE seed of weights, noise and minibatches (default 0)" in out
