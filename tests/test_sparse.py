@@ -128,12 +128,10 @@ def test_sparse_with_lbfgs_noise_equals_dense_and_a_gpu_is_refused(monkeypatch):
         np.testing.assert_array_equal(W, V)
     # as if a GPU were there (CI has none)
     from stackae import _xp
-    from stackae.estimators import _validation
 
     def resolve(device):
         return None if device == "cpu" else ("torch", device)
 
     monkeypatch.setattr(_xp, "resolve_device", resolve)
-    monkeypatch.setattr(_validation, "resolve_device", resolve)
     with pytest.raises(ValueError, match=r"^device='cuda' takes dense arrays; a sparse X trains on the CPU"):
         StackedAutoencoderClassifier((3,), device="cuda").fit(X, y)

@@ -33,7 +33,7 @@ from ._regressor import StackedAutoencoderRegressor
 from ._unsupervised import StackedAutoencoder, StackedAutoencoderOutlierDetector
 from ._ladder import LadderNetworkClassifier
 from ._registry import registered, registration_named, registration_of, task_estimators
-from ._validation import SOLVERS
+from ._parameters import SOLVERS
 
 __all__ = [
     "SparseAutoencoder",

@@ -21,10 +21,11 @@ from ._data import (
     weights_like,
 )
 from ._export import TorchExportMixin
+from ._parameters import check_params
 from ._registry import register
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
-from ._validation import check_autoencoder_params, check_int
+from ._validation import check_autoencoder_params
 
 __all__ = ["SparseAutoencoder"]
 
@@ -134,8 +135,8 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Train on ``X`` of shape (n_samples, n_features); ``y`` is ignored; the rows are
         weighted by ``sample_weight`` (integer weights train as repeated rows)."""
-        n_hidden = check_int("n_hidden", self.n_hidden, 1)
-        max_iter = check_int("max_iter", self.max_iter, 0)
+        check_params(self)
+        n_hidden, max_iter = int(self.n_hidden), int(self.max_iter)
         levels = check_autoencoder_params(self)
         report = training_log(self)
         X, _ = check_fit_data(self, X, device=self.device)

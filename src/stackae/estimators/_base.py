@@ -55,6 +55,7 @@ from ._data import (
     weights_like,
 )
 from ._export import TorchExportMixin
+from ._parameters import check_params
 from ._softmax import check_some_labeled
 from ._stages import (
     StageConfig,
@@ -68,11 +69,8 @@ from ._stages import (
 )
 from ._validation import (
     check_autoencoder_params,
-    check_choice,
     check_dropout,
-    check_float,
     check_hidden_sizes,
-    check_int,
 )
 
 __all__ = ["StackedNetwork"]
@@ -259,14 +257,9 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- training
     def _check_params(self):
+        check_params(self)  # each parameter alone, against the parameter table
         hidden = check_hidden_sizes(self.hidden_layer_sizes)
         levels = check_autoencoder_params(self, len(hidden))
-        for name in ("pretrain_max_iter", "finetune_max_iter"):
-            check_int(name, getattr(self, name), 0)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
-        check_choice("finetune_decay", self.finetune_decay, ("softmax", "all"))
-        if self.finetune_learning_rate is not None:
-            check_float("finetune_learning_rate", self.finetune_learning_rate, 0.0, open_low=True)
         rates = check_dropout(self, len(hidden))
         check_adversarial(self.adversarial, self.adversarial_weight)
         return hidden, levels, rates

@@ -40,10 +40,11 @@ from ._data import (
     validation_rows,
     weights_like,
 )
+from ._parameters import check_float, check_params
 from ._registry import register
 from ._softmax import SoftmaxOutputMixin, check_some_labeled, encode_labels, labeled_rows, store_history
 from ._stages import EarlyStopping
-from ._validation import check_float, check_hidden_sizes, check_int
+from ._validation import check_hidden_sizes
 
 __all__ = ["LadderNetworkClassifier"]
 
@@ -146,6 +147,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
         self.unlabeled_label = unlabeled_label
 
     def _check_params(self):
+        check_params(self)
         hidden = check_hidden_sizes(self.hidden_layer_sizes)
         expected = len(hidden) + 2
         weights = self.denoising_weights
@@ -160,14 +162,8 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
                 f"'denoising_weights' must be {expected} numbers >= 0 (the input, each of the "
                 f"{len(hidden)} hidden layers, the output), got {self.denoising_weights!r}."
             )
-        check_float("noise_std", self.noise_std, 0.0)
-        check_int("max_iter", self.max_iter, 0)
-        check_int("batch_size", self.batch_size, 1)
+        # the table lets the others' learning_rate be None (a default per solver); the Ladder's Adam has none
         check_float("learning_rate", self.learning_rate, 0.0, open_low=True)
-        check_float("decay_start", self.decay_start, 0.0, 1.0)
-        check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, open_low=True)
-        check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
         return hidden, weights
 
     def fit(self, X, y, X_unlabeled=None):

@@ -19,19 +19,31 @@ row's ``defaults``).
 from __future__ import annotations
 
 import inspect
+import numbers
 import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _xp
 from ..activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..exceptions import choice_error
 from ..noise import NOISE_KINDS
 from ..objectives import LOSSES
 from ..optim import SCHEDULES
-from ._validation import SOLVERS, check_float, check_int
 
-__all__ = ["Parameter", "PARAMETERS", "GROUPS", "parameter", "document", "check_params"]
+__all__ = [
+    "Parameter",
+    "PARAMETERS",
+    "GROUPS",
+    "SOLVERS",
+    "parameter",
+    "document",
+    "check_params",
+    "check_int",
+    "check_float",
+    "check_choice",
+]
 
 #: The groups of the table, in the order the docs and ``--help`` show them.
 GROUPS = (
@@ -44,6 +56,33 @@ GROUPS = (
     "run and files",
     "task-specific",
 )
+
+
+# ------------------------------------------------------------ the message templates
+SOLVERS = ("lbfgs", "sgd", "adam")
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"'{name}' must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_float(name: str, value, low: float, high: float = np.inf, *, open_low: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (value < high)
+    if not ok:
+        bracket = "(" if open_low else "["
+        bound = f"in {bracket}{low}, {high})" if np.isfinite(high) else (f"> {low}" if open_low else f">= {low}")
+        raise ValueError(f"'{name}' must be a number {bound}, got {value!r}.")
+    return float(value)
+
+
+def check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise choice_error(name, value, choices)
+    return value
 
 
 # ---------------------------------------------------------------------- constraints
@@ -112,12 +151,18 @@ class Checked:
 
     by: str
     cli: dict | None = None
+    check_alone: object = None  # what can be checked of it alone, check_alone(value)
 
     def check(self, name, value):
-        return value
+        return value if self.check_alone is None else self.check_alone(value)
 
 
 PER_LAYER = {"type": float, "nargs": "+", "metavar": "P"}
+
+
+def _resolve_device(value):
+    """The device exists (read through the module: tests stand a GPU in for it)."""
+    return _xp.resolve_device(value)
 
 
 # ------------------------------------------------------------------------- rows
@@ -469,7 +514,8 @@ PARAMETERS = {
         ),
         # ----------------------------------------------------------- run and files
         _row(
-            "device", "cpu", "str", "run and files", Checked("stackae._xp.resolve_device", {"type": str}),
+            "device", "cpu", "str", "run and files",
+            Checked("stackae._xp.resolve_device", {"type": str}, _resolve_device),
             """
             ``"cuda"`` or ``"cuda:N"``: train on that GPU (NumPy input moved there once,
             float32 unless float64). PyTorch or CuPy input trains where it lives; a Dask
@@ -623,8 +669,8 @@ def document(cls):
 
 def check_params(est, names=None) -> None:
     """Check ``est``'s parameters ``names`` (default: all it has) against their rows'
-    constraints, in the order of its signature; the constraints that need other
-    parameters are checked where they are used."""
+    constraints, in the order of its signature, before any work; what needs other
+    parameters is checked after, by :mod:`._validation`."""
     params = est.get_params(deep=False)
     for name in params if names is None else names:
         if name in PARAMETERS:

@@ -10,7 +10,6 @@ from ..heads import SquaredErrorHead
 from ._base import StackedNetwork
 from ._registry import register
 from ._stages import StageConfig
-from ._validation import check_float, check_int
 
 __all__ = ["StackedAutoencoderRegressor"]
 
@@ -174,11 +173,6 @@ class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
 
     def _config(self):
         return StageConfig.of(self)
-
-    def _check_params(self):
-        check_float("output_alpha", self.output_alpha, 0.0)
-        check_int("output_max_iter", self.output_max_iter, 0)
-        return super()._check_params()
 
     def _check_warm_targets(self, y_info) -> None:
         if y_info["n_outputs_"] != self.n_outputs_:

@@ -15,9 +15,9 @@ from ..log import opened, training_log
 from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._export import TorchExportMixin
+from ._parameters import check_params
 from ._registry import register
 from ._stages import StageConfig, train_output, warn_not_converged
-from ._validation import check_float, check_int, check_solver_params
 
 __all__ = ["SoftmaxRegression", "SoftmaxOutputMixin", "encode_labels", "store_history"]
 
@@ -212,9 +212,8 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
     def fit(self, X, y, sample_weight=None):
         """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; rows weighted
         by ``sample_weight`` times their class's ``class_weight``."""
-        check_float("alpha", self.alpha, 0.0)
-        check_solver_params(self)
-        max_iter = check_int("max_iter", self.max_iter, 0)
+        check_params(self)
+        max_iter = int(self.max_iter)
         report = training_log(self)
         X, y = check_fit_data(self, X, y, needs_y=True, device=self.device)
         weights = class_row_weights(self.class_weight, y, check_fit_weights(sample_weight, X.shape[0]))

@@ -11,7 +11,6 @@ from ._base import StackedNetwork
 from ._registry import register
 from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels, labeled_rows
 from ._stages import StageConfig
-from ._validation import check_float, check_int
 
 __all__ = ["StackedAutoencoderClassifier"]
 
@@ -180,11 +179,6 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
 
     def _config(self):
         return StageConfig.of(self, output_alpha=self.softmax_alpha)
-
-    def _check_params(self):
-        check_float("softmax_alpha", self.softmax_alpha, 0.0)
-        check_int("softmax_max_iter", self.softmax_max_iter, 0)
-        return super()._check_params()
 
     def _check_warm_targets(self, y_info) -> None:
         classes = y_info["classes_"]

@@ -16,7 +16,6 @@ from ._base import StackedNetwork, extended_init
 from ._data import check_fit_weights, check_predict_X, weights_like
 from ._registry import register
 from ._stages import StageConfig
-from ._validation import check_float
 
 __all__ = ["StackedAutoencoder", "StackedAutoencoderOutlierDetector"]
 
@@ -159,7 +158,6 @@ class StackedAutoencoder(StackedNetwork):
         return StageConfig.of(self, output_alpha=self.finetune_alpha)
 
     def _check_params(self):
-        check_float("finetune_alpha", self.finetune_alpha, 0.0)
         hidden, levels, rates = super()._check_params()
         if isinstance(self.dropout, numbers.Real) and not isinstance(self.dropout, bool):
             rates = dropout_rates(self.dropout, 2 * len(hidden) - 1)
@@ -303,7 +301,6 @@ class StackedAutoencoderOutlierDetector(OutlierMixin, StackedAutoencoder):
     def fit(self, X, y=None, sample_weight=None):
         """Train the deep autoencoder on ``X`` (``y`` ignored; rows weighted by
         ``sample_weight``), then set ``offset_``."""
-        check_float("contamination", self.contamination, 0.0, 0.5 + 1e-12, open_low=True)
         super().fit(X, sample_weight=sample_weight)
         scores = _xp.to_numpy(self.score_samples(X))
         if sample_weight is None:  # as IsolationForest: linear interpolation between rows
