@@ -3,10 +3,9 @@ one L-BFGS of :func:`stackae.optim.lbfgs`, for parameters on the host and on a d
 
 Its vectors stay where the parameters are. On a GPU (PyTorch, CuPy) what crosses to
 the host per evaluation is two numbers (the cost and the directional derivative), which
-the line search must compare; on the host its vector work is BLAS-1 calls, about 6 ms
-an iteration in the UFLDL protocol (314,584 float64 parameters) against 15-29 ms for
-scipy's L-BFGS-B (whose compact representation also serves bounds, which no stage here
-has), which stackae used on the host until then.
+the line search must compare; on the host its vector work is BLAS-1 calls, lighter
+than scipy's L-BFGS-B, whose compact representation also serves bounds, which no stage
+here has (the results pages compare the two).
 
 The method is the textbook one (Nocedal & Wright, *Numerical Optimization*, 2nd ed.):
 the two-loop recursion (Algorithm 7.4) with the initial scaling

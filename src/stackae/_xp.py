@@ -91,8 +91,8 @@ def library(a) -> str:
 
 
 #: namespaces of the array types whose namespace is the type's alone (the compat modules
-#: of NumPy, PyTorch and CuPy), found once: array_namespace takes about 10 us, and a
-#: minibatch step on a device asks a dozen times (on a GPU the host's time is the step's)
+#: of NumPy, PyTorch and CuPy), found once: array_namespace is slow beside a lookup, and
+#: a minibatch step on a device asks a dozen times (on a GPU the host's time is the step's)
 _NAMESPACE_OF_TYPE: dict = {}
 
 

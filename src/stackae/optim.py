@@ -39,10 +39,9 @@ from .exceptions import NonFiniteError, choice_error
 
 __all__ = ["OptimizeResult", "lbfgs", "minibatch", "DEFAULT_LEARNING_RATES", "DEFAULT_HISTORY"]
 
-#: Correction pairs L-BFGS keeps by default. Measured on the UFLDL protocol (MNIST,
-#: 400 iterations a stage, float32, 2 cores; benchmarks/ufldl_mnist.py --history 10 100):
-#: 10 pairs gave 98.01% after fine-tuning in 646 s (20 s of it in the optimizer), UFLDL's
-#: 100 gave 97.81% in 770 s (135 s in the optimizer): no better, and slower.
+#: Correction pairs L-BFGS keeps by default: 10, not UFLDL's 100, which reach no better
+#: accuracy on the UFLDL protocol and take longer (``benchmarks/ufldl_mnist.py --history
+#: 10 100``; the figures are on the UFLDL results page).
 DEFAULT_HISTORY = 10
 
 
@@ -159,9 +158,8 @@ FTOL = 1e7 * float(np.finfo(np.float64).eps)
 
 def _blas_one_thread():
     """``(context, usual)``: within ``context`` BLAS runs on one thread, for the
-    optimizer's own vector work (BLAS-1 calls on a few hundred thousand numbers, far
-    slower on several threads: scipy's L-BFGS-B took 120-220 ms an iteration so, 14-27
-    ms on one); ``usual(f)`` is ``f`` run with the usual threads (the evaluations, and
+    optimizer's own vector work (BLAS-1 calls on a few hundred thousand numbers, which
+    several threads make slower, not faster); ``usual(f)`` is ``f`` run with the usual threads (the evaluations, and
     the monitor's validation scores)."""
     from threadpoolctl import ThreadpoolController
 
@@ -319,9 +317,9 @@ class _SGDMomentum:
         self.velocity[...] = _like(state["velocity"], self.velocity)
 
     def step(self, theta, grad, lr):
-        # In place, in the parameters' own namespace. Splitting the vector into
-        # cache-sized chunks on threads, or numexpr, measured no faster here: these few
-        # passes are bound by memory bandwidth, so the compiled kernel makes them one.
+        # In place, in the parameters' own namespace. These few passes are bound by
+        # memory bandwidth (threads over cache-sized chunks, or numexpr, do not help),
+        # so the compiled kernel makes them one.
         compiled = compiled_kernels()
         if compiled is not None and compiled.sgd_step(theta, self.velocity, grad, self.momentum, lr, self.nesterov):
             return
@@ -526,8 +524,7 @@ def minibatch(
                     project(theta)
             total = float(total)  # on a device: the one read of the epoch
             # One check an epoch, on the host as on a device (a pass over the gradient
-            # every step cost 0.40 of 17 ms a step of the best preset, 1.86M float32
-            # parameters; 0.08 ms of the fast recipe's 2.6): a non-finite
+            # every step would be a visible share of a minibatch step): a non-finite
             # gradient leaves theta non-finite for good (any step times inf or NaN),
             # and a non-finite cost with theta finite makes the total non-finite. The
             # epoch is rolled back whole either way.

@@ -180,11 +180,8 @@ class NumpyRows:
         """``(lo, hi)`` of every block, in order.
 
         Fewer rows than a block per thread (a minibatch) are one block, whose products
-        BLAS runs on all the threads (see :func:`stackae._rows._tuning.block_rows`). Until
-        2026-11-28 only rows up to one block were: a batch of 1,024 float32 MNIST rows
-        was a block of 832 on one thread and one of 192 on the other, and the fast
-        recipe at that batch size took 23.8 s against 17.4 s as one block (18.7 s as two
-        of 512; ``benchmarks/ufldl_mnist.py --recipe fast --batch-size 1024``).
+        BLAS runs on all the threads (see :func:`stackae._rows._tuning.block_rows`):
+        a minibatch split unevenly between threads waits for its larger part.
         """
         m, b = self.n_samples, self.block_rows
         if m < b * self.n_threads:
@@ -229,8 +226,7 @@ class NumpyRows:
         ``copy=False``: the parts may be the kernels' scratch buffers, valid until this
         thread's next ``map_sum``, and must not be changed in place. A minibatch is one
         block, whose gradient would otherwise be copied once here and again where the
-        caller packs it (0.3-0.6 of 15 ms an evaluation of 784-1024-1024-10 with dropout
-        on 128 rows, float32).
+        caller packs it.
         """
         blocks = list(enumerate(self.blocks()))
         n_threads = max(1, min(self.n_threads, len(blocks)))

@@ -14,8 +14,8 @@ __all__ = ["NumpyKernels"]
 
 
 def _sigmoid_inplace(Z):
-    # 1 / (1 + exp(-z)) in three in-place passes: NumPy's vectorised exp is 2-3x faster
-    # than scipy's expit loop; exp(-z) overflows to inf for z < -88 (float32), which
+    # 1 / (1 + exp(-z)) in three in-place passes: NumPy's vectorised exp is faster than
+    # scipy's expit loop; exp(-z) overflows to inf for z < -88 (float32), which
     # gives exactly 0, as it should.
     with np.errstate(over="ignore"):
         np.negative(Z, out=Z)

@@ -4,9 +4,8 @@ The rows of a block should be as many as keep the block's element-wise work in t
 cache, and at least 256 so that the products whose inner dimension is the block
 (``A^T delta``) run near the BLAS peak. How many that is depends on the cache a process
 really gets, which a machine does not always say truly: a virtual machine's two vCPUs
-may report a host's 300 MiB L3 as theirs (150 MiB a core), where the old rule (half of
-the core's share of the last-level cache) chose 4096-row blocks and the sweep measured
-512 rows faster by 1.46 times (float64, 784-200-200-10).
+may report a host's whole L3 as theirs, and a rule read from it chooses blocks far
+larger than the fastest.
 
 So the budget of cache a block may fill is measured, once per CPU model, library
 versions, kernels, thread count and dtype, at the first use that matters (rows of at
@@ -154,8 +153,7 @@ def block_rows(n_features: int, widths=(), itemsize: int = 8, n_samples: int | N
     Fewer rows than one block per thread (a minibatch) stay one block, whose products
     BLAS runs on all the threads: splitting them between threads costs more (each
     thread's gradient must be added up, and BLAS is slow on thin products) than the
-    element-wise passes it would share (measured on 784-200-200-10 and 784-1024-1024-10
-    with batches of 128 to 1024: 1.1-1.7x slower split).
+    element-wise passes it would share.
     """
     if _override is not None:
         return _override

@@ -263,10 +263,8 @@ def batch_source(X, y, w=None):
             # Hand the pages back after every batch: a hand-back costs in proportion to
             # the pages mapped since the last one, so this costs no more in all, and a
             # random row maps far more than its own bytes (the kernel maps the whole
-            # cached folio around it: about 190 KB a 3 KB row on Linux 6.18). Measured on
-            # a 1,000,000 x 784 float32 file, batches of 256: peak resident 515 MiB
-            # handing back every 8 batches, 224 MiB every batch, about 0.8 ms a batch
-            # either way.
+            # cached folio around it), so handing back every batch keeps the resident
+            # memory lowest.
             release_pages(X)
         yb = None if y is None else take_labels(y, index)
         wb = None if w is None else take_labels(w, index)

@@ -437,7 +437,7 @@ def max_norm_projection(sizes, c: float):
             offset += n_in * n_out
             if _xp.is_numpy(W):
                 if compiled is not None and compiled.max_norm(W, c):
-                    continue  # compiled: 0.15-0.30 against 0.34-0.69 ms at 784-1024-1024-10
+                    continue  # the compiled kernel: one pass a column, no temporary
                 norms = np.sqrt(np.einsum("ij,ij->j", W, W))  # one pass, no temporary
                 if (norms > c).any():  # a NaN column neither counts nor stops the others
                     W *= c / np.maximum(norms, c)
