@@ -32,6 +32,10 @@ exclude_patterns = [
     "auto_examples/*.json",
 ]
 myst_enable_extensions = ["dollarmath", "colon_fence"]
+
+# the math: MathJax shipped with the pages (_static/mathjax: TeX in, SVG out, no fonts to
+# fetch), so that a reader without a network sees formulas, not raw \( ... \)
+mathjax_path = "mathjax/tex-svg.js"
 myst_heading_anchors = 3
 
 # the API reference: one page per public name, from the numpydoc docstrings

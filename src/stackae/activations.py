@@ -33,7 +33,6 @@ __all__ = [
     "ACTIVATIONS",
     "HIDDEN_ACTIVATIONS",
     "OUTPUT_ACTIVATIONS",
-    "check_activation",
 ]
 
 

@@ -9,7 +9,6 @@ __all__ = [
     "ModelFileError",
     "NonFiniteError",
     "CollapsedFeaturesWarning",
-    "choice_error",
 ]
 
 

@@ -25,7 +25,10 @@ from . import _xp
 from ._random import philox_below, philox_normal, philox_uniform
 from .exceptions import choice_error
 
-__all__ = ["NOISE_KINDS", "corrupt", "check_noise"]
+__all__ = [
+    "NOISE_KINDS",
+    "corrupt",
+]
 
 NOISE_KINDS = ("masking", "gaussian", "salt_and_pepper")
 
