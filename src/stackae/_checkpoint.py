@@ -13,6 +13,7 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,11 +79,12 @@ class CheckpointDir:
     def save(self, arrays: dict[str, np.ndarray], record: dict) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
         existing = self.files()
-        number = int(_PATTERN.match(existing[-1].name).group(1)) + 1 if existing else 1
+        last = _PATTERN.match(existing[-1].name) if existing else None
+        number = int(last.group(1)) + 1 if last is not None else 1
         target = self.path / f"checkpoint-{number:06d}.npz"
         full = {**record, "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "stackae_version": __version__}
         payload = {**arrays, "record": np.array(json.dumps(full))}
-        atomic_write(target, lambda fh: np.savez(fh, **payload))
+        atomic_write(target, lambda fh: np.savez(fh, **payload))  # type: ignore[arg-type]  # NumPy's stub
         for old in self.files()[: -self.keep]:
             old.unlink(missing_ok=True)
         return target
@@ -110,7 +112,7 @@ class CheckpointDir:
 FINGERPRINT_ROWS = 4096
 
 
-def fingerprint(X, y: np.ndarray, params: dict) -> str:
+def fingerprint(X, y: np.ndarray | None, params: dict) -> str:
     """Identifies a training run: the data, the labels and the hyperparameters.
 
     A NumPy array in memory is hashed whole; other data (memory maps, Zarr, GPU and
@@ -152,7 +154,7 @@ class FolderLock:
         import socket
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        me: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname()}
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -35,7 +35,7 @@ class Progress:
         self._last_draw = 0.0
         self.extra = ""
         self._last_line = -1  # iteration of the last line written (non-interactive)
-        self._first = None  # the iteration before the first one this process ran
+        self._first: int | None = None  # the iteration before the first one this process ran
 
     @property
     def elapsed(self) -> float:

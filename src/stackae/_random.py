@@ -25,7 +25,8 @@ def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int],
     Each row takes 16-bit random numbers from its own span of a Philox counter keyed by
     ``(seed, stream)``; an entry is kept when its number is at least ``p_drop * 2**16``.
     """
-    return keep_mask_of(*philox_keep_bits(seed, stream, start, shape, p_drop, dtype), dtype)
+    bits, threshold, scale = philox_keep_bits(seed, stream, start, shape, p_drop, dtype)
+    return keep_mask_of(bits, threshold, scale, dtype)
 
 
 def keep_mask_of(bits, threshold, scale, dtype) -> np.ndarray:

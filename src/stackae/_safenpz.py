@@ -65,7 +65,7 @@ def read_npz(
 def _read(path: Path, first=(), check=None) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise _Refused("it is not an .npz archive (it may be truncated, or another kind of file)")
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
 

@@ -12,6 +12,7 @@ This module is the only place that knows library names; everything else asks it.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import array_api_compat
 import numpy as np
@@ -220,7 +221,7 @@ def resolve_device(device) -> tuple[str, object] | None:
     )
 
 
-def to_device(a: np.ndarray, target: tuple[str, object], dtype=None):
+def to_device(a: np.ndarray, target: tuple[str, Any], dtype=None):
     """Copy the NumPy array ``a`` onto ``target`` (from :func:`resolve_device`)."""
     name, device = target
     a = np.ascontiguousarray(a if dtype is None else a.astype(dtype, copy=False))

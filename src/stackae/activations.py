@@ -18,6 +18,7 @@ linear   :math:`z`                   1                        0
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ._xp import namespace
@@ -94,9 +95,9 @@ class Activation(NamedTuple):
     """One activation: ``f(Z)``, ``f'`` and ``f''`` from ``A = f(Z)``, and the range of ``f``."""
 
     name: str
-    f: object
-    derivative: object
-    second_derivative: object
+    f: Callable
+    derivative: Callable
+    second_derivative: Callable
     low: float
     high: float
 

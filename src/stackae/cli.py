@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .datasets import (
     load_samples,
     resolve_input_scale,
 )
-from .estimators import registration_of, task_estimators
+from .estimators import registration, task_estimators
 from .estimators._parameters import GROUPS, PARAMETERS
 from .exceptions import StackaeError
 from .export import save_onnx, save_torch
@@ -54,7 +55,7 @@ DATASET_PRESETS = {
 #: ``--task``: the estimator each trains, from the registry of estimators
 TASKS = task_estimators()
 #: the tasks that classify (their metrics, reports and labels are a classifier's)
-_CLASSIFYING = tuple(task for task, cls in TASKS.items() if registration_of(cls).classifies)
+_CLASSIFYING = tuple(task for task, cls in TASKS.items() if registration(cls).classifies)
 
 
 def _task_of(args) -> str:
@@ -161,7 +162,7 @@ def _estimator_params(args, data_preset: dict) -> dict:
     task's estimator does not take is an error."""
     task = _task_of(args)
     accepted = {name for name, _ in _parameters(TASKS[task])}
-    params = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
+    params: dict[str, Any] = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
     for name, value in (preset_params(args.preset) if getattr(args, "preset", None) else data_preset).items():
         name = _PRESET_NAMES.get(name, {}).get(task, name) if task not in _CLASSIFYING else name
         if name in accepted:
@@ -169,13 +170,13 @@ def _estimator_params(args, data_preset: dict) -> dict:
     if args.hidden is not None:
         params["hidden_layer_sizes"] = tuple(args.hidden)
     for row in _hyperparameters():
-        value = getattr(args, row.name)
-        if value is not None:
+        given: Any = getattr(args, row.name)
+        if given is not None:
             if row.name not in accepted:
                 raise ValueError(f"'--{row.name.replace('_', '-')}' does not apply to --task {task}.")
-            if row.constraint.cli.get("nargs") == "+":  # one number, or one per layer
-                value = value[0] if len(value) == 1 else tuple(value)
-            params[row.name] = value
+            if (row.constraint.cli or {}).get("nargs") == "+":  # one number, or one per layer
+                given = given[0] if len(given) == 1 else tuple(given)
+            params[row.name] = given
     return params
 
 
@@ -448,7 +449,7 @@ def _keep_labels(X, y, X_more, per_class: int, seed):
     (class-balanced, as such experiments are run); the training set's other rows join
     the unlabeled ones."""
     rng = np.random.RandomState(seed)
-    keep = []
+    chosen = []
     for label in np.unique(y):
         rows = np.flatnonzero(y == label)
         if rows.size < per_class:
@@ -456,8 +457,8 @@ def _keep_labels(X, y, X_more, per_class: int, seed):
                 f"--labels-per-class {per_class}: the class {_jsonable_label(label)!r} has only {rows.size} "
                 "training samples."
             )
-        keep.append(rng.choice(rows, per_class, replace=False))
-    keep = np.sort(np.concatenate(keep))
+        chosen.append(rng.choice(rows, per_class, replace=False))
+    keep = np.sort(np.concatenate(chosen))
     rest = np.setdiff1d(np.arange(y.size), keep)
     unlabeled = _xp_rows(X, rest)
     if X_more is not None:
@@ -520,7 +521,7 @@ def _report(model, task, X, y, normal=None) -> dict:
     metrics = {}
     whens = ["before", "after"] if pretrained else ["after"]
     values = {when: _metrics(model, task, X, y, normal, pretrained=when == "before") for when in whens}
-    if not registration_of(model).finetuned:  # one stage: there is no before
+    if not registration(model).finetuned:  # one stage: there is no before
         for name, (value, text) in values["after"].items():
             print(f"test {name}: {text}")
             metrics[f"test_{name.replace(' ', '_')}"] = value
@@ -615,7 +616,7 @@ def cmd_evaluate(args) -> int:
         progress=_DownloadProgress(),
     )
     _check_features(model, X, args.data)
-    task = registration_of(model).task
+    task = registration(model).task
     if task not in (None, *_CLASSIFYING):
         normal = model.metadata_.get("normal_class")
         y = _numeric_targets(y, args.data) if task == "regress" else y
@@ -743,7 +744,7 @@ def cmd_predict(args) -> int:
 def _predictions(model, X, names) -> list[dict]:
     """One record a sample: a classifier's label and its probability, a regressor's
     predicted target(s), a detector's label (-1 outlier, 1 inlier) and its decision value."""
-    predicts = registration_of(model).predicts
+    predicts = registration(model).predicts
     if predicts == "values":
         P = np.asarray(model.predict(X)).reshape(X.shape[0], -1)
         keys = ["prediction"] if P.shape[1] == 1 else [f"prediction_{j}" for j in range(P.shape[1])]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def dask_rows(source, chunk_rows: int | None = None, n_workers: int | None = Non
         else:
             import zarr
 
-            opened = zarr.open(str(path), mode="r")
+            opened: Any = zarr.open(str(path), mode="r")
             source = opened["X"] if hasattr(opened, "keys") and "X" in opened else opened
     if _xp.is_dask(source):
         X = source

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # IDX type codes -> big-endian NumPy dtypes (http://yann.lecun.com/exdb/mnist/).
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -55,7 +55,7 @@ _IDX_TYPES = {
 class Dataset:
     """A train/test pair of samples and labels, with the shape of one image if known."""
 
-    X_train: np.ndarray
+    X_train: np.ndarray | RowWindow  # a window of a memory map or Zarr array, for data larger than memory
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
@@ -346,7 +346,8 @@ def load_csv(path, label_column=None, *, require_labels: bool = True, n_features
         import warnings
 
         warnings.warn(
-            f"'{path}' names no label column, so its first column is taken as the labels ({np.unique(y).size} "
+            f"'{path}' names no label column, so its first column is taken as the labels "
+            f"({np.unique(np.asarray(y)).size} "
             "distinct values"
             + ("; its last could be them too" if n_features is not None else "")
             + "); give --label-column (label_column) to take another.",
@@ -489,7 +490,7 @@ class RowWindow:
 
     def __getitem__(self, key):
         if isinstance(key, tuple):
-            return self.array[(self._rows(key[0]), *key[1:])]
+            return self.array[(self._rows(key[0]),) + tuple(key[1:])]
         return self.array[self._rows(key)]
 
     def get_orthogonal_selection(self, selection):

@@ -164,12 +164,14 @@ class _TargetHead(Head):
     """A head whose target is ``y`` or, with ``target="input"``, the block's input (its
     clean rows, for a denoising block)."""
 
+    target: str  # a field of each dataclass below
+
     def _check_target(self):
         if self.target not in ("y", "input"):
             raise choice_error("target", self.target, ("y", "input"))
 
     @property
-    def uses_y(self) -> bool:
+    def uses_y(self) -> bool:  # type: ignore[override]  # Head's field, a property of the target here
         return self.target == "y"
 
     def _target(self, block):

@@ -16,7 +16,7 @@ import numpy as np
 from ._files import atomic_write
 from ._safenpz import read_npz
 from ._version import __version__
-from .estimators import registration_named, registration_of
+from .estimators import registration, registration_named
 from .estimators._registry import FITTED_TYPES
 from .exceptions import ModelFileError
 from .log import REPORTING_PARAMS
@@ -87,11 +87,11 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         "fitted": {
             key: _jsonable(getattr(estimator, key))
             for key in FITTED_TYPES
-            if key in registration_of(estimator).fitted and hasattr(estimator, key)
+            if key in registration(estimator).fitted and hasattr(estimator, key)
         },
     }
     arrays["metadata"] = np.array(json.dumps(record))
-    atomic_write(path, lambda fh: np.savez(fh, **arrays))
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]  # NumPy's stub
 
 
 def _fail(path, why: str):
@@ -190,7 +190,7 @@ def _declared_widths(arrays):
 
 
 def _rebuild(record: dict, arrays: dict):
-    entry = registration_named(record["estimator"])
+    entry = registration(record["estimator"])
     cls = entry.cls
     params = dict(record["params"])
     for name in ("hidden_layer_sizes", "denoising_weights"):

@@ -45,6 +45,7 @@ The packing of ``theta`` (:func:`ladder_layout`): ``W_1..W_L``, ``beta_1..beta_L
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -295,13 +296,15 @@ def _ladder_block(k, block, spec: LadderSpec, p):
         XU = X[nl:, ...]
         clean = _encode(k, XU, p, L, None, 0)
         corrupted = _encode(k, XU, p, L, noise, nl)
-        zhat, memos, us = {}, {}, {}
+        zhat: dict[int, Any] = {}
+        memos: dict[int, Any] = {}
+        us: dict[int, Any] = {}
         for layer in range(L, lowest - 1, -1):
             above = corrupted["P"] if layer == L else k.matmul(zhat[layer + 1], p[f"V{layer + 1}"])
             us[layer] = _bn(xp, above)
             zhat[layer], memos[layer] = _combine(xp, corrupted["z"][layer], us[layer][0], p[f"a{layer}"])
         dz_clean = [None] * (L + 1)
-        dstats = [None] * (L + 1)
+        dstats: list[Any] = [None] * (L + 1)
         dz_corrupted = [None] * (L + 1)
         carry = None  # the gradient on z^_l from the layer below it
         for layer in range(lowest, L + 1):

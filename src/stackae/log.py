@@ -37,6 +37,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from ._files import check_writable
 from .exceptions import DataError
@@ -60,7 +61,7 @@ class TrainingLog:
         self.path = None if path is None else Path(path)
         self.callbacks = callbacks
         self.append = False  # set by a fit that resumes from checkpoints
-        self._file = None
+        self._file: IO[str] | None = None
 
     def __call__(self, record: dict) -> bool:
         if self.path is not None:

@@ -38,15 +38,16 @@ def check_noise(noise, noise_level, n_layers: int | None = None):
     single number; the messages name the parameters."""
     if noise is not None and noise not in NOISE_KINDS:
         raise choice_error("noise", noise, (None, *NOISE_KINDS))
-    levels = noise_level if not isinstance(noise_level, numbers.Real) else [noise_level]
+    given = noise_level if not isinstance(noise_level, numbers.Real) else [noise_level]
+    levels: list[float] | None
     try:
-        levels = [float(v) for v in levels if not isinstance(v, bool)] if levels is not None else None
+        levels = [float(v) for v in given if not isinstance(v, bool)] if given is not None else None
     except (TypeError, ValueError):
         levels = None
     ok = levels is not None and len(levels) >= 1 and all(np.isfinite(v) and v >= 0 for v in levels)
     if ok and noise in ("masking", "salt_and_pepper"):
-        ok = all(v <= 1 for v in levels)
-    count_ok = isinstance(noise_level, numbers.Real) or n_layers is None or (ok and len(levels) == n_layers)
+        ok = all(v <= 1 for v in levels or ())
+    count_ok = isinstance(noise_level, numbers.Real) or n_layers is None or (ok and len(levels or ()) == n_layers)
     if not ok or not count_ok:
         what = "a number >= 0" if noise == "gaussian" else "a number in [0, 1]"
         per_layer = f", or a sequence of {n_layers} such numbers (one per layer)" if n_layers is not None else ""

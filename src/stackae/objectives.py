@@ -186,7 +186,7 @@ def check_sample_weight(w, X):
 
 
 def _check_rate(name: str, value) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= value < 1.0
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= float(value) < 1.0
     if not ok:
         raise ValueError(f"'{name}' must be a number in [0, 1), got {value!r}.")
     return float(value)
@@ -878,6 +878,7 @@ def feedforward(X, weights, biases, activation: str = "sigmoid"):
                 for lo in range(0, X.shape[0], step)
             ]
         )
+    k: Kernels
     if _xp.is_numpy(X):
         k = new_kernels()
     else:

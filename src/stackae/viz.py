@@ -112,7 +112,9 @@ def save_learning_curves(curves: dict, path, validation: dict | None = None, ite
 def save_log_curves(records: list[dict], path) -> None:
     """Plot a training log's records (:func:`stackae.log.read_log`): every stage's
     cost, and its validation score where it has one (orange, on the right axis)."""
-    curves, validation, iterations = {}, {}, {}
+    curves: dict[str, list] = {}
+    validation: dict[str, list] = {}
+    iterations: dict[str, list] = {}
     for record in records:
         stage = str(record["stage"])
         curves.setdefault(stage, []).append(float(record["cost"]))

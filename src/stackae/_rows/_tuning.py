@@ -80,7 +80,7 @@ CALIBRATE_BYTES = 256 << 20
 def cache_geometry() -> dict:
     """``{"L1": bytes, "L2": bytes, "L3": bytes}`` per core (each cache's size over the
     cores that share it), read from sysfs or ``os.sysconf``; absent levels are 0."""
-    found = {}
+    found: dict[str, int] = {}
     folder = Path("/sys/devices/system/cpu/cpu0/cache")
     try:
         for index in folder.glob("index*"):

@@ -32,7 +32,7 @@ from ._stacked import StackedAutoencoderClassifier
 from ._regressor import StackedAutoencoderRegressor
 from ._unsupervised import StackedAutoencoder, StackedAutoencoderOutlierDetector
 from ._ladder import LadderNetworkClassifier
-from ._registry import registered, registration_named, registration_of, task_estimators
+from ._registry import registered, registration, registration_named, registration_of, task_estimators
 from ._parameters import SOLVERS
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "LadderNetworkClassifier",
     "SOLVERS",
     "registered",
+    "registration",
     "registration_of",
     "registration_named",
     "task_estimators",

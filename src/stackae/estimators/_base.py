@@ -278,12 +278,16 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
             self.best_validation_score_[stage] = monitor.best_score
 
     def _reset_history(self) -> None:
-        self.stage_costs_, self.n_iter_, self.loss_curve_, self.stage_seconds_ = {}, {}, {}, {}
-        self.stage_profile_ = {}
+        self.stage_costs_: dict = {}
+        self.n_iter_: dict = {}
+        self.loss_curve_: dict = {}
+        self.stage_seconds_: dict = {}
+        self.stage_profile_: dict = {}
         for name in ("validation_scores_", "best_validation_score_", "interrupted_stage_"):
             self.__dict__.pop(name, None)
         if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = {}, {}
+            self.validation_scores_: dict = {}
+            self.best_validation_score_: dict = {}
 
     def _history(self) -> dict:
         return {
@@ -628,7 +632,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
     def _check_layer(self, layer) -> int:
         n_layers = self._n_code_layers
         layer = n_layers if layer is None else layer
-        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= layer <= n_layers:
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= int(layer) <= n_layers:
             raise ValueError(f"'layer' must be an integer in 1..{n_layers}, got {layer!r}.")
         return int(layer)
 

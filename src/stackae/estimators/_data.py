@@ -395,7 +395,7 @@ class RowChain:
                     if lo < b and hi > a:
                         pieces.append(self._rows(part, slice(max(lo, a) - a, min(hi, b) - a)))
                 out = np.concatenate(pieces) if pieces else np.empty((0, self.shape[1]), self.dtype)
-                return out if not isinstance(key, tuple) else out[(slice(None), *key[1:])]
+                return out if not isinstance(key, tuple) else out[(slice(None),) + tuple(key[1:])]
             rows = np.arange(lo, hi, step)
         return self.get_orthogonal_selection((np.asarray(rows), slice(None)))
 

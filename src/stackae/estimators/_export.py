@@ -10,6 +10,8 @@ files and converts the estimators to ONNX.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -37,10 +39,11 @@ class TorchExportMixin:
         """``[(W, b, activation), ...]`` of the network that computes ``output``: the
         stacked networks' (the encoders for ``transform``, else every layer with a
         linear output layer, or the reconstruction's activation for ``reconstruct``)."""
-        W, b, act = list(self.coefs_), list(self.intercepts_), self.activation
+        est: Any = self  # the stacked network this mixin is part of
+        W, b, act = list(est.coefs_), list(est.intercepts_), est.activation
         if output == "transform":
-            return [(W[i], b[i], act) for i in range(self._n_code_layers)]
-        last = self.output_activation if output == "reconstruct" else "linear"
+            return [(W[i], b[i], act) for i in range(est._n_code_layers)]
+        last = est.output_activation if output == "reconstruct" else "linear"
         return [(W[i], b[i], act) for i in range(len(W) - 1)] + [(W[-1], b[-1], last)]
 
     def to_torch(self, output=None, dtype=None):

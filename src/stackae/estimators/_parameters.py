@@ -69,7 +69,7 @@ def check_int(name: str, value, minimum: int) -> int:
 
 
 def check_float(name: str, value, low: float, high: float = np.inf, *, open_low: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(float(value)))
     if ok:
         ok = (value > low if open_low else value >= low) and (value < high)
     if not ok:
@@ -179,7 +179,7 @@ class Parameter:
     default: object
     kind: str
     group: str
-    constraint: object
+    constraint: Int | Real | Choice | Bool | Checked
     doc: str
     help: str | None = None
     defaults: dict = field(default_factory=dict)

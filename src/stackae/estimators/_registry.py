@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from ._parameters import document
 
-__all__ = ["Registration", "register", "registered", "registration_of", "registration_named", "task_estimators"]
+__all__ = [
+    "Registration",
+    "register",
+    "registered",
+    "registration",
+    "registration_of",
+    "registration_named",
+    "task_estimators",
+]
 
 #: Fitted numbers a model file may keep, and the type each must have when read back.
 FITTED_TYPES = {"n_outputs_": int, "offset_": float, "_y_is_vector": bool, "interrupted_stage_": str}
@@ -108,6 +116,16 @@ def registration_of(estimator) -> Registration | None:
         if found is not None and found.cls is klass:
             return found
     return None
+
+
+def registration(estimator) -> Registration:
+    """:func:`registration_of` an estimator (or class, or a model file's estimator name)
+    that must be a registered one: a TypeError for anything else."""
+    found = registration_named(estimator) if isinstance(estimator, str) else registration_of(estimator)
+    if found is None:
+        name = estimator if isinstance(estimator, str) else type(estimator).__name__
+        raise TypeError(f"{name} is not a registered stackae estimator.")
+    return found
 
 
 def task_estimators() -> dict[str, type]:

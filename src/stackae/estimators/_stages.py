@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -161,7 +162,7 @@ class EarlyStopping:
         self.tol = tol
         self.scores: list[float] = []
         self.best_score = -np.inf
-        self.best_theta = None
+        self.best_theta: Any = None
         self._since_best = 0
 
     def __call__(self, theta, iteration) -> bool:
@@ -403,7 +404,8 @@ def train_output(
 
     monitor = None
     if validation is not None:
-        score = validation_score(*validation, (n, n_out), "linear", head)
+        X_val, t_val = validation
+        score = validation_score(X_val, t_val, (n, n_out), "linear", head)
         monitor = EarlyStopping(score, config.n_iter_no_change)
     result = optimize(
         config,
@@ -478,7 +480,8 @@ def finetune(
 
     monitor = None
     if validation is not None:
-        monitor = EarlyStopping(validation_score(*validation, sizes, config.activation, head), config.n_iter_no_change)
+        X_val, t_val = validation
+        monitor = EarlyStopping(validation_score(X_val, t_val, sizes, config.activation, head), config.n_iter_no_change)
     project = None if config.max_norm is None else max_norm_projection(sizes, float(config.max_norm))
     result = optimize(
         config,
