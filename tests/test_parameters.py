@@ -108,3 +108,30 @@ def test_train_help_shows_the_defaults_the_job_uses(capsys):
     )
     assert "(default 2/3; --task ladder)" in out and "0.6666" not in out
     assert "--random-state RANDOM_STATE seed of weights, noise and minibatches (default 0)" in out
+
+
+def test_the_stage_settings_take_their_names_and_defaults_from_the_table():
+    from dataclasses import fields
+
+    from stackae.estimators._stages import StageConfig
+
+    for f in fields(StageConfig):
+        if f.name == "report":  # where the records go: a run's, not a parameter
+            continue
+        assert f.name in PARAMETERS, f.name
+        if f.name != "dropout":  # the stages get it resolved for the layers (check_dropout)
+            assert f.default == PARAMETERS[f.name].default, f.name
+
+
+def test_dropout_has_one_name_from_the_command_line_to_the_kernels():
+    from dataclasses import fields
+
+    from stackae._random import philox_keep_mask
+    from stackae._rows import Kernels, NumpyKernels
+    from stackae.estimators._stages import StageConfig
+    from stackae.objectives import StackSpec
+
+    assert "dropout" in PARAMETERS and PARAMETERS["dropout"].help is not None  # --dropout
+    assert "dropout" in {f.name for f in fields(StageConfig)} and "dropout" in {f.name for f in fields(StackSpec)}
+    for function in (Kernels.dropout, Kernels.dropped, Kernels.keep_mask, NumpyKernels.keep_mask, philox_keep_mask):
+        assert "dropout" in inspect.signature(function).parameters, function.__qualname__

@@ -19,13 +19,13 @@ __all__ = [
 ]
 
 
-def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype) -> np.ndarray:
+def philox_keep_mask(seed: int, stream: int, start: int, shape: tuple[int, int], dropout: float, dtype) -> np.ndarray:
     """Counter-based dropout mask on the host (see :meth:`Kernels.keep_mask`).
 
     Each row takes 16-bit random numbers from its own span of a Philox counter keyed by
-    ``(seed, stream)``; an entry is kept when its number is at least ``p_drop * 2**16``.
+    ``(seed, stream)``; an entry is kept when its number is at least ``dropout * 2**16``.
     """
-    bits, threshold, scale = philox_keep_bits(seed, stream, start, shape, p_drop, dtype)
+    bits, threshold, scale = philox_keep_bits(seed, stream, start, shape, dropout, dtype)
     return keep_mask_of(bits, threshold, scale, dtype)
 
 
@@ -36,7 +36,7 @@ def keep_mask_of(bits, threshold, scale, dtype) -> np.ndarray:
     return mask
 
 
-def philox_keep_bits(seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype):
+def philox_keep_bits(seed: int, stream: int, start: int, shape: tuple[int, int], dropout: float, dtype):
     """The numbers behind :func:`philox_keep_mask`: ``(bits, threshold, scale)``, the
     mask being ``scale`` where ``bits >= threshold`` and 0 elsewhere. ``bits`` is a
     ``shape`` view of uint16 (rows padded to whole counter steps)."""
@@ -47,8 +47,8 @@ def philox_keep_bits(seed: int, stream: int, start: int, shape: tuple[int, int],
     generator = np.random.Philox(key=key, counter=[int(start) * steps_per_row, 0, 0, 0])
     raw = generator.random_raw(rows * steps_per_row * 4)
     bits = raw.view(np.uint16).reshape(rows, steps_per_row * per_counter)[:, :width]
-    threshold = np.uint16(min(65535, int(round(p_drop * 65536))))
-    return bits, threshold, np.asarray(1.0 / (1.0 - p_drop), dtype=dtype)
+    threshold = np.uint16(min(65535, int(round(dropout * 65536))))
+    return bits, threshold, np.asarray(1.0 / (1.0 - dropout), dtype=dtype)
 
 
 def _philox_rows(seed: int, stream: int, start: int, rows: int, words_per_row: int) -> np.ndarray:

@@ -600,16 +600,16 @@ def _stack_block(k, block, theta, spec: StackSpec, inv_m, input_delta=False, tag
     weights, biases = spec.unpack(theta)
     n_hidden_layers = len(spec.sizes) - 2
     X = block.X
-    rates = spec.dropout or (0.0,) * (n_hidden_layers + 1)
+    dropout = spec.dropout or (0.0,) * (n_hidden_layers + 1)
     # Forward: A_0 = X ; A_l = f(A_{l-1} W_l + b_l), each times its dropout mask
-    A = [X if rates[0] == 0 else k.dropped(X, spec.seed, 0, block.start, rates[0])]
+    A = [X if dropout[0] == 0 else k.dropped(X, spec.seed, 0, block.start, dropout[0])]
     memos = [None]  # a dropped-out layer's mask and f'(z_l), for its delta
     for layer in range(1, n_hidden_layers + 1):
         Al = k.activate_affine(spec.activation, A[-1], weights[layer - 1], biases[layer - 1], f"A{layer}")
         # (b, n_{l-1}) @ (n_{l-1}, n_l) -> (b, n_l)
         memo = None
-        if rates[layer]:
-            Al, memo = k.dropout(spec.activation, Al, spec.seed, layer, block.start, rates[layer], f"F{layer}")
+        if dropout[layer]:
+            Al, memo = k.dropout(spec.activation, Al, spec.seed, layer, block.start, dropout[layer], f"F{layer}")
         A.append(Al)
         memos.append(memo)
     # the head: its data cost and delta_S (times 1/m), e.g. softmax: delta_S = (P - Y) / m
@@ -728,12 +728,12 @@ def _stack(
     X = _check_X(X)
     sizes = (X.shape[1], *hidden, int(n_classes))
     check_activation("activation", activation, HIDDEN_ACTIVATIONS)
-    rates = dropout_rates(dropout, len(hidden))
+    dropout = dropout_rates(dropout, len(hidden))
     epsilon, weight = check_adversarial(*adversarial)
     head = SOFTMAX if head is None else head
     if not isinstance(head, Head):
         raise ValueError(f"'head' must be an output head of stackae.heads, got {head!r}.")
-    spec = StackSpec(sizes, activation, rates if any(rates) else (), int(dropout_seed), epsilon, weight, head)
+    spec = StackSpec(sizes, activation, dropout if any(dropout) else (), int(dropout_seed), epsilon, weight, head)
     theta_in = _check_theta(theta, n_params(sizes), f"layer sizes {sizes}", X)
     y = _check_head_targets(y, X, sizes[-1], head)
     rows = rows_of(X, y, widths=hidden, w=check_sample_weight(sample_weight, X))

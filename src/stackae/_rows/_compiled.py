@@ -379,11 +379,11 @@ class CompiledKernels(NumpyKernels):
 
     # dropout: the mask is never made; the kernels compare Philox's 16-bit numbers with
     # the threshold where they use it (the same mask as the NumPy kernels', bit for bit)
-    def dropout(self, name, A, seed, stream, start, p_drop, key=None):
+    def dropout(self, name, A, seed, stream, start, dropout, key=None):
         code = _DELTA_CODES.get(name)
         if code is None or not (_fits(A) and A.ndim == 2):
-            return super().dropout(name, A, seed, stream, start, p_drop, key)
-        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(A.shape), p_drop, A.dtype)
+            return super().dropout(name, A, seed, stream, start, dropout, key)
+        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(A.shape), dropout, A.dtype)
         F = A if code == 1 else self.buffer(key or f"fprime-{name}", A.shape, A.dtype)  # ReLU: not written
         _dropout(A, bits, threshold, A.dtype.type(scale), F, code)
         return A, (bits, threshold, scale, F)
@@ -400,10 +400,10 @@ class CompiledKernels(NumpyKernels):
         _dropout_delta(G, A, F, bits, threshold, G.dtype.type(scale), _DELTA_CODES[name], colsum)
         return G, colsum.copy()
 
-    def dropped(self, X, seed, stream, start, p_drop):
+    def dropped(self, X, seed, stream, start, dropout):
         if not (_fits(X) and X.ndim == 2):
-            return super().dropped(X, seed, stream, start, p_drop)
-        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(X.shape), p_drop, X.dtype)
+            return super().dropped(X, seed, stream, start, dropout)
+        bits, threshold, scale = philox_keep_bits(seed, stream, start, tuple(X.shape), dropout, X.dtype)
         out = np.empty_like(X)
         _dropped(X, bits, threshold, X.dtype.type(scale), out)
         return out

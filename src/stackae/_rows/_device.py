@@ -79,11 +79,11 @@ class TorchKernels(Kernels):
             return super().times_derivative(name, G, A, key)
         return backward(G, A)  # f'(Z) never made: one pass instead of three
 
-    def dropout(self, name, A, seed, stream, start, p_drop, key=None):
+    def dropout(self, name, A, seed, stream, start, dropout, key=None):
         if name != "relu":  # sigmoid's and tanh's f' must be read before the mask
-            return super().dropout(name, A, seed, stream, start, p_drop, key)
-        A *= self.keep_mask(seed, stream, start, tuple(A.shape), p_drop, A.dtype)
-        return A, 1.0 / (1.0 - p_drop)  # the memo: the kept units' scale
+            return super().dropout(name, A, seed, stream, start, dropout, key)
+        A *= self.keep_mask(seed, stream, start, tuple(A.shape), dropout, A.dtype)
+        return A, 1.0 / (1.0 - dropout)  # the memo: the kept units' scale
 
     def dropout_delta(self, name, G, A, memo):
         if not isinstance(memo, float):
@@ -95,11 +95,11 @@ class TorchKernels(Kernels):
         G *= memo
         return G, self.sum_rows(G)
 
-    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
+    def keep_mask(self, seed, stream, start, shape, dropout, dtype):
         torch = self.torch
         generator = _generator(torch, self.device).manual_seed(_seed_of(seed, stream, start))
         mask = torch.rand(shape, generator=generator, device=self.device, dtype=dtype)
-        return mask.ge_(p_drop).mul_(1.0 / (1.0 - p_drop))  # 1.0 where kept, then the scale
+        return mask.ge_(dropout).mul_(1.0 / (1.0 - dropout))  # 1.0 where kept, then the scale
 
     def normal(self, seed, stream, start, shape, dtype):
         generator = _generator(self.torch, self.device).manual_seed(_seed_of(seed, stream, start))
@@ -129,13 +129,13 @@ class CupyKernels(Kernels):
             return expit(Z, out=Z)
         return ACTIVATIONS[name].f(Z)
 
-    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
+    def keep_mask(self, seed, stream, start, shape, dropout, dtype):
         import cupy
 
         with self.device:
             rng = cupy.random.default_rng(_seed_of(seed, stream, start))
-            mask = rng.random(shape, dtype=dtype) >= p_drop
-            return mask.astype(dtype) * (1.0 / (1.0 - p_drop))
+            mask = rng.random(shape, dtype=dtype) >= dropout
+            return mask.astype(dtype) * (1.0 / (1.0 - dropout))
 
     def normal(self, seed, stream, start, shape, dtype):
         import cupy

@@ -119,12 +119,12 @@ class Kernels:
         G = self.times_derivative(name, G, A, "hidden-fprime")
         return G, self.sum_rows(G)
 
-    def dropout(self, name: str, A, seed: int, stream: int, start: int, p_drop: float, key=None):
+    def dropout(self, name: str, A, seed: int, stream: int, start: int, dropout: float, key=None):
         """Inverted dropout on a hidden layer's activations ``A = f(Z)``, in place: ``A``
         times :meth:`keep_mask`. Returns ``A`` and what :meth:`dropout_delta` needs
         (the mask and ``f'(Z)``, taken before the mask; ``key`` names its buffer)."""
         fprime = self.derivative(name, A, key)
-        mask = self.keep_mask(seed, stream, start, tuple(A.shape), p_drop, A.dtype)
+        mask = self.keep_mask(seed, stream, start, tuple(A.shape), dropout, A.dtype)
         A *= mask
         return A, (mask, fprime)
 
@@ -146,9 +146,9 @@ class Kernels:
 
         return corrupt(X, kind, level, seed, start=start)
 
-    def dropped(self, X, seed: int, stream: int, start: int, p_drop: float):
+    def dropped(self, X, seed: int, stream: int, start: int, dropout: float):
         """A new array: ``X`` times its :meth:`keep_mask` (dropout on the input)."""
-        return X * self.keep_mask(seed, stream, start, tuple(X.shape), p_drop, X.dtype)
+        return X * self.keep_mask(seed, stream, start, tuple(X.shape), dropout, X.dtype)
 
     # ---------------------------------------------------------- reductions
     def sum_rows(self, A):
@@ -170,14 +170,14 @@ class Kernels:
         classes = xp.arange(n_classes, dtype=y.dtype, device=self.device)
         return xp.astype(y[:, None] == classes[None, :], dtype)
 
-    def keep_mask(self, seed: int, stream: int, start: int, shape: tuple[int, int], p_drop: float, dtype):
+    def keep_mask(self, seed: int, stream: int, start: int, shape: tuple[int, int], dropout: float, dtype):
         """Inverted-dropout mask: ``1/(1-p)`` with probability ``1-p``, else 0.
 
         Row ``i`` depends only on ``(seed, stream, start + i)``, so a mask does not depend
         on how the rows are split into blocks. The portable version draws it with NumPy
         and copies it to the device; engines draw it where the rows live.
         """
-        mask = philox_keep_mask(seed, stream, start, shape, p_drop, numpy_dtype(dtype))
+        mask = philox_keep_mask(seed, stream, start, shape, dropout, numpy_dtype(dtype))
         return self.xp.asarray(mask, device=self.device)
 
     def normal(self, seed: int, stream: int, start: int, shape: tuple[int, int], dtype):

@@ -111,8 +111,8 @@ class NumpyKernels(Kernels):
         Y[np.arange(y.shape[0]), y] = 1
         return Y
 
-    def keep_mask(self, seed, stream, start, shape, p_drop, dtype):
-        return philox_keep_mask(seed, stream, start, shape, p_drop, dtype)
+    def keep_mask(self, seed, stream, start, shape, dropout, dtype):
+        return philox_keep_mask(seed, stream, start, shape, dropout, dtype)
 
     def float(self, value):
         return float(value)

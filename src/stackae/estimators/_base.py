@@ -260,9 +260,9 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         check_params(self)  # each parameter alone, against the parameter table
         hidden = check_hidden_sizes(self.hidden_layer_sizes)
         levels = check_autoencoder_params(self, len(hidden))
-        rates = check_dropout(self, len(hidden))
+        dropout = check_dropout(self, len(hidden))
         check_adversarial(self.adversarial, self.adversarial_weight)
-        return hidden, levels, rates
+        return hidden, levels, dropout
 
     def _record(self, stage: str, result: OptimizeResult, monitor=None) -> None:
         self.stage_costs_[stage] = result.cost
@@ -404,7 +404,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         Unlabeled rows (a classifier's ``y == -1``, and ``X_unlabeled``) are pretrained
         on; the output layer, fine-tuning and the validation split take the labeled
         rows alone."""
-        hidden, levels, rates = self._check_params()
+        hidden, levels, dropout = self._check_params()
         report = training_log(self)
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
         X, y = check_fit_data(
@@ -453,7 +453,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
             validation = (X_val, t_val)
             # pretraining leaves the validation rows out too
             pretrain_X, pretrain_w = _with_rows(*_with_rows(X, weights, *unlabeled), more)
-        config = replace(self._config(), report=report)
+        config = replace(self._config(), report=report, dropout=dropout)
         head = self._head()
         sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
         stages = self._stages(hidden)
@@ -508,7 +508,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
                 if stage == "finetune":
                     result, monitor = finetune(
                         config, X, targets, done, sizes, head, rng=rng, stage=stage, validation=validation,
-                        rates=rates, **resumable,
+                        **resumable,
                     )  # fmt: skip
                     warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
                     weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), sizes)

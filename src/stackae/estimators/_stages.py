@@ -39,6 +39,7 @@ from ..objectives import (
 )
 from ..optim import DEFAULT_LEARNING_RATES, OptimizeResult, lbfgs, minibatch
 from ._data import batch_source, encode, host, is_out_of_core, on_rows_of, weights_like
+from ._parameters import PARAMETERS
 
 __all__ = [
     "StageConfig",
@@ -53,10 +54,15 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- settings
+def _default(name: str):
+    return PARAMETERS[name].default
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """Every setting a stage reads: the solver's, the autoencoders', the output
-    layer's and fine-tuning's. The defaults are the estimators' (UFLDL's exercise).
+    layer's and fine-tuning's, each named as its parameter and with its default from the
+    parameter table (:mod:`._parameters`; UFLDL's exercise).
 
     An estimator makes one with :meth:`of`, which takes each field from the
     estimator's parameter of the same name where it has one; ``output_alpha`` is the
@@ -64,43 +70,47 @@ class StageConfig:
     ``softmax_alpha``)."""
 
     # the solver
-    solver: str = "lbfgs"
-    tol: float = 1e-6
-    lbfgs_history: int = 10
-    batch_size: int = 256
-    learning_rate: float | None = None
-    momentum: float = 0.9
-    nesterovs_momentum: bool = False
-    learning_rate_schedule: str = "constant"
-    n_iter_no_change: int = 10
-    verbose: int = 0
-    checkpoint_every: int = 10
+    solver: str = _default("solver")
+    tol: float = _default("tol")
+    lbfgs_history: int = _default("lbfgs_history")
+    batch_size: int = _default("batch_size")
+    learning_rate: float | None = _default("learning_rate")
+    momentum: float = _default("momentum")
+    nesterovs_momentum: bool = _default("nesterovs_momentum")
+    learning_rate_schedule: str = _default("learning_rate_schedule")
+    n_iter_no_change: int = _default("n_iter_no_change")
+    verbose: int = _default("verbose")
+    checkpoint_every: int = _default("checkpoint_every")
     # the autoencoders
-    alpha: float = 3e-3
-    sparsity_target: float = 0.1
-    sparsity_weight: float = 3.0
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    reconstruction_loss: str = "squared"
-    tied_weights: bool = False
-    noise: str | None = None
-    contraction: float = 0.0
+    alpha: float = _default("alpha")
+    sparsity_target: float = _default("sparsity_target")
+    sparsity_weight: float = _default("sparsity_weight")
+    activation: str = _default("activation")
+    output_activation: str = _default("output_activation")
+    reconstruction_loss: str = _default("reconstruction_loss")
+    tied_weights: bool = _default("tied_weights")
+    noise: str | None = _default("noise")
+    contraction: float = _default("contraction")
     # the output layer and fine-tuning
-    output_alpha: float = 1e-4
-    finetune_decay: str = "softmax"
-    finetune_max_iter: int = 400
-    finetune_learning_rate: float | None = None
-    max_norm: float | None = None
-    adversarial: float = 0.0
-    adversarial_weight: float = 0.5
+    output_alpha: float = _default("output_alpha")
+    finetune_decay: str = _default("finetune_decay")
+    finetune_max_iter: int = _default("finetune_max_iter")
+    finetune_learning_rate: float | None = _default("finetune_learning_rate")
+    max_norm: float | None = _default("max_norm")
+    # the drop probability of each layer of the fine-tuned network, input first (the
+    # estimator's `dropout` resolved for its layers by check_dropout; () for none)
+    dropout: tuple = ()
+    adversarial: float = _default("adversarial")
+    adversarial_weight: float = _default("adversarial_weight")
     # where every iteration's record goes (:class:`stackae.log.TrainingLog`), or None
     report: object = None
 
     @classmethod
     def of(cls, est, **overrides) -> StageConfig:
-        """The settings of estimator ``est`` (its parameters of the fields' names), then ``overrides``."""
+        """The settings of estimator ``est`` (its parameters of the fields' names, but
+        ``dropout``, which ``overrides`` gives resolved for the layers), then ``overrides``."""
         params = est.get_params(deep=False)
-        values = {f.name: params[f.name] for f in fields(cls) if f.name in params}
+        values = {f.name: params[f.name] for f in fields(cls) if f.name in params and f.name != "dropout"}
         return cls(**{**values, **overrides})
 
 
@@ -454,7 +464,7 @@ def max_norm_projection(sizes, c: float):
 
 
 def finetune(
-    config, X, targets, done, sizes, head, *, rng, stage, validation=None, rates=(), sample_weight=None, **resumable
+    config, X, targets, done, sizes, head, *, rng, stage, validation=None, sample_weight=None, **resumable
 ) -> tuple[OptimizeResult, EarlyStopping | None]:
     """Fine-tune the whole stack ``done`` (``(W, b)`` of every layer, the output layer
     last) of layer sizes ``sizes`` under ``head``, on ``targets`` (encoded; None when
@@ -463,7 +473,7 @@ def finetune(
     n_hidden_layers = len(sizes) - 2
     decayed = range(n_hidden_layers + 1) if config.finetune_decay == "all" else (n_hidden_layers,)
     alpha = float(config.output_alpha)
-    dropout = tuple(rates) if any(rates) else ()
+    dropout = tuple(config.dropout) if any(config.dropout) else ()
     fixed_seed = int(rng.randint(2**31)) if dropout else 0  # L-BFGS: the same masks all stage
 
     def cost_grad(rows, theta, seed):

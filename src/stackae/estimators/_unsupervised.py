@@ -158,12 +158,12 @@ class StackedAutoencoder(StackedNetwork):
         return StageConfig.of(self, output_alpha=self.finetune_alpha)
 
     def _check_params(self):
-        hidden, levels, rates = super()._check_params()
+        hidden, levels, dropout = super()._check_params()
         if isinstance(self.dropout, numbers.Real) and not isinstance(self.dropout, bool):
-            rates = dropout_rates(self.dropout, 2 * len(hidden) - 1)
-        else:  # (input, hidden 1..L): each decoder layer takes its width's encoder rate
-            rates = (*rates, *rates[-2:0:-1])
-        return hidden, levels, rates
+            dropout = dropout_rates(self.dropout, 2 * len(hidden) - 1)
+        else:  # (input, hidden 1..L): each decoder layer takes its width's encoder dropout
+            dropout = (*dropout, *dropout[-2:0:-1])
+        return hidden, levels, dropout
 
     def _network_sizes(self, n_features, hidden, n_outputs):
         return (n_features, *hidden, *hidden[-2::-1], n_features)

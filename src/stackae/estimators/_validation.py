@@ -46,8 +46,9 @@ def check_autoencoder_params(est, n_layers: int | None = None) -> tuple:
 
 
 def check_dropout(est, n_hidden_layers: int) -> tuple[float, ...]:
-    rates = dropout_rates(est.dropout, n_hidden_layers)
+    """``est.dropout`` for each layer, input first (:func:`~stackae.objectives.dropout_rates`)."""
+    dropout = dropout_rates(est.dropout, n_hidden_layers)
     if est.max_norm is not None:
         if est.solver == "lbfgs":
             raise ValueError("'max_norm' needs solver='sgd' or 'adam' (it projects the weights after every step).")
-    return rates
+    return dropout
