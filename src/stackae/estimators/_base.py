@@ -27,7 +27,6 @@ from dataclasses import replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _xp
@@ -43,26 +42,17 @@ from ..optim import OptimizeResult
 from ..presets import PRESET_ESTIMATORS, preset_params
 from ._autoencoder import SparseAutoencoder
 from ._data import (
-    chain_rows,
-    check_fit_data,
-    check_fit_weights,
     check_predict_X,
-    check_unit_interval,
-    check_unlabeled_data,
     host,
-    split_validation,
-    take_rows,
     weights_like,
 )
 from ._export import TorchExportMixin
 from ._parameters import check_params
-from ._softmax import check_some_labeled
+from ._run import TrainingRun, fit_rows
 from ._stages import (
     StageConfig,
     autoencoder_layers,
-    finetune,
     pretrain_layer,
-    stage_features,
     train_output,
     warn_if_collapsed,
     warn_not_converged,
@@ -135,20 +125,6 @@ def check_memory(config, sizes, X, hidden) -> None:
         )
 
 
-def _rows_of_weights(weights, mask):
-    return None if weights is None else weights[mask]
-
-
-def _with_rows(X, weights, more, more_weights=None):
-    """``X``'s rows then ``more``'s (:func:`~._data.chain_rows`; ``X`` itself for None),
-    with their weights: None where ``X``'s are, ``more``'s 1 unless given."""
-    if more is None:
-        return X, weights
-    if weights is not None:
-        weights = np.concatenate([weights, np.ones(more.shape[0]) if more_weights is None else more_weights])
-    return chain_rows(X, more), weights
-
-
 class _locked:
     """A :class:`~stackae._checkpoint.FolderLock` on ``folder`` for a ``with`` block (none for None)."""
 
@@ -162,40 +138,6 @@ class _locked:
     def __exit__(self, *exc):
         if self.lock is not None:
             self.lock.release()
-
-
-class _Features:
-    """The input of the stage at ``depth`` (``X`` through the first ``depth`` finished
-    layers), kept from one stage to the next so that no stage encodes the data through
-    all the layers below it again."""
-
-    def __init__(self, X, X_val, activation, labeled=None):
-        self.X, self.X_val, self.activation = X, X_val, activation
-        self.depth, self.train, self.val = 0, X, X_val
-        self.labeled = labeled  # the supervised stages' rows where they are not X's (unlabeled rows)
-
-    def at(self, depth, done):
-        if depth != self.depth:  # a resumed run: encode once through what is finished
-            self.train = stage_features(self.X, done[:depth], self.activation)
-            self.val = None if self.X_val is None else stage_features(self.X_val, done[:depth], self.activation)
-            self.depth = depth
-        return self.train, self.val
-
-    def supervised(self, depth, done):
-        """The supervised stages' rows and validation rows through the first ``depth``
-        finished layers: the labeled rows alone where ``X`` also holds unlabeled ones."""
-        train, val = self.at(depth, done)
-        if self.labeled is None:
-            return train, val
-        return stage_features(self.labeled, done[:depth], self.activation), val
-
-    def advance(self, layer):
-        """The features one layer up (``layer`` the new ``(W, b)``), returned for the training rows."""
-        self.train = stage_features(self.train, [layer], self.activation)
-        if self.val is not None:
-            self.val = stage_features(self.val, [layer], self.activation)
-        self.depth += 1
-        return self.train
 
 
 class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
@@ -403,138 +345,23 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
 
         Unlabeled rows (a classifier's ``y == -1``, and ``X_unlabeled``) are pretrained
         on; the output layer, fine-tuning and the validation split take the labeled
-        rows alone."""
+        rows alone (:func:`~._run.fit_rows`). The stages run in a
+        :class:`~._run.TrainingRun`."""
         hidden, levels, dropout = self._check_params()
         report = training_log(self)
         warm = bool(self.warm_start) and hasattr(self, "coefs_")
-        X, y = check_fit_data(
-            self, X, y, reset=not warm, device=self.device, needs_y=self._needs_y, **self._fit_data_options()
-        )
-        more = None if X_unlabeled is None else check_unlabeled_data(self, X_unlabeled, X)
-        if self.reconstruction_loss == "cross_entropy" and not warm:
-            for rows in (X, more):
-                if rows is not None:
-                    check_unit_interval(rows, "reconstruction_loss='cross_entropy'")
-        weights = check_fit_weights(sample_weight, X.shape[0])
-        labeled = self._labeled_rows(y)
-        check_some_labeled(self, labeled)
-        self._has_unlabeled = labeled is not None  # for the messages about the labeled rows
-        # the pretraining rows: every row of X (labeled or not), then X_unlabeled's
-        pretrain_X, pretrain_w = _with_rows(X, weights, more)
-        unlabeled = (None, None)  # X's unlabeled rows apart, where a validation split needs them so
-        if labeled is not None:
-            if self.early_stopping:
-                unlabeled = (take_rows(X, np.flatnonzero(~labeled), dense=False), _rows_of_weights(weights, ~labeled))
-            X, y = take_rows(X, np.flatnonzero(labeled), dense=False), y[labeled]
-            weights = _rows_of_weights(weights, labeled)
-        semi = labeled is not None or more is not None
-        supervised_weights = self._row_weights(y, weights)
-        fitted_before = {k: v for k, v in self.__dict__.items() if k in ("classes_", "n_outputs_")}
-        targets, n_outputs = self._encode_targets(y)
-        y_info = {k: getattr(self, k) for k in ("classes_", "n_outputs_") if hasattr(self, k)}
-        if warm:
-            self.__dict__.update(fitted_before)  # the fitted network's description stays until checked
-        rng = check_random_state(self.random_state)
-        validation = None
-        if self.early_stopping:
-            both = (
-                None
-                if supervised_weights is None
-                else np.column_stack(
-                    [np.ones_like(supervised_weights) if weights is None else weights, supervised_weights]
-                )
-            )
-            X, targets, X_val, t_val, both = split_validation(
-                X, targets, self.validation_fraction, rng, stratify=self._stratify, sample_weight=both
-            )
-            if both is not None:  # the two weightings of the training rows, split alike
-                weights = None if weights is None else both[:, 0]
-                supervised_weights = both[:, 1]
-            validation = (X_val, t_val)
-            # pretraining leaves the validation rows out too
-            pretrain_X, pretrain_w = _with_rows(*_with_rows(X, weights, *unlabeled), more)
+        rows = fit_rows(self, X, y, sample_weight, X_unlabeled, warm)
         config = replace(self._config(), report=report, dropout=dropout)
-        head = self._head()
-        sizes = self._network_sizes(X.shape[1], hidden, n_outputs)
-        stages = self._stages(hidden)
+        sizes = self._network_sizes(rows.X.shape[1], hidden, rows.n_outputs)
         checkpoints = self._checkpoints(
-            X, targets, rng, warm, supervised_weights if weights is None else weights, pretrain_X if semi else None
-        )
-        check_memory(config, sizes, X, hidden)
+            rows.X, rows.targets, rows.rng, warm, rows.supervised if rows.weights is None else rows.weights,
+            rows.pretrain_X if rows.semi else None,
+        )  # fmt: skip
+        check_memory(config, sizes, rows.X, hidden)
+        run = TrainingRun(self, rows, config, sizes, self._stages(hidden), hidden, levels, checkpoints, warm)
         # one training a folder at a time: two would delete each other's checkpoints
         with _locked(None if checkpoints is None else checkpoints.path), opened(report):
-            dtype = numpy_dtype(X.dtype)
-
-            # done: (W, b) of the finished layers, in the network's order
-            start, resume = 0, None
-            if warm:
-                self._check_warm_start(hidden, y_info)
-                self.__dict__.update(y_info)
-                done = list(zip(self.coefs_, self.intercepts_))
-                start = len(stages) - 1
-                self.__dict__.setdefault("stage_profile_", {})
-                if self.early_stopping:
-                    self.__dict__.setdefault("validation_scores_", {})
-                    self.__dict__.setdefault("best_validation_score_", {})
-            else:
-                self._reset_history()
-                for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
-                    self.__dict__.pop(stale, None)
-                done = []
-                restored = self._restore(checkpoints, report)
-                if restored is not None:
-                    start, done, history, resume, pretrained = restored
-                    if pretrained:
-                        self.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
-                        self.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
-                    self.stage_costs_, self.n_iter_ = history["stage_costs"], history["n_iter"]
-                    self.loss_curve_, self.stage_seconds_ = history["loss_curve"], history["stage_seconds"]
-                    done = [(W.astype(dtype), b.astype(dtype)) for W, b in done]
-
-            features = _Features(
-                pretrain_X, None if validation is None else validation[0], config.activation, X if semi else None
-            )
-            for index in range(start, len(stages)):
-                stage = stages[index]
-                history = self._history()
-                # what every stage function takes besides its own arguments
-                resumable = {
-                    "resume": resume,
-                    "sample_weight": pretrain_w if index < len(hidden) else supervised_weights,
-                }
-                if checkpoints is not None:
-                    resumable["checkpoint"] = checkpoints.during(index, done, history)
-                resume = None
-                if stage == "finetune":
-                    result, monitor = finetune(
-                        config, X, targets, done, sizes, head, rng=rng, stage=stage, validation=validation,
-                        **resumable,
-                    )  # fmt: skip
-                    warn_not_converged(result, stage, "finetune_max_iter", self.finetune_max_iter)
-                    weights, biases = unpack(np.asarray(host(result.theta), dtype=dtype), sizes)
-                    if not warm:
-                        self.pretrained_coefs_ = [W.copy() for W, _ in done]
-                        self.pretrained_intercepts_ = [b.copy() for _, b in done]
-                    done = [(W.copy(), b.copy()) for W, b in zip(weights, biases)]
-                elif index < len(hidden):
-                    result, monitor = self._pretrain(
-                        config, features, index, hidden, done, rng, levels, resumable, dtype
-                    )
-                else:
-                    result, monitor = self._train_output(
-                        config, features, index, targets, n_outputs, done, rng, validation, resumable, dtype
-                    )
-                self._record(stage, result, monitor)
-                if result.interrupted:  # Ctrl-C ends the run, not only this stage
-                    self._stop(stage, index, len(hidden), done, warm, checkpoints)
-                    break
-                if checkpoints is not None:
-                    pretrained = (
-                        zip(self.pretrained_coefs_, self.pretrained_intercepts_)
-                        if stage == "finetune" and not warm
-                        else ()
-                    )
-                    checkpoints.stage_done(index + 1, done, history, pretrained)
+            done = run.execute()
             self.coefs_ = [W for W, _ in done]
             self.intercepts_ = [b for _, b in done]
             return self
