@@ -248,3 +248,24 @@ def test_an_array_the_metadata_does_not_declare_is_refused_before_it_is_inflated
         "metadata's layer sizes (8, 10, 64) do not allow."
     )
     assert load_model(good).score(d.X_test, d.y_test) == model.score(d.X_test, d.y_test)
+
+
+def test_a_damaged_npy_header_is_a_model_file_error(tmp_path):
+    """A flipped byte that leaves a header NumPy cannot even tokenize (found by the
+    fuzz test) is refused as a damaged file, not a traceback."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    path = tmp_path / "m.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        save_model(SoftmaxRegression(max_iter=2, random_state=0).fit(X[:100] / 16, y[:100]), path)
+    with zipfile.ZipFile(path) as archive:  # the archive rewritten whole: its checksums agree
+        members = {name: archive.read(name) for name in archive.namelist()}
+    assert b"'fortran_order': False" in members["metadata.npy"]
+    members["metadata.npy"] = members["metadata.npy"].replace(b"'fortran_order': False", b"'fortran_order'[ False")
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match=r"is not a usable stackae model: it is a damaged \.npz archive"):
+        load_model(path)

@@ -9,6 +9,7 @@ caller's error class, with a reason phrase such as "it is not an .npz archive".
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -58,6 +59,8 @@ def read_npz(
         TypeError,
         NotImplementedError,
         RuntimeError,
+        SyntaxError,  # a damaged .npy header: NumPy parses it as a Python literal
+        tokenize.TokenError,
     ) as exc:
         raise error(f"it is a damaged .npz archive ({exc})") from None
 
