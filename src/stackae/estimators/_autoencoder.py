@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 
 from .. import _xp
+from .._params import pack
 from .._xp import numpy_dtype
 from ..log import opened, training_log
 from ..noise import level_of
@@ -22,6 +24,7 @@ from ._data import (
 )
 from ._export import TorchExportMixin
 from ._parameters import check_params
+from ._partial import check_partial_fit, has_minibatch_solver, one_more_epoch
 from ._registry import register
 from ._softmax import store_history
 from ._stages import StageConfig, autoencoder_layers, pretrain_layer, warn_if_collapsed, warn_not_converged
@@ -149,8 +152,8 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
             X, _, validation, _, weights = split_validation(
                 X, None, self.validation_fraction, rng, stratify=False, sample_weight=weights
             )
-        stage = "sparse autoencoder"
         config = StageConfig.of(self, report=report)
+        self.__dict__.pop("_partial_state", None)  # a fit starts over; partial_fit goes on from it
         with opened(report):
             result, monitor = pretrain_layer(
                 config,
@@ -158,17 +161,59 @@ class SparseAutoencoder(TorchExportMixin, TransformerMixin, BaseEstimator):
                 n_hidden,
                 max_iter=max_iter,
                 rng=rng,
-                stage=stage,
+                stage=self._stage,
                 noise_level=level_of(levels, 0),
                 validation=validation,
                 sample_weight=weights,
             )
-        warn_not_converged(result, stage, "max_iter", max_iter)
+        warn_not_converged(result, self._stage, "max_iter", max_iter)
+        return self._keep(config, result, monitor, X)
+
+    _stage = "sparse autoencoder"
+
+    @available_if(has_minibatch_solver)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One epoch of the minibatch solver over ``X``'s rows (``y`` ignored), going on
+        from the last ``partial_fit`` (the first starts a new autoencoder, as ``fit``
+        does): the weights, the optimizer's state (Adam's moments, SGD's velocity) and
+        the random generator carry from one call to the next, so that passes over the
+        batches of a stream train as the epochs of ``fit`` do; ``n_iter_`` counts the
+        passes. After ``fit``, the first call goes on from the fitted weights. Needs
+        ``solver="sgd"`` or ``"adam"``, a constant learning rate and no early stopping."""
+        check_params(self)
+        check_partial_fit(self)
+        first = not hasattr(self, "_partial_state")
+        fitted = None
+        if first and hasattr(self, "coefs_"):  # after fit: go on from its weights
+            (W1, W2), (b1, b2) = self.coefs_, self.intercepts_
+            fitted = np.concatenate([W1.ravel(), b1, b2]) if self.tied_weights else pack([W1, W2], [b1, b2])
+        levels = check_autoencoder_params(self)
+        report = training_log(self)
+        X, _ = check_fit_data(self, X, reset=not hasattr(self, "coefs_"), device=self.device)
+        if self.reconstruction_loss == "cross_entropy":
+            check_unit_interval(X, "reconstruction_loss='cross_entropy'")
+        weights = check_fit_weights(sample_weight, X.shape[0])
+        config = StageConfig.of(self, report=report)
+        if report is not None and not first:
+            report.append = True  # the log of the passes so far goes on
+
+        def train(config, **run):
+            return pretrain_layer(
+                config, X, int(self.n_hidden), stage=self._stage, noise_level=level_of(levels, 0),
+                sample_weight=weights, **run,
+            )  # fmt: skip
+
+        with opened(report):
+            result, monitor = one_more_epoch(self, config, train, first=first, fitted=fitted)
+        return self._keep(config, result, monitor, X)
+
+    def _keep(self, config, result, monitor, X):
+        """Take the trained autoencoder from the optimizer's ``result``."""
         dtype = numpy_dtype(X.dtype)
-        W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], n_hidden, dtype)
+        W1, W2, b1, b2 = autoencoder_layers(config, result.theta, X.shape[1], int(self.n_hidden), dtype)
         self.coefs_, self.intercepts_ = [W1, W2], [b1, b2]
         store_history(self, result, monitor)
-        warn_if_collapsed(encode(X, [W1], [b1], self.activation), stage, config)
+        warn_if_collapsed(encode(X, [W1], [b1], self.activation), self._stage, config)
         return self
 
     def _export_layers(self, output: str):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from .. import _xp
-from .._params import unpack
+from .._params import pack, unpack
 from .._xp import numpy_dtype
 from ..heads import SOFTMAX
 from ..log import opened, training_log
@@ -16,6 +17,7 @@ from ..objectives import softmax_probabilities
 from ._data import check_fit_data, check_fit_weights, check_predict_X, host, split_validation, weights_like
 from ._export import TorchExportMixin
 from ._parameters import check_params
+from ._partial import check_partial_fit, has_minibatch_solver, one_more_epoch
 from ._registry import register
 from ._stages import StageConfig, train_output, warn_not_converged
 
@@ -225,7 +227,7 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
                 X, y_index, self.validation_fraction, rng, stratify=True, sample_weight=weights
             )
             validation = (X_val, y_val)
-        stage = "softmax"
+        self.__dict__.pop("_partial_state", None)  # a fit starts over; partial_fit goes on from it
         with opened(report):
             result, monitor = train_output(
                 StageConfig.of(self, report=report),
@@ -236,11 +238,61 @@ class SoftmaxRegression(TorchExportMixin, SoftmaxOutputMixin, ClassifierMixin, B
                 alpha=self.alpha,
                 max_iter=max_iter,
                 rng=rng,
-                stage=stage,
+                stage="softmax",
                 validation=validation,
                 sample_weight=weights,
             )
-        warn_not_converged(result, stage, "max_iter", max_iter)
+        warn_not_converged(result, "softmax", "max_iter", max_iter)
+        return self._keep(result, monitor, X)
+
+    @available_if(has_minibatch_solver)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of the minibatch solver over ``X``'s rows and labels ``y``, going on
+        from the last ``partial_fit`` (the weights, the optimizer's state and the random
+        generator carry over, as in ``fit``'s epochs); ``n_iter_`` counts the passes.
+
+        ``classes``: every label the model will see (as scikit-learn's ``partial_fit``
+        takes them), needed at the first call unless its ``y`` holds them all; later
+        calls' labels must be among them. After ``fit``, the first call goes on from the
+        fitted weights and classes. Needs ``solver="sgd"`` or ``"adam"``, a
+        constant learning rate, no early stopping, and a ``class_weight`` that is not
+        ``"balanced"`` (a batch's frequencies are not the data's)."""
+        check_params(self)
+        check_partial_fit(self)
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError("partial_fit cannot weigh the classes by a batch's frequencies: class_weight='balanced' "
+                             "needs fit; give the classes' weights as a dict.")  # fmt: skip
+        first = not hasattr(self, "_partial_state")
+        fitted = pack(self.coefs_, self.intercepts_) if first and hasattr(self, "coefs_") else None
+        report = training_log(self)
+        X, y = check_fit_data(self, X, y, reset=not hasattr(self, "coefs_"), needs_y=True, device=self.device)
+        if first and fitted is None:
+            known = np.unique(np.asarray(y)) if classes is None else np.unique(np.asarray(classes))
+            self.classes_, _ = encode_labels(self, known)
+        unknown = np.setdiff1d(np.asarray(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"partial_fit got labels {unknown.tolist()[:5]} that are not among the classes "
+                f"{self.classes_.tolist()}; give every label as 'classes' at the first call."
+            )
+        y_index = np.searchsorted(self.classes_, np.asarray(y)).astype(np.intp)
+        weights = class_row_weights(self.class_weight, y, check_fit_weights(sample_weight, X.shape[0]))
+        if report is not None and not first:
+            report.append = True  # the log of the passes so far goes on
+
+        def train(config, **run):
+            return train_output(
+                config, X, y_index, self.classes_.size, SOFTMAX, alpha=self.alpha, stage="softmax",
+                sample_weight=weights, **run,
+            )  # fmt: skip
+
+        with opened(report):
+            config = StageConfig.of(self, report=report)
+            result, monitor = one_more_epoch(self, config, train, first=first, fitted=fitted)
+        return self._keep(result, monitor, X)
+
+    def _keep(self, result, monitor, X):
+        """Take the trained weights from the optimizer's ``result``."""
         dtype = numpy_dtype(X.dtype)
         (W,), (b,) = unpack(np.asarray(host(result.theta), dtype=dtype), (X.shape[1], self.classes_.size))
         self.coefs_, self.intercepts_ = [W.copy()], [b.copy()]
