@@ -175,14 +175,14 @@ def main(argv=None):
     recipes = [
         (
             f"UFLDL protocol, L-BFGS {it} it a stage",
-            dict(UFLDL, pretrain_max_iter=it, softmax_max_iter=it, finetune_max_iter=it),
+            dict(UFLDL, pretrain_max_iter=it, output_max_iter=it, finetune_max_iter=it),
         ),
         (
             "fast recipe, Adam " + "+".join(map(str, args.fast_epochs)) + " epochs",
             dict(
                 FAST,
                 pretrain_max_iter=args.fast_epochs[0],
-                softmax_max_iter=args.fast_epochs[2],
+                output_max_iter=args.fast_epochs[2],
                 finetune_max_iter=args.fast_epochs[3],
             ),
         ),

@@ -3,7 +3,7 @@
 Every row trains a StackedAutoencoderClassifier on the 60,000 MNIST training images
 (float32, pixels / 255) and reports the test accuracy and the fit's wall time, and then
 trains the same network by the same schedule without pretraining (the layers start
-from UFLDL's random initialisation: ``pretrain_max_iter=0``, ``softmax_max_iter=0``),
+from UFLDL's random initialisation: ``pretrain_max_iter=0``, ``output_max_iter=0``),
 so the table says whether pretraining earns its place. The rows:
 
 * ``ufldl``: the ``ufldl`` preset (sparse sigmoid autoencoders, L-BFGS 400 it a stage);
@@ -63,7 +63,7 @@ ROWS = {
 def fit(data, preset: str, changes: dict, pretrained: bool, seed: int, device: str = "cpu", verbose: int = 0):
     params = dict(changes, random_state=seed, verbose=verbose)
     if not pretrained:
-        params.update(pretrain_max_iter=0, softmax_max_iter=0)
+        params.update(pretrain_max_iter=0, output_max_iter=0)
     clf = StackedAutoencoderClassifier.from_preset(preset, **params)
     X, y = data.X_train, data.y_train
     if device != "cpu":  # the data on the card before the clock starts, as a user keeps it there

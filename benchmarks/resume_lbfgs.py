@@ -37,7 +37,7 @@ def main(argv=None):
     data = load_mnist(args.mnist, dtype=np.float32)
     it = args.max_iter
     params = dict(
-        pretrain_max_iter=it, softmax_max_iter=it, finetune_max_iter=it, random_state=0, checkpoint_every=args.every
+        pretrain_max_iter=it, output_max_iter=it, finetune_max_iter=it, random_state=0, checkpoint_every=args.every
     )
     checkpoint_module.KEEP = 10_000  # keep them all, to pick one inside fine-tuning
     rows = []

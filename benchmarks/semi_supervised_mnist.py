@@ -67,7 +67,7 @@ def greedy(pretrain: bool, seed: int):
     return StackedAutoencoderClassifier.from_preset(
         "fast",
         pretrain_max_iter=3 if pretrain else 0,
-        softmax_max_iter=100,
+        output_max_iter=100,
         finetune_max_iter=200,
         batch_size=32,
         random_state=seed,

@@ -58,7 +58,7 @@ def warm_up(data, params: dict):
     the small model (the same network, for timing a step's products before the fit)
     and the seconds it took."""
     start = time.perf_counter()
-    short = dict(params, pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1, verbose=0)
+    short = dict(params, pretrain_max_iter=1, output_max_iter=1, finetune_max_iter=1, verbose=0)
     small = StackedAutoencoderClassifier(**short, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -121,7 +121,7 @@ def main(argv=None):
     if args.recipe in ("ufldl", "both"):
         it = args.max_iter
         for history in args.history:
-            params = dict(UFLDL, pretrain_max_iter=it, softmax_max_iter=it, finetune_max_iter=it, lbfgs_history=history)
+            params = dict(UFLDL, pretrain_max_iter=it, output_max_iter=it, finetune_max_iter=it, lbfgs_history=history)
             runs.append((f"UFLDL protocol: L-BFGS {it} it a stage, history {history}", params))
     if args.recipe in ("fast", "both"):
         fast = dict(FAST)

@@ -27,7 +27,7 @@ ADAM = dict(
     learning_rate=1e-2,
     batch_size=64,
     pretrain_max_iter=4,
-    softmax_max_iter=4,
+    output_max_iter=4,
     finetune_max_iter=6,
     random_state=0,
     checkpoint_every=2,
@@ -142,7 +142,7 @@ def test_lbfgs_resume_reaches_the_same_accuracy(tmp_path, digits):
         hidden_layer_sizes=(32,),
         alpha=1e-4,
         pretrain_max_iter=60,
-        softmax_max_iter=60,
+        output_max_iter=60,
         finetune_max_iter=80,
         random_state=0,
         checkpoint_every=20,
@@ -179,7 +179,7 @@ def _train_cmd(*extra):
         "32",
         "--pretrain-max-iter",
         "20",
-        "--softmax-max-iter",
+        "--output-max-iter",
         "10",
         "--finetune-max-iter",
         "150",
@@ -277,7 +277,7 @@ def test_two_trainings_on_one_folder_are_refused(tmp_path, digits):
     import json
     import socket
 
-    clf = StackedAutoencoderClassifier((4,), pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1,
+    clf = StackedAutoencoderClassifier((4,), pretrain_max_iter=1, output_max_iter=1, finetune_max_iter=1,
                                        checkpoint_dir=tmp_path)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

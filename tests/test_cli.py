@@ -54,7 +54,7 @@ def test_train_on_mnist_format_folder(tmp_path, capsys):
             "--pretrain-max-iter",
             "20",
             "--quiet",
-            "--softmax-max-iter",
+            "--output-max-iter",
             "20",
             "--finetune-max-iter",
             "20",
@@ -150,7 +150,7 @@ def test_show_refuses_a_model_whose_input_is_not_an_image(tmp_path):
         "3",
         "--pretrain-max-iter",
         "5",
-        "--softmax-max-iter",
+        "--output-max-iter",
         "5",
         "--finetune-max-iter",
         "5",
@@ -265,7 +265,7 @@ def test_per_layer_options_take_one_or_several_numbers(capsys):
             "0.2",
             "--pretrain-max-iter",
             "2",
-            "--softmax-max-iter",
+            "--output-max-iter",
             "2",
             "--finetune-max-iter",
             "2",
@@ -306,9 +306,9 @@ def test_train_tasks_report_their_own_metrics(tmp_path, capsys):
 
 
 def test_an_option_of_another_task_is_refused():
-    proc = run_cli("train", "--task", "reconstruct", "--softmax-alpha", "0.1", check=False)
+    proc = run_cli("train", "--task", "reconstruct", "--output-max-iter", "5", check=False)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "Error: '--softmax-alpha' does not apply to --task reconstruct."
+    assert proc.stderr.strip() == "Error: '--output-max-iter' does not apply to --task reconstruct."
 
 
 def test_outputs_are_checked_before_any_training(tmp_path, capsys):
@@ -324,7 +324,7 @@ def test_outputs_are_checked_before_any_training(tmp_path, capsys):
 
 def test_no_command_writes_over_its_own_inputs(tmp_path, capsys):
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     samples = tmp_path / "in.npz"
     np.savez(samples, X=np.zeros((2, 64)))
@@ -361,7 +361,7 @@ def test_a_model_that_cannot_be_saved_at_the_end_is_rescued(tmp_path, capsys, mo
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    code = main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    code = main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(tmp_path / "m.npz")])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -374,7 +374,7 @@ def test_a_model_that_cannot_be_saved_at_the_end_is_rescued(tmp_path, capsys, mo
 
 
 def test_resume_honours_out_and_refuses_what_would_change_the_run(tmp_path, capsys):
-    quick = ["--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2", "--finetune-max-iter", "2"]
+    quick = ["--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2", "--finetune-max-iter", "2"]
     folder, first, second = tmp_path / "ck", tmp_path / "a.npz", tmp_path / "b.npz"
     assert main(["train", *quick, "--quiet", "--checkpoint", str(folder), "--out", str(first)]) == 0
     stamp = first.stat().st_mtime_ns
@@ -391,7 +391,7 @@ def test_resume_honours_out_and_refuses_what_would_change_the_run(tmp_path, caps
 
 def test_pictures_are_written_in_the_format_their_name_asks_for(tmp_path, capsys):
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     assert main(["show", str(model), "--out", str(tmp_path / "f.jpg")]) == 0
     assert (tmp_path / "f.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes under a .jpg name
@@ -405,7 +405,7 @@ def test_predict_csv_quotes_what_needs_quoting(tmp_path, capsys):
     import csv
 
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     from PIL import Image
 
@@ -419,7 +419,7 @@ def test_predict_csv_quotes_what_needs_quoting(tmp_path, capsys):
 
 def test_a_damaged_run_record_is_one_line_error(tmp_path, capsys):
     folder = tmp_path / "ck"
-    assert main(["train", "--hidden", "4", "--pretrain-max-iter", "1", "--softmax-max-iter", "1",
+    assert main(["train", "--hidden", "4", "--pretrain-max-iter", "1", "--output-max-iter", "1",
                  "--finetune-max-iter", "1", "--quiet", "--checkpoint", str(folder)]) == 0  # fmt: skip
     record = json.loads((folder / "run.json").read_text())
     record["params"]["bogus"] = 1
@@ -435,7 +435,7 @@ def test_every_input_is_scaled_by_one_rule(tmp_path, capsys):
     from sklearn.datasets import load_digits
 
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "16", "--pretrain-max-iter", "20", "--softmax-max-iter", "20",
+    assert main(["train", "--hidden", "16", "--pretrain-max-iter", "20", "--output-max-iter", "20",
                  "--finetune-max-iter", "20", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     X, y = load_digits(return_X_y=True)
     np.savez(tmp_path / "raw.npz", X=X, y=y)  # pixels 0..16, as the model was trained on them
@@ -453,7 +453,7 @@ def test_every_input_is_scaled_by_one_rule(tmp_path, capsys):
     outs = []
     for train, test in (("raw.npz", "scaled.npz"), ("raw.npz", "raw.npz")):
         assert main(["train", "--data", str(tmp_path / train), "--test-data", str(tmp_path / test), "--hidden", "16",
-                     "--alpha", "1e-4", "--pretrain-max-iter", "10", "--softmax-max-iter", "10",
+                     "--alpha", "1e-4", "--pretrain-max-iter", "10", "--output-max-iter", "10",
                      "--finetune-max-iter", "10", "--quiet"]) == 0  # fmt: skip
         outs.append(capsys.readouterr().out.split("test accuracy after fine-tuning:")[1].split("%")[0])
     assert outs[0] == outs[1]
@@ -461,7 +461,7 @@ def test_every_input_is_scaled_by_one_rule(tmp_path, capsys):
 
 def test_evaluate_checks_labels_before_printing_and_reports_unseen_ones(tmp_path, capsys):
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "5", "--softmax-max-iter", "5",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "5", "--output-max-iter", "5",
                  "--finetune-max-iter", "5", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     X = np.random.default_rng(0).random((20, 64))
     np.savez(tmp_path / "text.npz", X=X, y=np.array(["a"] * 20))
@@ -485,7 +485,7 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path, capsys):
     from PIL import Image
 
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     for side in (5000, 20000):  # over stackae's limit; over twice Pillow's own
         bomb = tmp_path / f"bomb{side}.png"
@@ -513,7 +513,7 @@ def test_ctrl_c_in_fine_tuning_saves_the_model_and_says_what_was_cut(tmp_path, c
 
     monkeypatch.setattr(stages_module, "stack_cost_grad", interrupted)
     out = tmp_path / "m.npz"
-    code = main(["train", "--quiet", "--pretrain-max-iter", "20", "--softmax-max-iter", "20", "--out", str(out)])
+    code = main(["train", "--quiet", "--pretrain-max-iter", "20", "--output-max-iter", "20", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert "interrupted: stage 'finetune' was cut short by Ctrl-C; the model is the network as it is" in text
@@ -527,7 +527,7 @@ def test_predict_finds_the_label_column_first_or_last_and_refuses_to_guess(tmp_p
     from stackae.datasets import load_digits_split
 
     model = tmp_path / "m.npz"
-    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--softmax-max-iter", "2",
+    assert main(["train", "--hidden", "8", "--pretrain-max-iter", "2", "--output-max-iter", "2",
                  "--finetune-max-iter", "2", "--quiet", "--out", str(model)]) == 0  # fmt: skip
     d = load_digits_split()
     raw = np.rint(d.X_test[:50] * 16).astype(int)  # pixels 0..16 as the digits' files hold them
@@ -576,7 +576,7 @@ def test_a_guessed_label_column_is_named(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # shown, as the command shows them, not raised
         code = main(["train", "--data", str(path), "--hidden", "8", "--pretrain-max-iter", "2",
-                     "--softmax-max-iter", "2", "--finetune-max-iter", "2", "--quiet"])  # fmt: skip
+                     "--output-max-iter", "2", "--finetune-max-iter", "2", "--quiet"])  # fmt: skip
     assert code == 0
     assert (
         f"Warning: '{path}' names no label column, so its first column is taken as the labels (10 distinct values); "

@@ -85,7 +85,7 @@ def test_lbfgs_fits_end_where_the_numpy_fits_end(client, digits):
         hidden_layer_sizes=(16,),
         alpha=1e-4,
         pretrain_max_iter=15,
-        softmax_max_iter=15,
+        output_max_iter=15,
         finetune_max_iter=15,
         random_state=0,
     )
@@ -107,7 +107,7 @@ def test_minibatch_fit_on_the_cluster_is_the_numpy_fit(client, digits):
         learning_rate=1e-2,
         batch_size=256,
         pretrain_max_iter=2,
-        softmax_max_iter=2,
+        output_max_iter=2,
         finetune_max_iter=12,
         noise="masking",
         noise_level=0.2,
@@ -194,7 +194,7 @@ def test_parameters_lost_with_their_worker_are_made_again(client, digits):
 def test_a_worker_killed_mid_fit_does_not_stop_it(client, digits):
     Xd = da.from_array(digits.X_train, chunks=(200, 64))
     clf = StackedAutoencoderClassifier(
-        (32,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, finetune_max_iter=40, random_state=0
+        (32,), alpha=1e-4, pretrain_max_iter=40, output_max_iter=40, finetune_max_iter=40, random_state=0
     )
     errors = []
 
@@ -230,7 +230,7 @@ def test_cli_trains_on_an_existing_cluster(client, capsys):
             "16",
             "--pretrain-max-iter",
             "10",
-            "--softmax-max-iter",
+            "--output-max-iter",
             "10",
             "--finetune-max-iter",
             "10",

@@ -20,7 +20,7 @@ from stackae.presets import BEST
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 
 DIGITS = dict(hidden_layer_sizes=(64, 32), alpha=1e-4, random_state=0)
-ADAM = dict(solver="adam", learning_rate=1e-2, batch_size=64, pretrain_max_iter=10, softmax_max_iter=10)
+ADAM = dict(solver="adam", learning_rate=1e-2, batch_size=64, pretrain_max_iter=10, output_max_iter=10)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def _fit(est, X, y=None):
 @pytest.mark.parametrize(("dtype", "solver"), [(torch.float64, "adam"), (torch.float32, "lbfgs")])
 def test_stack_on_torch_tensors_reaches_the_floors(digits, dtype, solver):
     X = torch.from_numpy(digits.X_train).to(dtype)
-    schedule = dict(pretrain_max_iter=150, softmax_max_iter=150, finetune_max_iter=150)
+    schedule = dict(pretrain_max_iter=150, output_max_iter=150, finetune_max_iter=150)
     if solver == "adam":
         schedule = dict(ADAM, finetune_max_iter=40)
     clf = _fit(StackedAutoencoderClassifier(**DIGITS, **schedule), X, torch.from_numpy(digits.y_train))
@@ -109,7 +109,7 @@ BEST_SMALL = dict(
 @needs_gpu
 @pytest.mark.parametrize(("dtype", "solver"), [(np.float32, "lbfgs"), (np.float64, "adam")])
 def test_cuda_training_reaches_the_floors(digits, dtype, solver):
-    schedule = dict(pretrain_max_iter=150, softmax_max_iter=150, finetune_max_iter=150)
+    schedule = dict(pretrain_max_iter=150, output_max_iter=150, finetune_max_iter=150)
     if solver == "adam":
         schedule = dict(ADAM, finetune_max_iter=40)
     X = digits.X_train.astype(dtype)  # moved to the card in its own dtype (float64 stays float64)
@@ -150,7 +150,7 @@ def test_cuda_runs_the_best_presets_machinery(digits):
 @needs_gpu
 def test_cupy_arrays_train_on_the_card(digits):
     cupy = pytest.importorskip("cupy")
-    schedule = dict(pretrain_max_iter=150, softmax_max_iter=150, finetune_max_iter=150)
+    schedule = dict(pretrain_max_iter=150, output_max_iter=150, finetune_max_iter=150)
     X = cupy.asarray(digits.X_train, dtype=cupy.float32)
     clf = _fit(StackedAutoencoderClassifier(**DIGITS, **schedule), X, cupy.asarray(digits.y_train))
     assert clf.coefs_[0].dtype == np.float32

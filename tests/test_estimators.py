@@ -63,7 +63,7 @@ def test_stack_records_every_stage(fitted_stack):
 def test_finetune_max_iter_zero_keeps_pretrained_network(digits):
     clf = _fit_quietly(
         StackedAutoencoderClassifier(
-            (16,), pretrain_max_iter=30, softmax_max_iter=30, finetune_max_iter=0, random_state=1
+            (16,), pretrain_max_iter=30, output_max_iter=30, finetune_max_iter=0, random_state=1
         ),
         digits.X_train,
         digits.y_train,
@@ -75,7 +75,7 @@ def test_finetune_max_iter_zero_keeps_pretrained_network(digits):
 
 
 def test_same_random_state_same_model(digits):
-    params = dict(hidden_layer_sizes=(8,), pretrain_max_iter=20, softmax_max_iter=20, finetune_max_iter=20)
+    params = dict(hidden_layer_sizes=(8,), pretrain_max_iter=20, output_max_iter=20, finetune_max_iter=20)
     a = _fit_quietly(StackedAutoencoderClassifier(**params, random_state=3), digits.X_train, digits.y_train)
     b = _fit_quietly(StackedAutoencoderClassifier(**params, random_state=3), digits.X_train, digits.y_train)
     for Wa, Wb in zip(a.coefs_, b.coefs_):
@@ -127,7 +127,7 @@ def test_collapsed_features_warning():
 
 def test_a_collapse_from_too_large_a_step_advises_the_learning_rate(digits):
     stack = StackedAutoencoderClassifier((16,), solver="adam", learning_rate=10.0, pretrain_max_iter=3,
-                                         softmax_max_iter=1, finetune_max_iter=1, random_state=0)  # fmt: skip
+                                         output_max_iter=1, finetune_max_iter=1, random_state=0)  # fmt: skip
     with pytest.warns(CollapsedFeaturesWarning) as caught:
         _fit_quietly(stack, digits.X_train, digits.y_train)
     assert str(caught[0].message).endswith(
@@ -137,7 +137,7 @@ def test_a_collapse_from_too_large_a_step_advises_the_learning_rate(digits):
 
 
 def test_warm_start_finetunes_existing_weights(digits):
-    params = dict(hidden_layer_sizes=(16,), pretrain_max_iter=20, softmax_max_iter=20, random_state=0)
+    params = dict(hidden_layer_sizes=(16,), pretrain_max_iter=20, output_max_iter=20, random_state=0)
     clf = _fit_quietly(StackedAutoencoderClassifier(**params, finetune_max_iter=0), digits.X_train, digits.y_train)
     pretrained = [W.copy() for W in clf.coefs_]
     clf.set_params(warm_start=True, finetune_max_iter=50)
@@ -156,7 +156,7 @@ def test_warm_start_finetunes_existing_weights(digits):
         ({"hidden_layer_sizes": (10, 0)}, r"^'hidden_layer_sizes' must be a non-empty sequence of positive integers"),
         ({"hidden_layer_sizes": (10, 2.5)}, r"^'hidden_layer_sizes' must be a non-empty sequence of positive integers"),
         ({"pretrain_max_iter": -1}, r"^'pretrain_max_iter' must be an integer >= 0, got -1\.$"),
-        ({"finetune_decay": "none"}, r"^'finetune_decay' must be 'softmax' or 'all', got 'none'\.$"),
+        ({"finetune_decay": "none"}, r"^'finetune_decay' must be 'output' or 'all', got 'none'\.$"),
     ],
 )
 def test_parameter_errors(params, message):
@@ -208,7 +208,7 @@ def test_from_layers_checks_shapes():
 
 def test_warm_start_with_other_architecture_is_refused(digits):
     clf = _fit_quietly(
-        StackedAutoencoderClassifier((8,), pretrain_max_iter=5, softmax_max_iter=5, finetune_max_iter=5),
+        StackedAutoencoderClassifier((8,), pretrain_max_iter=5, output_max_iter=5, finetune_max_iter=5),
         digits.X_train,
         digits.y_train,
     )

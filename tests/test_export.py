@@ -43,10 +43,10 @@ SHORT = dict(pretrain_max_iter=10, finetune_max_iter=10, random_state=0)
 def fitted(digits):
     X, y = digits.X_train, digits.y_train
     return {
-        "classifier": _fit(StackedAutoencoderClassifier((16, 8), softmax_max_iter=10, **SHORT), X, y),
+        "classifier": _fit(StackedAutoencoderClassifier((16, 8), output_max_iter=10, **SHORT), X, y),
         "relu classifier": _fit(
             StackedAutoencoderClassifier(
-                (16,), activation="relu", output_activation="linear", sparsity_weight=0.0, softmax_max_iter=10, **SHORT
+                (16,), activation="relu", output_activation="linear", sparsity_weight=0.0, output_max_iter=10, **SHORT
             ),
             X,
             y,
@@ -180,7 +180,7 @@ def test_a_pipeline_with_a_stackae_step_converts(digits, tmp_path, capsys):
 
     from stackae.export import save_onnx
 
-    pipe = make_pipeline(StandardScaler(), StackedAutoencoderClassifier((16,), softmax_max_iter=10, **SHORT))
+    pipe = make_pipeline(StandardScaler(), StackedAutoencoderClassifier((16,), output_max_iter=10, **SHORT))
     _fit(pipe, digits.X_train, digits.y_train)
     save_onnx(pipe, tmp_path / "pipe.onnx")
     import onnx

@@ -108,7 +108,7 @@ def test_csv_reader(tmp_path, text):
 @pytest.fixture(scope="module")
 def model_bytes(tmp_path_factory):
     rng = np.random.default_rng(0)
-    clf = StackedAutoencoderClassifier((3,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    clf = StackedAutoencoderClassifier((3,), pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(rng.random((20, 4)), np.arange(20) % 2)

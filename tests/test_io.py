@@ -21,7 +21,7 @@ from stackae.io import FORMAT_VERSION, load_model, save_model
 def small_model():
     data = load_digits_split()
     clf = StackedAutoencoderClassifier(
-        (12, 6), alpha=1e-4, pretrain_max_iter=15, softmax_max_iter=15, finetune_max_iter=15, random_state=0
+        (12, 6), alpha=1e-4, pretrain_max_iter=15, output_max_iter=15, finetune_max_iter=15, random_state=0
     )
     with pytest.warns(ConvergenceWarning):
         clf.fit(data.X_train, np.array(list("abcdefghij"))[data.y_train])
@@ -157,6 +157,9 @@ def test_a_model_file_of_the_first_release_still_loads():
     model = load_model(Path(__file__).parent / "data" / "model-v1.npz")
     assert model.metadata_["stackae_version"] == "0.1.0"
     assert model.activation == "sigmoid" and model.noise is None  # parameters it did not have: defaults
+    # the names of its version under those of this one, silently (the file was right when written)
+    assert (model.output_alpha, model.output_max_iter, model.finetune_decay) == (1e-4, 20, "output")
+    assert model.softmax_alpha == "deprecated" and model.softmax_max_iter == "deprecated"
     proba = model.predict_proba(load_digits_split().X_test[:10])
     assert proba[0, 1] == pytest.approx(0.9836989213488662, rel=1e-12)  # what 0.1.0 predicted
     assert model.score(load_digits_split().X_test, load_digits_split().y_test) >= 0.9
@@ -181,7 +184,7 @@ def test_every_edited_metadata_field_is_refused_on_load(tmp_path, edit, why):
     from stackae.datasets import load_digits_split
 
     data = load_digits_split()
-    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(data.X_train[:100], data.y_train[:100])
@@ -201,7 +204,7 @@ def test_a_classifier_file_without_classes_is_refused(tmp_path):
     from stackae.datasets import load_digits_split
 
     data = load_digits_split()
-    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    clf = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(data.X_train[:100], data.y_train[:100])
@@ -223,7 +226,7 @@ def test_an_array_the_metadata_does_not_declare_is_refused_before_it_is_inflated
     from stackae.io import load_model, save_model
 
     d = load_digits_split()
-    model = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2,
+    model = StackedAutoencoderClassifier((8,), pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2,
                                          random_state=0)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

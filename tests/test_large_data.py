@@ -20,7 +20,7 @@ PARAMS = dict(
     hidden_layer_sizes=(32,),
     alpha=1e-4,
     pretrain_max_iter=20,
-    softmax_max_iter=20,
+    output_max_iter=20,
     finetune_max_iter=20,
     random_state=0,
 )
@@ -100,7 +100,7 @@ def test_cli_trains_from_npy_files_on_a_local_cluster(npy_pair, digits):
             "1e-4",
             "--pretrain-max-iter",
             "15",
-            "--softmax-max-iter",
+            "--output-max-iter",
             "15",
             "--finetune-max-iter",
             "15",

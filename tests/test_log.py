@@ -28,7 +28,7 @@ from stackae.io import load_model, save_model
 from stackae.log import RECORD_FIELDS, read_log
 from stackae.optim import _learning_rate
 
-SMALL = dict(hidden_layer_sizes=(24,), alpha=1e-4, pretrain_max_iter=6, softmax_max_iter=5, finetune_max_iter=7)
+SMALL = dict(hidden_layer_sizes=(24,), alpha=1e-4, pretrain_max_iter=6, output_max_iter=5, finetune_max_iter=7)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_a_model_file_and_checkpoints_do_not_keep_where_training_reported(digits
 
 def test_the_command_line_writes_a_log_that_show_plots(tmp_path, capsys):
     log, png = tmp_path / "run.jsonl", tmp_path / "curves.png"
-    assert main(["train", "--quiet", "--hidden", "16", "--pretrain-max-iter", "4", "--softmax-max-iter", "4",
+    assert main(["train", "--quiet", "--hidden", "16", "--pretrain-max-iter", "4", "--output-max-iter", "4",
                  "--finetune-max-iter", "4", "--log", str(log)]) == 0  # fmt: skip
     records = read_log(log)
     assert [r["stage"] for r in records] == ["pretrain layer 1"] * 4 + ["softmax"] * 4 + ["finetune"] * 4

@@ -131,7 +131,7 @@ def test_ctrl_c_during_finetuning_returns_a_usable_model(monkeypatch):
         return real_stack_cost(rows, theta, spec, *args)
 
     monkeypatch.setattr(stages_module, "stack_cost_grad", stack_cost_interrupted)
-    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, random_state=0)
+    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, output_max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(data.X_train, data.y_train)
@@ -166,7 +166,7 @@ def _interrupt_in(monkeypatch, which: str, after: int = 5):
 def test_one_ctrl_c_ends_the_whole_run(monkeypatch):
     data = load_digits_split()
     counts = _interrupt_in(monkeypatch, "softmax")
-    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, random_state=0)
+    clf = StackedAutoencoderClassifier((16,), alpha=1e-4, pretrain_max_iter=40, output_max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(data.X_train, data.y_train)

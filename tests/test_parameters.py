@@ -89,7 +89,7 @@ def test_every_command_line_option_has_help_and_train_takes_the_table_s_options(
     for row in _hyperparameters():
         assert "--" + row.name.replace("_", "-") in flags
     titles = [group.title for group in train._action_groups]
-    assert [t.split(" (")[0] for t in titles if " (a --preset" in t] == list(GROUPS)
+    assert [t.split(" (")[0] for t in titles if " (a --preset" in t] == [g for g in GROUPS if g != "deprecated"]
 
 
 def test_train_help_shows_the_defaults_the_job_uses(capsys):
@@ -135,3 +135,49 @@ def test_dropout_has_one_name_from_the_command_line_to_the_kernels():
     assert "dropout" in {f.name for f in fields(StageConfig)} and "dropout" in {f.name for f in fields(StackSpec)}
     for function in (Kernels.dropout, Kernels.dropped, Kernels.keep_mask, NumpyKernels.keep_mask, philox_keep_mask):
         assert "dropout" in inspect.signature(function).parameters, function.__qualname__
+
+
+def test_the_old_names_work_for_a_release_with_a_future_warning(tmp_path):
+    """One name per concept: the output layer's decay is output_alpha in every estimator
+    (it was softmax_alpha, output_alpha or finetune_alpha), its iterations
+    output_max_iter, and finetune_decay says "output" where there is no softmax. The old
+    names give the same weights, with a FutureWarning; a model file keeps the new names."""
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from stackae import StackedAutoencoder, StackedAutoencoderClassifier
+    from stackae.io import load_model, save_model
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    short = dict(hidden_layer_sizes=(8,), alpha=1e-4, pretrain_max_iter=3, finetune_max_iter=3, random_state=0)
+    new = StackedAutoencoderClassifier(**short, output_alpha=1e-3, output_max_iter=4, finetune_decay="output")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new.fit(X, y)
+    old = StackedAutoencoderClassifier(**short, softmax_alpha=1e-3, softmax_max_iter=4, finetune_decay="softmax")
+    with pytest.warns(FutureWarning) as caught:
+        warnings.simplefilter("ignore", category=UserWarning)
+        old.fit(X, y)
+    said = {str(w.message) for w in caught if w.category is FutureWarning}
+    assert said == {
+        "'softmax_alpha' was renamed 'output_alpha' in stackae 0.3 and will be removed in 0.4; use output_alpha=0.001.",
+        "'softmax_max_iter' was renamed 'output_max_iter' in stackae 0.3 and will be removed in 0.4; "
+        "use output_max_iter=4.",
+        "finetune_decay='softmax' was renamed finetune_decay='output' in stackae 0.3 and will be removed in 0.4.",
+    }
+    for a, b in zip(new.coefs_, old.coefs_):
+        np.testing.assert_array_equal(a, b)
+    save_model(old, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert (loaded.output_alpha, loaded.output_max_iter, loaded.finetune_decay) == (1e-3, 4, "output")
+    deep = StackedAutoencoder((8,), pretrain_max_iter=2, finetune_max_iter=2, finetune_alpha=0.1)
+    with pytest.warns(FutureWarning, match=r"^'finetune_alpha' was renamed 'output_alpha'"):
+        warnings.simplefilter("ignore", category=UserWarning)
+        deep.fit(X)
+    with pytest.raises(ValueError, match=r"^'softmax_alpha' must be a number >= 0.0, got -1\.$"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            StackedAutoencoderClassifier(softmax_alpha=-1).fit(X, y)

@@ -141,7 +141,7 @@ def test_fits_with_integer_weights_equal_fits_on_repeated_rows(cls):
     data = load_digits_split()
     X, y = data.X_train[:300], data.y_train[:300]
     counts = np.random.default_rng(0).integers(0, 3, X.shape[0])
-    params = dict(QUICK, **({"softmax_max_iter": 15} if cls is StackedAutoencoderClassifier else {}))
+    params = dict(QUICK, **({"output_max_iter": 15} if cls is StackedAutoencoderClassifier else {}))
     if cls is StackedAutoencoderRegressor:
         # its fine-tuning is far from converged after a few iterations, where L-BFGS's path
         # is most sensitive: the output stage's costs differ by 4e-10 after its 72
@@ -178,7 +178,7 @@ def test_single_stage_models_with_integer_weights_equal_repeated_rows():
 def test_minibatch_training_with_weights():
     data = load_digits_split()
     params = dict(
-        alpha=1e-4, solver="adam", learning_rate=1e-2, batch_size=64, pretrain_max_iter=5, softmax_max_iter=5,
+        alpha=1e-4, solver="adam", learning_rate=1e-2, batch_size=64, pretrain_max_iter=5, output_max_iter=5,
         finetune_max_iter=30, random_state=0,
     )  # fmt: skip
     plain = StackedAutoencoderClassifier((32,), **params).fit(data.X_train, data.y_train)
@@ -195,7 +195,7 @@ def test_class_weight_balanced_lifts_a_rare_class():
     data = load_digits_split()
     keep = (data.y_train != 8) | (np.cumsum(data.y_train == 8) <= 8)  # 8 of the 8s left
     X, y = data.X_train[keep], data.y_train[keep]
-    params = dict(QUICK, softmax_max_iter=30, finetune_max_iter=30)
+    params = dict(QUICK, output_max_iter=30, finetune_max_iter=30)
     plain = StackedAutoencoderClassifier((24,), **params).fit(X, y)
     balanced = StackedAutoencoderClassifier((24,), **params, class_weight="balanced").fit(X, y)
     eights = data.y_test == 8
@@ -224,7 +224,7 @@ def test_zero_weights_drop_rows():
 def test_bad_weights_are_refused(weights, message):
     X, y = np.random.default_rng(0).random((20, 4)), np.arange(20) % 2
     with pytest.raises(ValueError, match=message):
-        StackedAutoencoderClassifier((3,), pretrain_max_iter=1, softmax_max_iter=1, finetune_max_iter=1).fit(
+        StackedAutoencoderClassifier((3,), pretrain_max_iter=1, output_max_iter=1, finetune_max_iter=1).fit(
             X, y, sample_weight=weights
         )
     with pytest.raises(ValueError, match=message):

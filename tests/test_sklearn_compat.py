@@ -39,7 +39,7 @@ QUICK = {
         hidden_layer_sizes=(8,),
         alpha=1e-4,
         pretrain_max_iter=30,
-        softmax_max_iter=50,
+        output_max_iter=50,
         finetune_max_iter=50,
         random_state=0,
     ),
@@ -108,7 +108,7 @@ def test_pipeline_and_grid_search_with_string_labels():
     pipe = make_pipeline(
         MinMaxScaler(),
         StackedAutoencoderClassifier(
-            (16,), alpha=1e-4, pretrain_max_iter=40, softmax_max_iter=40, finetune_max_iter=40, random_state=0
+            (16,), alpha=1e-4, pretrain_max_iter=40, output_max_iter=40, finetune_max_iter=40, random_state=0
         ),
     )
     search = GridSearchCV(pipe, {"stackedautoencoderclassifier__sparsity_target": [0.05, 0.2]}, cv=2)
@@ -134,7 +134,7 @@ def test_sparse_autoencoder_features_in_a_pipeline():
 @pytest.mark.parametrize("layer", [0, 3, 1.5])
 def test_transform_layer_must_exist(layer):
     data = load_digits_split()
-    clf = StackedAutoencoderClassifier((4, 3), pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2)
+    clf = StackedAutoencoderClassifier((4, 3), pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(data.X_train[:50], data.y_train[:50])

@@ -10,7 +10,7 @@ from stackae import NonFiniteError, SoftmaxRegression, SparseAutoencoder, Stacke
 from stackae.datasets import load_digits_split
 from stackae.optim import minibatch
 
-FAST = dict(hidden_layer_sizes=(64, 32), alpha=1e-4, pretrain_max_iter=10, softmax_max_iter=10, batch_size=64)
+FAST = dict(hidden_layer_sizes=(64, 32), alpha=1e-4, pretrain_max_iter=10, output_max_iter=10, batch_size=64)
 
 
 @pytest.mark.parametrize(

@@ -32,13 +32,13 @@ def _quiet():
 
 QUICK = dict(alpha=1e-4, pretrain_max_iter=8, finetune_max_iter=8, random_state=0)
 CASES = {
-    "classifier, L-BFGS": (StackedAutoencoderClassifier, {"softmax_max_iter": 8}),
+    "classifier, L-BFGS": (StackedAutoencoderClassifier, {"output_max_iter": 8}),
     "classifier, Adam, masking noise, early stopping": (
         StackedAutoencoderClassifier,
         dict(
             solver="adam",
             noise="masking",
-            softmax_max_iter=2,
+            output_max_iter=2,
             pretrain_max_iter=2,
             finetune_max_iter=2,
             early_stopping=True,
@@ -111,7 +111,7 @@ def test_sparse_rows_are_never_made_dense_whole(monkeypatch):
 
     monkeypatch.setattr(sp.csr_matrix, "toarray", toarray)
     clf = StackedAutoencoderClassifier(
-        (8,), alpha=1e-4, pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2, random_state=0
+        (8,), alpha=1e-4, pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2, random_state=0
     ).fit(X, y)
     clf.predict(X)
     assert 0 < largest[0] < X.shape[0] // 4
@@ -121,7 +121,7 @@ def test_sparse_with_lbfgs_noise_equals_dense_and_a_gpu_is_refused(monkeypatch):
     X = sp.random(60, 6, density=0.3, format="csr", random_state=0)
     y = np.arange(60) % 2
     # every block corrupts its own rows, made dense: no corrupted copy of all the rows
-    params = dict(noise="gaussian", noise_level=0.1, pretrain_max_iter=5, softmax_max_iter=5, finetune_max_iter=5)
+    params = dict(noise="gaussian", noise_level=0.1, pretrain_max_iter=5, output_max_iter=5, finetune_max_iter=5)
     sparse = StackedAutoencoderClassifier((3,), **params, random_state=0).fit(X, y)
     dense = StackedAutoencoderClassifier((3,), **params, random_state=0).fit(X.toarray(), y)
     for W, V in zip(sparse.coefs_, dense.coefs_):

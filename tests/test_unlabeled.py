@@ -16,7 +16,7 @@ from stackae.datasets import load_digits_split
 from stackae.estimators._data import RowChain
 from stackae.estimators._softmax import labeled_rows
 
-FAST = dict(hidden_layer_sizes=(32,), alpha=1e-4, sparsity_weight=0.1, softmax_max_iter=60, finetune_max_iter=60)
+FAST = dict(hidden_layer_sizes=(32,), alpha=1e-4, sparsity_weight=0.1, output_max_iter=60, finetune_max_iter=60)
 
 
 @pytest.fixture(scope="module")

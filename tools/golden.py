@@ -140,7 +140,7 @@ def classifier_lbfgs(X, y):
     from stackae import StackedAutoencoderClassifier
 
     est = StackedAutoencoderClassifier(
-        (32, 16), alpha=1e-4, pretrain_max_iter=20, softmax_max_iter=20, finetune_max_iter=20, random_state=0
+        (32, 16), alpha=1e-4, pretrain_max_iter=20, output_max_iter=20, finetune_max_iter=20, random_state=0
     )
     return est.fit(X, y)
 
@@ -149,7 +149,7 @@ def classifier_adam_dropout_maxnorm(X, y):
     from stackae import StackedAutoencoderClassifier
 
     est = StackedAutoencoderClassifier(
-        (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=3,
+        (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=3,
         dropout=(0.1, 0.2, 0.2), max_norm=3.0, learning_rate_schedule="cosine", finetune_learning_rate=2e-3,
         random_state=0,
     )  # fmt: skip
@@ -161,7 +161,7 @@ def classifier_sgd_gaussian_levels(X, y):
 
     est = StackedAutoencoderClassifier(
         (32, 16), alpha=1e-4, solver="sgd", nesterovs_momentum=True, noise="gaussian", noise_level=(0.1, 0.2),
-        pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2, learning_rate_schedule="linear",
+        pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2, learning_rate_schedule="linear",
         random_state=0,
     )  # fmt: skip
     return est.fit(X, y)
@@ -173,7 +173,7 @@ def classifier_early_stopping_weights(X, y):
     weights = 1.0 + (np.arange(len(y)) % 3)
     est = StackedAutoencoderClassifier(
         (24,), alpha=1e-4, solver="adam", early_stopping=True, n_iter_no_change=2, pretrain_max_iter=3,
-        softmax_max_iter=3, finetune_max_iter=4, class_weight="balanced", finetune_decay="all", random_state=0,
+        output_max_iter=3, finetune_max_iter=4, class_weight="balanced", finetune_decay="all", random_state=0,
     )  # fmt: skip
     return est.fit(X, y, sample_weight=weights)
 
@@ -184,7 +184,7 @@ def classifier_unlabeled(X, y):
     y = y.copy()
     y[::3] = -1
     est = StackedAutoencoderClassifier(
-        (24, 16), alpha=1e-4, pretrain_max_iter=10, softmax_max_iter=10, finetune_max_iter=10, random_state=0
+        (24, 16), alpha=1e-4, pretrain_max_iter=10, output_max_iter=10, finetune_max_iter=10, random_state=0
     )
     return est.fit(X[:1200], y[:1200], X_unlabeled=X[1200:])
 
@@ -194,7 +194,7 @@ def classifier_adversarial_relu(X, y):
 
     est = StackedAutoencoderClassifier(
         (24,), activation="relu", output_activation="linear", sparsity_weight=0.0, alpha=1e-4, adversarial=0.05,
-        pretrain_max_iter=10, softmax_max_iter=10, finetune_max_iter=10, random_state=0,
+        pretrain_max_iter=10, output_max_iter=10, finetune_max_iter=10, random_state=0,
     )  # fmt: skip
     return est.fit(X, y)
 
@@ -203,7 +203,7 @@ def classifier_warm_start(X, y):
     from stackae import StackedAutoencoderClassifier
 
     est = StackedAutoencoderClassifier(
-        (24,), alpha=1e-4, pretrain_max_iter=10, softmax_max_iter=10, finetune_max_iter=5, random_state=0
+        (24,), alpha=1e-4, pretrain_max_iter=10, output_max_iter=10, finetune_max_iter=5, random_state=0
     )
     est.fit(X, y)
     est.set_params(warm_start=True, finetune_max_iter=5)
@@ -215,7 +215,7 @@ def classifier_resumed_checkpoint(X, y):
     from stackae import StackedAutoencoderClassifier
 
     params = dict(
-        hidden_layer_sizes=(24,), alpha=1e-4, solver="adam", pretrain_max_iter=3, softmax_max_iter=3,
+        hidden_layer_sizes=(24,), alpha=1e-4, solver="adam", pretrain_max_iter=3, output_max_iter=3,
         finetune_max_iter=3, checkpoint_every=1, random_state=0,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -232,7 +232,7 @@ def classifier_numpy_kernels_float32(X, y):
     set_kernels("numpy")
     try:
         est = StackedAutoencoderClassifier(
-            (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2,
+            (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2,
             random_state=0,
         )  # fmt: skip
         return est.fit(X.astype(np.float32), y)
@@ -244,7 +244,7 @@ def classifier_compiled_float32(X, y):
     from stackae import StackedAutoencoderClassifier
 
     est = StackedAutoencoderClassifier(
-        (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2,
+        (32, 16), alpha=1e-4, solver="adam", pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2,
         random_state=0,
     )  # fmt: skip
     return est.fit(X.astype(np.float32), y)
@@ -261,7 +261,7 @@ def classifier_memmap_sparse(X, y):
         np.save(Path(tmp) / "X.npy", X)
         Xm = np.load(Path(tmp) / "X.npy", mmap_mode="r")
         est = StackedAutoencoderClassifier(
-            (24,), alpha=1e-4, pretrain_max_iter=10, softmax_max_iter=10, finetune_max_iter=10, random_state=0
+            (24,), alpha=1e-4, pretrain_max_iter=10, output_max_iter=10, finetune_max_iter=10, random_state=0
         ).fit(Xm, y)
     sparse = SparseAutoencoder(16, max_iter=10, random_state=0).fit(scipy.sparse.csr_matrix(X))
     return est, sparse
@@ -273,7 +273,7 @@ def classifier_torch(X, y):
     from stackae import StackedAutoencoderClassifier
 
     est = StackedAutoencoderClassifier(
-        (24,), alpha=1e-4, solver="adam", pretrain_max_iter=2, softmax_max_iter=2, finetune_max_iter=2,
+        (24,), alpha=1e-4, solver="adam", pretrain_max_iter=2, output_max_iter=2, finetune_max_iter=2,
         random_state=0,
     )  # fmt: skip
     return est.fit(torch.from_numpy(X), torch.from_numpy(y))
@@ -287,7 +287,7 @@ def classifier_dask(X, y):
 
     with dask.config.set(scheduler="synchronous"):
         est = StackedAutoencoderClassifier(
-            (24,), alpha=1e-4, pretrain_max_iter=5, softmax_max_iter=5, finetune_max_iter=5, random_state=0
+            (24,), alpha=1e-4, pretrain_max_iter=5, output_max_iter=5, finetune_max_iter=5, random_state=0
         )
         return est.fit(da.from_array(X, chunks=(500, 64)), y)
 

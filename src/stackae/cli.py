@@ -32,7 +32,7 @@ from .datasets import (
     resolve_input_scale,
 )
 from .estimators import registration, task_estimators
-from .estimators._parameters import GROUPS, PARAMETERS
+from .estimators._parameters import GROUPS, PARAMETERS, effective_params, upgrade_params
 from .exceptions import StackaeError
 from .export import save_onnx, save_torch
 from .gradcheck import check_gradient, check_gradient_apart_from_kinks
@@ -70,13 +70,6 @@ def _task_of(args) -> str:
             )
         task = owner
     return task
-
-
-#: a preset's classifier settings under the other tasks' names (absent: not used there)
-_PRESET_NAMES = {
-    "softmax_alpha": {"regress": "output_alpha", "reconstruct": "finetune_alpha", "outliers": "finetune_alpha"},
-    "softmax_max_iter": {"regress": "output_max_iter"},
-}
 
 
 def _parameters(cls):
@@ -154,6 +147,17 @@ def _add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
             groups[row.group].add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             groups[row.group].add_argument(flag, default=None, help=help_text, **cli)
+    for old in _renamed_options():  # the old names work for a release, unlisted
+        new = PARAMETERS[old.renamed_to]
+        parser.add_argument(
+            "--" + old.name.replace("_", "-"), default=None, help=argparse.SUPPRESS, **(new.constraint.cli or {})
+        )
+
+
+def _renamed_options():
+    """The deprecated rows of the table whose parameter now has an option."""
+    options = {row.name for row in _hyperparameters()}
+    return [row for row in PARAMETERS.values() if row.renamed_to in options]
 
 
 def _estimator_params(args, data_preset: dict) -> dict:
@@ -164,7 +168,6 @@ def _estimator_params(args, data_preset: dict) -> dict:
     accepted = {name for name, _ in _parameters(TASKS[task])}
     params: dict[str, Any] = {"random_state": 0}  # reproducible runs unless --random-state says otherwise
     for name, value in (preset_params(args.preset) if getattr(args, "preset", None) else data_preset).items():
-        name = _PRESET_NAMES.get(name, {}).get(task, name) if task not in _CLASSIFYING else name
         if name in accepted:
             params[name] = value
     if args.hidden is not None:
@@ -177,6 +180,15 @@ def _estimator_params(args, data_preset: dict) -> dict:
             if (row.constraint.cli or {}).get("nargs") == "+":  # one number, or one per layer
                 given = given[0] if len(given) == 1 else tuple(given)
             params[row.name] = given
+    for old in _renamed_options():
+        given = getattr(args, old.name, None)
+        if given is not None:
+            flag, new = "--" + old.name.replace("_", "-"), "--" + old.renamed_to.replace("_", "-")
+            warnings.warn(
+                f"{flag} was renamed {new} in stackae 0.3 and will be removed in 0.4.", FutureWarning, stacklevel=2
+            )
+            if getattr(args, old.renamed_to) is None:
+                params[old.renamed_to] = given
     return params
 
 
@@ -327,7 +339,7 @@ def cmd_train(args) -> int:
     if task not in TASKS:
         raise ValueError(f"The run's task {task!r} is not one of {', '.join(TASKS)}; its run.json is damaged.")
     try:
-        clf = TASKS[task](**config["params"], verbose=0 if args.quiet else 1, log=args.log)
+        clf = TASKS[task](**upgrade_params(config["params"]), verbose=0 if args.quiet else 1, log=args.log)
     except TypeError as exc:  # a run.json edited by hand: an unknown or a missing parameter
         raise ValueError(
             f"The run's parameters do not fit {TASKS[task].__name__} ({exc}); its run.json is damaged."
@@ -349,7 +361,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"--normal-class {normal!r}: no training sample has that label.")
         X_fit = _xp_rows(data.X_train, keep)
     skip = ("verbose", "warm_start", "checkpoint_dir", "checkpoint_every")
-    shown = {k: v for k, v in clf.get_params().items() if k not in skip}
+    shown = {k: v for k, v in effective_params(clf).items() if k not in skip}  # the names they have now
     print(
         f"data: {data.name} ({data.X_train.shape[0]} training, {data.X_test.shape[0]} test samples, "
         f"{data.X_train.shape[1]} features, {np.dtype(data.X_train.dtype).name})"

@@ -17,6 +17,7 @@ from ._files import atomic_write
 from ._safenpz import read_npz
 from ._version import __version__
 from .estimators import registration, registration_named
+from .estimators._parameters import effective_params, upgrade_params
 from .estimators._registry import FITTED_TYPES
 from .exceptions import ModelFileError
 from .log import REPORTING_PARAMS
@@ -77,7 +78,8 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         "format_version": FORMAT_VERSION,
         "stackae_version": __version__,
         "estimator": name,
-        "params": _jsonable({k: v for k, v in estimator.get_params().items() if k not in REPORTING_PARAMS}),
+        # under the names they have now (a deprecated name's value under its new one)
+        "params": _jsonable({k: v for k, v in effective_params(estimator).items() if k not in REPORTING_PARAMS}),
         "n_features_in": int(estimator.n_features_in_),
         "n_layers": len(estimator.coefs_),
         "history": {
@@ -192,7 +194,7 @@ def _declared_widths(arrays):
 def _rebuild(record: dict, arrays: dict):
     entry = registration(record["estimator"])
     cls = entry.cls
-    params = dict(record["params"])
+    params = upgrade_params(dict(record["params"]))  # written under the names of its version
     for name in ("hidden_layer_sizes", "denoising_weights"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])

@@ -25,9 +25,9 @@ UFLDL = dict(
     alpha=3e-3,
     sparsity_target=0.1,
     sparsity_weight=3.0,
-    softmax_alpha=1e-4,
+    output_alpha=1e-4,
     pretrain_max_iter=400,
-    softmax_max_iter=400,
+    output_max_iter=400,
     finetune_max_iter=400,
     solver="lbfgs",
 )
@@ -39,7 +39,7 @@ FAST = dict(
     learning_rate=3e-3,
     batch_size=256,
     pretrain_max_iter=3,
-    softmax_max_iter=3,
+    output_max_iter=3,
     finetune_max_iter=20,
 )
 
@@ -64,9 +64,9 @@ BEST = dict(
     noise_level=(0.2, 0.3),
     alpha=0.0,
     sparsity_weight=0.0,
-    softmax_alpha=0.0,
+    output_alpha=0.0,
     pretrain_max_iter=20,
-    softmax_max_iter=1,
+    output_max_iter=1,
     finetune_max_iter=280,
     dropout=(0.2, 0.5, 0.5),
     max_norm=3.0,

@@ -47,7 +47,7 @@ from ._data import (
     weights_like,
 )
 from ._export import TorchExportMixin
-from ._parameters import check_params
+from ._parameters import check_params, effective_params
 from ._run import TrainingRun, fit_rows
 from ._stages import (
     StageConfig,
@@ -169,8 +169,12 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _output_settings(self) -> tuple[float, int, str]:
-        """The output stage's weight decay, its iterations and that parameter's name."""
-        raise NotImplementedError
+        """The output stage's weight decay, its iterations and that parameter's name (a
+        deprecated name where the estimator was given it)."""
+        params = effective_params(self)
+        given = getattr(self, "softmax_max_iter", "deprecated")
+        name = "output_max_iter" if isinstance(given, str) and given == "deprecated" else "softmax_max_iter"
+        return params["output_alpha"], params["output_max_iter"], name
 
     def _check_warm_targets(self, y_info) -> None:
         """Raise when a warm start's targets do not fit the fitted network."""
@@ -315,7 +319,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         if self.checkpoint_dir is None:
             return None
         skip = ("verbose", "checkpoint_dir", "checkpoint_every", "warm_start", "device", *REPORTING_PARAMS)
-        params = {k: v for k, v in self.get_params().items() if k not in skip}
+        params = {k: v for k, v in effective_params(self).items() if k not in skip}
         params["warm_started"] = warm  # a warm start's checkpoints begin from other weights
         if weights is not None:  # another weighting is another run
             import hashlib

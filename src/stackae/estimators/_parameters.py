@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import textwrap
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "parameter",
     "document",
     "check_params",
+    "effective_params",
+    "upgrade_params",
     "check_int",
     "check_float",
     "check_choice",
@@ -55,6 +58,7 @@ GROUPS = (
     "regularization",
     "run and files",
     "task-specific",
+    "deprecated",
 )
 
 
@@ -183,13 +187,17 @@ class Parameter:
     doc: str
     help: str | None = None
     defaults: dict = field(default_factory=dict)
+    renamed_to: str | None = None  # a deprecated name: the parameter's name now
+    renamed_values: dict = field(default_factory=dict)  # deprecated values: their names now
 
     def default_of(self, estimator_name: str):
         return self.defaults.get(estimator_name, self.default)
 
 
-def _row(name, default, kind, group, constraint, doc, help=None, defaults=None) -> Parameter:  # noqa: A002
-    return Parameter(name, default, kind, group, constraint, textwrap.dedent(doc).strip(), help, dict(defaults or {}))
+def _row(name, default, kind, group, constraint, doc, help=None, defaults=None, **renamed) -> Parameter:  # noqa: A002
+    """A row; ``renamed``: ``renamed_to`` (a deprecated name) or ``renamed_values``."""
+    doc = textwrap.dedent(doc).strip()
+    return Parameter(name, default, kind, group, constraint, doc, help, dict(defaults or {}), **renamed)
 
 
 def _choices(values) -> str:
@@ -305,44 +313,23 @@ PARAMETERS = {
         ),
         # ------------------------------------------------------------------ output
         _row(
-            "softmax_alpha", 1e-4, "float", "output", Real(0.0),
-            """
-            Weight decay in the softmax step and in fine-tuning (on ``Theta`` only, or on
-            every weight matrix with ``finetune_decay="all"``).
-            """,
-            help="weight decay of the output layer, in its step and in fine-tuning",
-        ),
-        _row(
             "output_alpha", 1e-4, "float", "output", Real(0.0),
             """
-            Weight decay in the output step and in fine-tuning (on the output weights
-            only, or on every weight matrix with ``finetune_decay="all"``).
+            Weight decay of the output layer, in its own stage and in fine-tuning (on the
+            output weights only, or on every weight matrix with ``finetune_decay="all"``);
+            a deep autoencoder's, while fine-tuning: on its last decoder layer, or on
+            every weight matrix with ``"all"``.
             """,
-            help="weight decay of the output layer, in its step and in fine-tuning",
-        ),
-        _row(
-            "softmax_max_iter", 400, "int", "output", Int(0),
-            """
-            L-BFGS iterations (epochs for the minibatch solvers) of the softmax step.
-            """,
-            help="iterations (epochs) of the softmax step",
+            help="weight decay of the output layer, in its stage and in fine-tuning",
+            defaults={"StackedAutoencoder": 0.0, "StackedAutoencoderOutlierDetector": 0.0},
         ),
         _row(
             "output_max_iter", 400, "int", "output", Int(0),
             """
-            L-BFGS iterations (epochs for the minibatch solvers) of the output step.
+            L-BFGS iterations (epochs for the minibatch solvers) of the output layer's own
+            stage (the softmax, the regression).
             """,
-            help="iterations (epochs) of the output step",
-        ),
-        # ------------------------------------------------------------- fine-tuning
-        _row(
-            "finetune_alpha", 0.0, "float", "fine-tuning", Real(0.0),
-            """
-            Weight decay while fine-tuning the unrolled network (on every weight matrix
-            with ``finetune_decay="all"``, on the last decoder layer only with
-            ``"softmax"``).
-            """,
-            help="weight decay while fine-tuning the unrolled network",
+            help="iterations (epochs) of the output layer's stage",
         ),
         _row(
             "finetune_max_iter", 400, "int", "fine-tuning", Int(0),
@@ -353,13 +340,14 @@ PARAMETERS = {
             help="iterations (epochs) of fine-tuning; 0 keeps the pretrained network",
         ),
         _row(
-            "finetune_decay", "softmax", '{"softmax", "all"}', "fine-tuning", Choice(("softmax", "all")),
+            "finetune_decay", "output", '{"output", "all"}', "fine-tuning", Choice(("output", "all")),
             """
-            Which weights carry the weight decay while fine-tuning: ``"softmax"``, the
-            output layer only (UFLDL; the name is the classifier's), or ``"all"``.
+            Which weights carry ``output_alpha`` while fine-tuning: the output layer's
+            alone (``"output"``, UFLDL's), or every weight matrix (``"all"``).
             """,
-            help="which weights carry decay while fine-tuning",
+            help="which weights carry the decay while fine-tuning",
             defaults=_STACKED_DEFAULT_DECAY,
+            renamed_values={"softmax": "output"},
         ),
         _row(
             "finetune_learning_rate", None, "float or None", "fine-tuning", Real(0.0, open_low=True, optional=True),
@@ -626,6 +614,31 @@ PARAMETERS = {
             """,
             help="the fraction of the epochs after which the step size decays to 0",
         ),
+        # ------------------------------------------------------------- deprecated
+        _row(
+            "softmax_alpha", "deprecated", "float", "deprecated", Checked("renamed"),
+            """
+            Renamed ``output_alpha`` in 0.3 (one name for the output layer's decay in
+            every estimator); the old name works, with a FutureWarning, until 0.4.
+            """,
+            renamed_to="output_alpha",
+        ),
+        _row(
+            "softmax_max_iter", "deprecated", "int", "deprecated", Checked("renamed"),
+            """
+            Renamed ``output_max_iter`` in 0.3; the old name works, with a
+            FutureWarning, until 0.4.
+            """,
+            renamed_to="output_max_iter",
+        ),
+        _row(
+            "finetune_alpha", "deprecated", "float", "deprecated", Checked("renamed"),
+            """
+            Renamed ``output_alpha`` in 0.3; the old name works, with a FutureWarning,
+            until 0.4.
+            """,
+            renamed_to="output_alpha",
+        ),
     ]
 }  # fmt: skip
 
@@ -667,11 +680,79 @@ def document(cls):
     return cls
 
 
+def _renamed(name: str, value):
+    """``(name, value)`` as they are named now."""
+    row = PARAMETERS.get(name)
+    if row is None:
+        return name, value
+    if row.renamed_to is not None:
+        name, row = row.renamed_to, PARAMETERS[row.renamed_to]
+    if isinstance(value, str) and value in row.renamed_values:
+        value = row.renamed_values[value]
+    return name, value
+
+
+def effective_params(est) -> dict:
+    """``est``'s parameters as the training reads them: a deprecated name's value (one
+    that is set) under the name it has now, a deprecated value as it is named now."""
+    params = est.get_params(deep=False)
+    out = {}
+    for name, value in params.items():
+        row = PARAMETERS.get(name)
+        if row is not None and row.renamed_to is not None:
+            continue
+        out[name] = _renamed(name, value)[1]
+    for name, value in params.items():
+        row = PARAMETERS.get(name)
+        if row is not None and row.renamed_to is not None and not _unset(value):
+            out[row.renamed_to] = _renamed(name, value)[1]
+    return out
+
+
+def _unset(value) -> bool:
+    return isinstance(value, str) and value == "deprecated"
+
+
+def upgrade_params(params: dict) -> dict:
+    """Parameters stored by an earlier stackae (a model file's, a run's ``run.json``)
+    under the names they have now, silently: they were right when written."""
+    out = {}
+    for name, value in params.items():
+        new_name, new_value = _renamed(name, value)
+        if new_name != name and new_name in params:
+            continue  # both stored: the current name's value stands
+        out[new_name] = new_value
+    return out
+
+
 def check_params(est, names=None) -> None:
     """Check ``est``'s parameters ``names`` (default: all it has) against their rows'
     constraints, in the order of its signature, before any work; what needs other
-    parameters is checked after, by :mod:`._validation`."""
+    parameters is checked after, by :mod:`._validation`. A deprecated name or value
+    that is used gives a FutureWarning and is checked as what it stands for."""
     params = est.get_params(deep=False)
     for name in params if names is None else names:
-        if name in PARAMETERS:
-            PARAMETERS[name].constraint.check(name, params[name])
+        row = PARAMETERS.get(name)
+        if row is None:
+            continue
+        value = params[name]
+        if row.renamed_to is not None:
+            if _unset(value):
+                continue
+            warnings.warn(
+                f"'{name}' was renamed '{row.renamed_to}' in stackae 0.3 and will be removed in 0.4; "
+                f"use {row.renamed_to}={value!r}.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            PARAMETERS[row.renamed_to].constraint.check(name, value)
+            continue
+        if isinstance(value, str) and value in row.renamed_values:
+            warnings.warn(
+                f"{name}={value!r} was renamed {name}={row.renamed_values[value]!r} in stackae 0.3 and will be "
+                "removed in 0.4.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            value = row.renamed_values[value]
+        row.constraint.check(name, value)

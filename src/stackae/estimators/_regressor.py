@@ -9,7 +9,6 @@ from .. import _xp
 from ..heads import SquaredErrorHead
 from ._base import StackedNetwork
 from ._registry import register
-from ._stages import StageConfig
 
 __all__ = ["StackedAutoencoderRegressor"]
 
@@ -82,7 +81,7 @@ class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
         pretrain_max_iter=400,
         output_max_iter=400,
         finetune_max_iter=400,
-        finetune_decay="softmax",
+        finetune_decay="output",
         dropout=0.0,
         max_norm=None,
         adversarial=0.0,
@@ -167,12 +166,6 @@ class StackedAutoencoderRegressor(RegressorMixin, StackedNetwork):
         self._y_is_vector = y.ndim == 1
         self.n_outputs_ = 1 if y.ndim == 1 else int(y.shape[1])
         return y.reshape(y.shape[0], self.n_outputs_), self.n_outputs_
-
-    def _output_settings(self):
-        return self.output_alpha, self.output_max_iter, "output_max_iter"
-
-    def _config(self):
-        return StageConfig.of(self)
 
     def _check_warm_targets(self, y_info) -> None:
         if y_info["n_outputs_"] != self.n_outputs_:

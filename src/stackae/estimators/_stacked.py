@@ -10,7 +10,6 @@ from ..heads import SOFTMAX
 from ._base import StackedNetwork
 from ._registry import register
 from ._softmax import SoftmaxOutputMixin, SoftmaxRegression, class_row_weights, encode_labels, labeled_rows
-from ._stages import StageConfig
 
 __all__ = ["StackedAutoencoderClassifier"]
 
@@ -83,11 +82,11 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         noise=None,
         noise_level=0.2,
         contraction=0.0,
-        softmax_alpha=1e-4,
+        output_alpha=1e-4,
         pretrain_max_iter=400,
-        softmax_max_iter=400,
+        output_max_iter=400,
         finetune_max_iter=400,
-        finetune_decay="softmax",
+        finetune_decay="output",
         dropout=0.0,
         max_norm=None,
         adversarial=0.0,
@@ -114,6 +113,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         checkpoint_every=10,
         class_weight=None,
         unlabeled_label=-1,
+        softmax_alpha="deprecated",
+        softmax_max_iter="deprecated",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -126,9 +127,9 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         self.noise = noise
         self.noise_level = noise_level
         self.contraction = contraction
-        self.softmax_alpha = softmax_alpha
+        self.output_alpha = output_alpha
         self.pretrain_max_iter = pretrain_max_iter
-        self.softmax_max_iter = softmax_max_iter
+        self.output_max_iter = output_max_iter
         self.finetune_max_iter = finetune_max_iter
         self.finetune_decay = finetune_decay
         self.dropout = dropout
@@ -157,6 +158,8 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
         self.checkpoint_every = checkpoint_every
         self.class_weight = class_weight
         self.unlabeled_label = unlabeled_label
+        self.softmax_alpha = softmax_alpha
+        self.softmax_max_iter = softmax_max_iter
 
     # ------------------------------------------------------------------- hooks
     _stratify = True
@@ -173,12 +176,6 @@ class StackedAutoencoderClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedN
 
     def _row_weights(self, y, sample_weight):
         return class_row_weights(self.class_weight, y, sample_weight)
-
-    def _output_settings(self):
-        return self.softmax_alpha, self.softmax_max_iter, "softmax_max_iter"
-
-    def _config(self):
-        return StageConfig.of(self, output_alpha=self.softmax_alpha)
 
     def _check_warm_targets(self, y_info) -> None:
         classes = y_info["classes_"]

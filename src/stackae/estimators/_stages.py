@@ -39,7 +39,7 @@ from ..objectives import (
 )
 from ..optim import DEFAULT_LEARNING_RATES, OptimizeResult, lbfgs, minibatch
 from ._data import batch_source, encode, host, is_out_of_core, on_rows_of, weights_like
-from ._parameters import PARAMETERS
+from ._parameters import PARAMETERS, effective_params
 
 __all__ = [
     "StageConfig",
@@ -65,9 +65,8 @@ class StageConfig:
     parameter table (:mod:`._parameters`; UFLDL's exercise).
 
     An estimator makes one with :meth:`of`, which takes each field from the
-    estimator's parameter of the same name where it has one; ``output_alpha`` is the
-    weight decay of the output stage and of fine-tuning (the classifier's
-    ``softmax_alpha``)."""
+    estimator's parameter of the same name where it has one (a deprecated name's value
+    under the name it has now)."""
 
     # the solver
     solver: str = _default("solver")
@@ -109,7 +108,7 @@ class StageConfig:
     def of(cls, est, **overrides) -> StageConfig:
         """The settings of estimator ``est`` (its parameters of the fields' names, but
         ``dropout``, which ``overrides`` gives resolved for the layers), then ``overrides``."""
-        params = est.get_params(deep=False)
+        params = effective_params(est)
         values = {f.name: params[f.name] for f in fields(cls) if f.name in params and f.name != "dropout"}
         return cls(**{**values, **overrides})
 

@@ -15,7 +15,6 @@ from ..objectives import SPARSE_BLOCK_ROWS, dense_rows, dropout_rates, feedforwa
 from ._base import StackedNetwork, extended_init
 from ._data import check_fit_weights, check_predict_X, weights_like
 from ._registry import register
-from ._stages import StageConfig
 
 __all__ = ["StackedAutoencoder", "StackedAutoencoderOutlierDetector"]
 
@@ -78,7 +77,7 @@ class StackedAutoencoder(StackedNetwork):
         noise=None,
         noise_level=0.2,
         contraction=0.0,
-        finetune_alpha=0.0,
+        output_alpha=0.0,
         pretrain_max_iter=400,
         finetune_max_iter=400,
         finetune_decay="all",
@@ -106,6 +105,7 @@ class StackedAutoencoder(StackedNetwork):
         warm_start=False,
         checkpoint_dir=None,
         checkpoint_every=10,
+        finetune_alpha="deprecated",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -118,7 +118,7 @@ class StackedAutoencoder(StackedNetwork):
         self.noise = noise
         self.noise_level = noise_level
         self.contraction = contraction
-        self.finetune_alpha = finetune_alpha
+        self.output_alpha = output_alpha
         self.pretrain_max_iter = pretrain_max_iter
         self.finetune_max_iter = finetune_max_iter
         self.finetune_decay = finetune_decay
@@ -146,6 +146,7 @@ class StackedAutoencoder(StackedNetwork):
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.finetune_alpha = finetune_alpha
 
     # ------------------------------------------------------------------- hooks
     def _head(self):
@@ -153,9 +154,6 @@ class StackedAutoencoder(StackedNetwork):
 
     def _encode_targets(self, y):
         return None, self.n_features_in_
-
-    def _config(self):
-        return StageConfig.of(self, output_alpha=self.finetune_alpha)
 
     def _check_params(self):
         hidden, levels, dropout = super()._check_params()
