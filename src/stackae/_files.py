@@ -59,14 +59,26 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+def _inside(a: Path, folder: Path) -> bool:
+    try:
+        return a.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
 def check_not_an_input(path, option: str, inputs) -> None:
-    """Raise when ``path`` (an output) is one of ``inputs`` (paths a command reads): no
-    command writes over what it reads."""
+    """Raise when ``path`` (an output) is one of ``inputs`` (paths a command reads, as
+    files compared, not as spelled), or a file inside an input that is a folder (a
+    folder of IDX files, a Zarr store, the data cache): no command writes over what it
+    reads."""
     if path is None:
         return
     out = Path(path)
     for given in inputs:
-        if given is not None and _same_file(out, Path(given)):
+        if given is None:
+            continue
+        folder = Path(given)
+        if _same_file(out, folder) or (out.exists() and folder.is_dir() and _inside(out, folder)):
             raise OSError(
                 f"{option} '{path}' is one of this command's inputs; it would be written over. Choose another file."
             )

@@ -7,9 +7,12 @@ Library errors (bad input, bad files) are caught here and printed as one line,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from typing import Any
@@ -24,6 +27,7 @@ from .cluster import _has_bokeh, connect, dask_rows
 from .datasets import (
     REMOTE_DATASETS,
     _square_shape,
+    data_home,
     load_csv,
     load_dataset,
     load_images,
@@ -313,6 +317,13 @@ def _input_paths(*specs) -> list[str]:
     return [part for spec in specs if spec for part in str(spec).split(",")]
 
 
+def _train_inputs(config) -> list:
+    """Every path ``train`` reads: the data, the test data, the unlabeled source (each
+    ``A,B`` pair two files; a folder with every file in it) and the cache of fetched data."""
+    specs = (config["data"], config["test_data"], config.get("unlabeled_data"))
+    return [*_input_paths(*specs), data_home(config.get("data_home"))]
+
+
 def cmd_train(args) -> int:
 
     if args.out is not None:  # before anything is written (a checkpoint folder's run record)
@@ -320,10 +331,10 @@ def cmd_train(args) -> int:
     config = _train_config(args)
     if config["out"] is not None:  # before any work: a model that cannot be saved is lost
         check_writable(config["out"], "--out")
-        check_not_an_input(config["out"], "--out", _input_paths(config["data"], config["test_data"]))
+        check_not_an_input(config["out"], "--out", _train_inputs(config))
     if args.log is not None:
         check_writable(args.log, "--log")
-        check_not_an_input(args.log, "--log", _input_paths(config["data"], config["test_data"], config["out"]))
+        check_not_an_input(args.log, "--log", [*_train_inputs(config), config["out"]])
     dtype = np.dtype(config["dtype"]).type
     data = load_dataset(
         config["data"],
@@ -407,7 +418,9 @@ def cmd_train(args) -> int:
     if cut is not None:
         later = "; the stages after it did not run" if cut not in ("finetune", "ladder") else ""
         resume = f" (--resume {clf.checkpoint_dir} continues it)" if clf.checkpoint_dir is not None else ""
-        print(f"interrupted: stage '{cut}' was cut short by Ctrl-C{later}{resume}; the model is the network as it is")
+        print(
+            f"interrupted: stage '{cut}' was cut short by {_cut_by()}{later}{resume}; the model is the network as it is"
+        )
     metrics = _report(clf, task, data.X_test, y_test, normal)
     print(f"training time: {elapsed:.1f} s")
     if config["out"]:
@@ -747,7 +760,7 @@ def cmd_predict(args) -> int:
         writer.writerows(rows)
         text = buffer.getvalue()
     if args.out:
-        Path(args.out).write_text(text)
+        atomic_write(args.out, lambda fh: fh.write(text.encode()))  # a full disk leaves the old file whole
     else:
         sys.stdout.write(text)
     return 0
@@ -1082,11 +1095,44 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"Warning: {message}", file=sys.stderr)
 
 
+#: The signals that end a command as Ctrl-C does (what ``kill``, ``timeout``, container
+#: stops and batch schedulers send, and a closed terminal), where the platform has them.
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: The name of the signal that cut the command short (None: Ctrl-C, or none).
+_stopped_by: list[str] = []
+
+
+@contextlib.contextmanager
+def _signals_as_ctrl_c():
+    """Within it, SIGTERM and SIGHUP raise KeyboardInterrupt where the program is, so a
+    training saves what stands, records the cut and releases its lock as on Ctrl-C
+    (handlers can only be set in the main thread; elsewhere nothing changes)."""
+
+    def stop(signum, frame):
+        _stopped_by.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, stop) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _cut_by() -> str:
+    return _stopped_by[-1] if _stopped_by else "Ctrl-C"
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _stopped_by.clear()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _signals_as_ctrl_c():
             warnings.showwarning = _show_warning
             return args.func(args)
     except BrokenPipeError:  # e.g. `stackae evaluate ... | head`: not an error
