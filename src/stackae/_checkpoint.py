@@ -218,6 +218,7 @@ class StageCheckpoints:
         self.every = every
         self.run_id = run_id
         self.rng = rng
+        self.failed = False  # a checkpoint could not be written: no more are tried
 
     def _save(self, stage_index, done, history, extra_arrays=None, extra_record=None):
         arrays = dict(rng_state_arrays(self.rng))
@@ -226,7 +227,18 @@ class StageCheckpoints:
         arrays.update(extra_arrays or {})
         record = {"run": self.run_id, "stage_index": stage_index, "n_done": len(done), "history": history}
         record.update(extra_record or {})
-        self.folder.save(arrays, record)
+        if self.failed:
+            return
+        try:
+            self.folder.save(arrays, record)
+        except OSError as exc:  # a side output: it never costs the training or its model
+            self.failed = True
+            warnings.warn(
+                f"Checkpoints could not be written to '{self.path}' ({exc.strerror or exc}); training goes on "
+                "without them (the last one written, if any, is whole).",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     def stage_done(self, next_index: int, done, history, pretrained=()) -> None:
         """At the end of a stage: the next one starts from scratch on resume.

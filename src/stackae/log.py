@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -61,21 +62,51 @@ class TrainingLog:
         self.path = None if path is None else Path(path)
         self.callbacks = callbacks
         self.append = False  # set by a fit that resumes from checkpoints
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
 
     def __call__(self, record: dict) -> bool:
         if self.path is not None:
-            if self._file is None:
-                self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
-            self._file.write(json.dumps(record) + "\n")
-            self._file.flush()
+            self._write(json.dumps(record) + "\n")
         stop = False
         for callback in self.callbacks:
             stop = bool(callback(dict(record))) or stop  # each gets its own copy, and every one is called
         return stop
 
-    def close(self) -> None:
+    def _write(self, line: str) -> None:
+        """Append ``line``; a log that cannot be written (a full disk) is a side output:
+        its last whole line stays, a warning names the file, and training goes on
+        without it."""
+        start = None
+        try:
+            if self._file is None and self.path is not None:
+                # unbuffered: a record is one write, and a failed one leaves nothing to flush
+                self._file = open(self.path, "ab" if self.append else "wb", buffering=0)
+            if self._file is None:
+                return
+            start = self._file.tell()
+            self._file.write(line.encode("utf-8"))
+        except OSError as exc:
+            self._give_up(exc, start)
+
+    def _give_up(self, exc: OSError, start) -> None:
+        path, self.path = self.path, None
         if self._file is not None:
+            try:
+                if start is not None:
+                    self._file.truncate(start)  # no half record at its end
+            except OSError:
+                pass  # a device, or a file system that cannot: what was written stays
+            finally:
+                self._file.close()
+                self._file = None
+        warnings.warn(
+            f"The training log '{path}' could not be written ({exc.strerror or exc}); training goes on without it.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+    def close(self) -> None:
+        if self._file is not None:  # unbuffered: nothing is left to write
             self._file.close()
             self._file = None
 
