@@ -121,3 +121,17 @@ def test_checkpoints_that_cannot_be_written_cost_nothing_else(tmp_path, monkeypa
         "(No space left on device); training goes on without them (the last one written, if any, is whole)."
     )
     assert calls == [0] and hasattr(clf, "coefs_")  # tried once, then not again
+
+
+def test_a_checkpoint_folder_belongs_to_one_run(tmp_path, capsys):
+    """A second training given the folder of one that has written no checkpoint yet
+    (it may be running) is refused: it would overwrite its run.json."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_text('{"the": "first run"}')
+    assert main(["train", *SHORT, "--checkpoint", str(folder)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"Error: '{folder}' belongs to another run (its run.json); continue it with --resume {folder}, "
+        "or choose an empty folder."
+    )
+    assert (folder / "run.json").read_text() == '{"the": "first run"}'

@@ -282,6 +282,11 @@ def _train_config(args) -> dict:
                 f"'{folder}' already holds checkpoints; continue them with --resume {folder}, "
                 "or choose an empty folder."
             )
+        if (folder / _RUN_FILE).exists():  # a run that has written no checkpoint yet (it may be running)
+            raise ValueError(
+                f"'{folder}' belongs to another run (its {_RUN_FILE}); continue it with --resume {folder}, "
+                "or choose an empty folder."
+            )
         params["checkpoint_dir"] = str(folder)
         folder.mkdir(parents=True, exist_ok=True)
         record = {**config, "params": {**params, "hidden_layer_sizes": list(params["hidden_layer_sizes"])}}
