@@ -40,6 +40,14 @@ def test_train_on_embedded_digits_prints_accuracy_before_and_after():
     assert after >= 97.0 and after > before
     assert "pretrain layer 1" in proc.stderr and "finetune" in proc.stderr  # progress lines
     assert "hidden_layer_sizes=(64, 32)" in proc.stdout
+    # a new user's first minutes: the settings in one short line, no warning for the plan
+    settings = next(line for line in proc.stdout.splitlines() if line.startswith("settings: "))
+    assert settings == (
+        "settings: alpha=0.0001, hidden_layer_sizes=(64, 32), random_state=0 "
+        "(the rest: StackedAutoencoderClassifier's defaults)"
+    )
+    assert "Warning" not in proc.stderr
+    assert "note: pretrain layer 1 and pretrain layer 2 ran all their iterations (pretrain_max_iter=400)" in proc.stderr
 
 
 def test_train_on_mnist_format_folder(tmp_path, capsys):

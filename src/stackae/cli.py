@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import inspect
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from ._checkpoint import holds_checkpoints
 from ._files import atomic_write, check_not_an_input, check_writable
@@ -395,7 +397,12 @@ def cmd_train(args) -> int:
         if task == "outliers" and normal is not None:
             extra = f"; normal class {normal!r}: {X_fit.shape[0]} training samples"
         print(f"task: {task} ({type(clf).__name__}){extra}")
-    print("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
+    defaults = effective_params(type(clf)())
+    changed = {k: v for k, v in shown.items() if k not in defaults or not _same_setting(v, defaults[k])}
+    print(
+        "settings: " + (", ".join(f"{k}={v!r}" for k, v in changed.items()) or "the defaults")
+        + f" (the rest: {type(clf).__name__}'s defaults)"
+    )  # fmt: skip
     if clf.checkpoint_dir is not None:
         print(f"checkpoints: {clf.checkpoint_dir} (every {clf.checkpoint_every} iterations and after each stage)")
     with _cluster(args) as client:
@@ -409,7 +416,7 @@ def cmd_train(args) -> int:
                 f"dashboard: {dashboard or 'none (pip install bokeh)'}; {X_fit.numblocks[0]} chunks of rows"
             )
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _iteration_limits() as limits:
             if args.quiet:
                 warnings.simplefilter("ignore")
             if X_more is not None:
@@ -419,6 +426,9 @@ def cmd_train(args) -> int:
             else:
                 clf.fit(X_fit)
         elapsed = time.perf_counter() - start
+    if limits:
+        print(f"note: {_joined(list(limits))} ran all their iterations ({_joined(sorted(set(limits.values())))}); "
+              "more may fit closer", file=sys.stderr)  # fmt: skip
     cut = getattr(clf, "interrupted_stage_", None)
     if cut is not None:
         later = "; the stages after it did not run" if cut not in ("finetune", "ladder") else ""
@@ -1094,6 +1104,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gradcheck.set_defaults(func=cmd_gradcheck)
     return parser
+
+
+@contextlib.contextmanager
+def _iteration_limits():
+    """Within it, a stage that ran all its iterations (a ``ConvergenceWarning``) is
+    collected, ``{stage: "param=N"}``, for one line after the training, rather than a
+    warning a stage: reaching the planned iterations is how most runs end. Other warnings
+    are shown as they come."""
+    limits: dict[str, str] = {}
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        found = re.match(r"Stage '(.+)' reached (\w+=\d+) iterations", str(message))
+        if issubclass(category, ConvergenceWarning) and found:
+            limits[found.group(1)] = found.group(2)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield limits
+    finally:
+        warnings.showwarning = shown
+
+
+def _joined(items) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _same_setting(a, b) -> bool:
+    try:
+        return bool(a == b) if not isinstance(a, np.ndarray | list | tuple) else list(a) == list(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
