@@ -250,3 +250,41 @@ def test_the_progress_line_shows_the_rate_and_the_time_left(monkeypatch):
     assert lines[0].endswith("cost 0.5  2.0s  2.0 s/iter  left 3:18")
     assert lines[1].endswith("cost 0.4  4.0s  2.0 s/iter  left 3:16")
     assert lines[2].endswith("cost 0.3  2:30  2.0 s/iter  left 50.0s")
+
+
+def test_show_draws_a_log_of_many_stages_in_a_bounded_figure(tmp_path, capsys):
+    """1,500 stages (a log of many short fits) made a figure 3.2 inches a stage wide:
+    minutes and gigabytes before any picture. The figure now holds at most 8 panels."""
+    import json
+    import time
+
+    from PIL import Image
+
+    log, out = tmp_path / "many.jsonl", tmp_path / "many.png"
+    log.write_text("".join(json.dumps({"stage": f"stage {s}", "iteration": i, "cost": 1.0 / i}) + "\n"
+                           for s in range(1500) for i in (1, 2)))  # fmt: skip
+    start = time.perf_counter()
+    assert main(["show", str(log), "--out", str(out)]) == 0
+    assert time.perf_counter() - start < 60
+    with Image.open(out) as picture:
+        width, height = picture.size
+    assert width <= 4 * 320 + 10 and height <= 2 * 300 + 10
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        ({"stage": "finetune", "iteration": 1, "cost": None}, "its 'cost' is None, not a number"),
+        ({"stage": "finetune", "iteration": "1", "cost": 0.5}, "its 'iteration' is '1', not an integer"),
+        ({"stage": 3, "iteration": 1, "cost": 0.5}, "its 'stage' is 3, not a string"),
+        ({"stage": "finetune", "iteration": 1, "cost": 0.5, "validation": "x"},
+         "its 'validation' is 'x', not a number or null"),
+    ],
+)  # fmt: skip
+def test_a_log_record_of_the_wrong_types_is_one_line_error(tmp_path, capsys, record, why):
+    import json
+
+    log = tmp_path / "bad.jsonl"
+    log.write_text(json.dumps({"stage": "finetune", "iteration": 0, "cost": 1.0}) + "\n" + json.dumps(record) + "\n")
+    assert main(["show", str(log), "--out", str(tmp_path / "p.png")]) == 1
+    assert capsys.readouterr().err.strip() == f"Error: '{log}', line 2: {why}."

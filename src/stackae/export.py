@@ -37,26 +37,11 @@ def _registered(estimator):
 
 
 def to_torch(estimator, output: str | None = None, dtype=None):
-    """A ``torch.nn.Module`` computing ``output`` of the fitted ``estimator``: its
-    ``to_torch`` (:meth:`~stackae.StackedAutoencoderClassifier.to_torch`), for any stackae
-    estimator; ``output`` is one of :data:`OUTPUTS` (the default first).
-
-    Parameters
-    ----------
-    estimator : a fitted stackae estimator
-    output : str, optional
-        The method it stands for: a classifier's ``"predict_proba"`` (default),
-        ``"scores"`` (the softmax's input, one column a class) or ``"transform"`` (not for
-        :class:`~stackae.SoftmaxRegression`, which has no hidden layer); a regressor's
-        ``"predict"`` (default) or ``"transform"``; an autoencoder's (the outlier
-        detector's too) ``"transform"`` (default) or ``"reconstruct"``.
-    dtype : torch dtype, optional
-        Of the parameters (default float32).
-
-    Returns
-    -------
-    torch.nn.Module
-        In evaluation mode; it takes a float tensor of shape (n_samples, n_features).
+    """A ``torch.nn.Module`` computing ``output`` of the fitted ``estimator``, any stackae
+    estimator: ``estimator.to_torch(output, dtype)``, whose docstring
+    (:meth:`~stackae.StackedAutoencoderClassifier.to_torch`) says what each estimator's
+    module may compute (:data:`OUTPUTS`, the default first) and in which dtype. Anything
+    but a stackae estimator is a TypeError.
     """
     _registered(estimator)
     return estimator.to_torch(output, dtype)

@@ -173,6 +173,15 @@ def read_log(path) -> list[dict]:
                 raise DataError(
                     f"'{path}', line {number}: not a training-log record (one with 'stage', 'iteration' and 'cost')."
                 )
+            for field, kinds, what in (
+                ("stage", str, "a string"),
+                ("iteration", int, "an integer"),
+                ("cost", int | float, "a number"),
+                ("validation", int | float | type(None), "a number or null"),
+            ):
+                value = record.get(field)
+                if isinstance(value, bool) or not isinstance(value, kinds):
+                    raise DataError(f"'{path}', line {number}: its '{field}' is {value!r}, not {what}.")
             records.append(record)
     if not records:
         raise DataError(f"'{path}' holds no training-log record.")

@@ -72,6 +72,10 @@ def image_format(path) -> str:
     return IMAGE_FORMATS[suffix]
 
 
+#: A figure of learning curves holds at most this many panels, this many a row.
+MAX_PANELS, PANELS_A_ROW = 8, 4
+
+
 def save_learning_curves(curves: dict, path, validation: dict | None = None, iterations: dict | None = None) -> None:
     """Plot the cost after each iteration of every stage (one panel per stage) to a
     picture in the format of ``path``'s suffix. ``validation``: each stage's validation
@@ -87,8 +91,16 @@ def save_learning_curves(curves: dict, path, validation: dict | None = None, ite
     stages = [(name, curve) for name, curve in curves.items() if curve]
     if not stages:
         raise DataError("The model holds no learning curves to plot.")
-    fig, axes = plt.subplots(1, len(stages), figsize=(3.2 * len(stages), 3.0), squeeze=False)
-    for ax, (name, curve) in zip(axes[0], stages):
+    if len(stages) > MAX_PANELS:  # the rest in one panel, one after another: the figure stays bounded
+        rest = stages[MAX_PANELS - 1 :]
+        stages = [*stages[: MAX_PANELS - 1], (f"{len(rest)} more stages", [c for _, curve in rest for c in curve])]
+        iterations = {k: v for k, v in iterations.items() if k != stages[-1][0]}
+    columns = min(len(stages), PANELS_A_ROW)
+    rows = -(-len(stages) // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False)
+    for ax in grid.flat[len(stages) :]:
+        ax.set_visible(False)
+    for ax, (name, curve) in zip(grid.flat, stages):
         steps = iterations.get(name) or np.arange(1, len(curve) + 1)
         ax.plot(steps, curve, lw=1.2, label="cost")
         ax.set_title(name, fontsize=10)
@@ -102,7 +114,8 @@ def save_learning_curves(curves: dict, path, validation: dict | None = None, ite
             right.plot(*zip(*scores), lw=1.2, color="tab:orange", label="validation")
             right.tick_params(axis="y", labelcolor="tab:orange")
             right.set_ylabel("validation", color="tab:orange")
-    axes[0][0].set_ylabel("cost")
+    for row in grid:
+        row[0].set_ylabel("cost")
     fig.tight_layout()
     fmt = "jpeg" if kind == "JPEG" else kind.lower()
     atomic_write(Path(path), lambda fh: fig.savefig(fh, format=fmt, dpi=100))
