@@ -135,3 +135,19 @@ def test_a_checkpoint_folder_belongs_to_one_run(tmp_path, capsys):
         "or choose an empty folder."
     )
     assert (folder / "run.json").read_text() == '{"the": "first run"}'
+
+
+def test_two_columns_that_could_be_the_labels_are_refused_not_guessed(tmp_path, capsys):
+    """x,y,z,label: 'y' is as likely a coordinate as the labels; it trained on it (0.00%)."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "points.csv"
+    rows = "\n".join(f"{a:.3f},{b:.3f},{c:.3f},{int(a > 0.5)}" for a, b, c in rng.random((40, 3)))
+    data.write_text("x,y,z,label\n" + rows + "\n")
+    assert main(["train", *SHORT, "--data", str(data)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"Error: '{data}' has columns named 'y' and 'label', each of which could hold the labels; say which with "
+        "--label-column (label_column=)."
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", *SHORT, "--data", str(data), "--label-column", "label"]) == 0

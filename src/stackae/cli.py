@@ -227,7 +227,7 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default=None, test_dat
     parser.add_argument(
         "--label-column",
         help="CSV label column, a header name or 0-based index (default: a "
-        "column named label/y/target/class, else the first)",
+        "column named label/labels/y/target/class, two such names refused, else the first)",
     )
     parser.add_argument(
         "--scale",

@@ -258,13 +258,14 @@ def load_csv(path, label_column=None, *, require_labels: bool = True, n_features
     """Samples from a ``.csv`` with an optional header row.
 
     The label column is ``label_column`` (a header name or a 0-based index); without
-    it, a column named label/labels/y/target/class, else the first column, with a
-    warning that says so (a guess). With ``require_labels=False`` and no named label
-    column, every column is a feature, except where ``n_features`` (what a model takes)
-    is one less than the columns: then the label column is the first or the last,
-    whichever looks like labels (integers or names, at least two of them, fewer than
-    half the rows, all among ``classes`` where a classifier gives them; both: the
-    first, with a warning), and a file where neither does is refused.
+    it, the one column named label/labels/y/target/class (two such names are refused as
+    ambiguous), else the first column, with a warning that says so (a guess). With
+    ``require_labels=False`` and no named label column, every column is a feature,
+    except where ``n_features`` (what a model takes) is one less than the columns: then
+    the label column is the first or the last, whichever looks like labels (integers or
+    names, at least two of them, fewer than half the rows, all among ``classes`` where a
+    classifier gives them; both: the first, with a warning), and a file where neither
+    does is refused.
 
     Returns
     -------
@@ -308,7 +309,14 @@ def load_csv(path, label_column=None, *, require_labels: bool = True, n_features
                 raise DataError(f"'{path}' has {width} columns; label column {column} does not exist.")
             column %= width
     elif header and any(h.lower() in _LABEL_NAMES for h in header):
-        column = next(i for i, h in enumerate(header) if h.lower() in _LABEL_NAMES)
+        named = [i for i, h in enumerate(header) if h.lower() in _LABEL_NAMES]
+        if len(named) > 1:  # x,y,z,label: y is as likely a coordinate as the labels
+            names = " and ".join(repr(header[i]) for i in named)
+            raise DataError(
+                f"'{path}' has columns named {names}, each of which could hold the labels; say which with "
+                "--label-column (label_column=)."
+            )
+        column = named[0]
     elif n_features is not None and width == n_features + 1:
         known = None if classes is None else {_label_text(c) for c in classes}
         candidates = [c for c in (0, width - 1) if _looks_like_labels([row[c] for _, row in rows], numeric, known)]
