@@ -395,6 +395,19 @@ def test_resume_honours_out_and_refuses_what_would_change_the_run(tmp_path, caps
     assert main(["train", "--resume", str(folder), "--out", str(second), "--quiet"]) == 0
     assert f"model saved to {second}" in capsys.readouterr().out
     assert second.is_file() and first.stat().st_mtime_ns == stamp  # the first model left as it was
+    # the command that started the run, recalled with --resume: the same run, taken as it
+    third = tmp_path / "c.npz"
+    assert (
+        main(["train", *quick, "--quiet", "--checkpoint", str(folder), "--out", str(third), "--resume", str(folder)])
+        == 0
+    )
+    assert third.is_file()
+    assert main(["train", *quick[:-1], "3", "--quiet", "--checkpoint", str(folder), "--resume", str(folder)]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith("Error: --resume continues the run as it was started, so --finetune-max-iter cannot")
+    )
 
 
 def test_pictures_are_written_in_the_format_their_name_asks_for(tmp_path, capsys):

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -256,7 +257,6 @@ def _train_config(args) -> dict:
     """What to train: the data options and the estimator's parameters. With
     ``--resume DIR`` they come from DIR/run.json, written by ``--checkpoint DIR``."""
     import json
-    from pathlib import Path
 
     if args.resume:
         folder = Path(args.resume)
@@ -302,12 +302,32 @@ def _train_config(args) -> dict:
 _RESUME_HONOURS = {"out", "data_home", "quiet", "workers", "scheduler", "resume", "log"}
 
 
+def _same_as_recorded(key: str, args, config) -> bool:
+    """Whether the option ``key`` given beside ``--resume`` says what the run recorded
+    (the command that started the run, recalled and given ``--resume``)."""
+    if key == "checkpoint":
+        return Path(args.checkpoint).resolve() == Path(args.resume).resolve()
+    if key in _DATA_KEYS:
+        return _same_setting(getattr(args, key), config.get(key))
+    recorded = upgrade_params(config["params"])
+    try:
+        built = _estimator_params(args, DATASET_PRESETS.get(config.get("data"), {}))
+    except ValueError:  # an option the run's task does not take: not the run's
+        return False
+    if key == "preset":
+        return all(_same_setting(v, recorded.get(k)) for k, v in built.items() if k in recorded)
+    name = "hidden_layer_sizes" if key == "hidden" else key
+    return name in built and name in recorded and _same_setting(built[name], recorded[name])
+
+
 def _honour_resume_options(args, config) -> None:
     """Options given beside ``--resume``: those of :data:`_RESUME_HONOURS` replace the
-    run's own; any other is refused (the run continues as it was started)."""
+    run's own; one equal to what the run recorded is taken as it (the command that
+    started the run, recalled and given ``--resume``); any other is refused (the run
+    continues as it was started)."""
     defaults = vars(build_parser().parse_args(["train"]))
     given = sorted(k for k, v in vars(args).items() if k in defaults and k != "func" and v != defaults[k])
-    refused = [k for k in given if k not in _RESUME_HONOURS]
+    refused = [k for k in given if k not in _RESUME_HONOURS and not _same_as_recorded(k, args, config)]
     if refused:
         flags = ", ".join("--" + ("hidden" if k == "hidden" else k.replace("_", "-")) for k in refused)
         raise ValueError(
@@ -509,8 +529,6 @@ def _keep_labels(X, y, X_more, per_class: int, seed):
 def _has_own_test_part(spec) -> bool:
     """Data whose test part is its own (MNIST-layout folders and names, the digits'
     split), for which --test-size means nothing."""
-    from pathlib import Path
-
     return spec == "digits" or spec in REMOTE_DATASETS or Path(str(spec)).is_dir()
 
 
@@ -518,7 +536,6 @@ def _save_or_rescue(model, path, metadata) -> None:
     """Save the trained model to ``path``; if that fails now (the disk filled, the folder
     went away), save it where it can be found and say where, so no training is lost."""
     import tempfile
-    from pathlib import Path
 
     try:
         save_model(model, path, metadata=metadata)
@@ -731,7 +748,6 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 
 def cmd_predict(args) -> int:
     import json
-    from pathlib import Path
 
     check_not_an_input(args.out, "--out", [args.model, *args.input])
     model = load_model(args.model)
@@ -819,8 +835,6 @@ def _is_zip(path) -> bool:
 
 
 def cmd_show(args) -> int:
-    from pathlib import Path
-
     check_not_an_input(args.out, "--out", [args.model])
     check_not_an_input(args.curves, "--curves", [args.model])
     if not _is_zip(args.model):  # a training log (--log): its curves, nothing else to draw
