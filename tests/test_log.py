@@ -116,7 +116,8 @@ def test_a_callback_that_returns_true_ends_its_stage_and_the_next_one_runs(digit
 
 def test_a_callback_raising_keyboard_interrupt_is_ctrl_c(digits, tmp_path):
     """A fit cut short keeps its log up to the cut; resuming from the checkpoints
-    appends to it, from the checkpointed iteration on."""
+    appends to it from the checkpointed iteration on, after dropping the records past
+    that checkpoint (the run does those iterations again): each iteration once."""
 
     def interrupt(record):
         if record["stage"] == "pretrain layer 1" and record["iteration"] == 3:
@@ -130,12 +131,13 @@ def test_a_callback_raising_keyboard_interrupt_is_ctrl_c(digits, tmp_path):
     assert [r["iteration"] for r in first] == [1, 2, 3]
     clf = _fit(StackedAutoencoderClassifier(**params), digits.X_train, digits.y_train)
     resumed = read_log(path)
-    assert resumed[:3] == first
-    after = [r["iteration"] for r in resumed[3:] if r["stage"] == "pretrain layer 1"]
-    assert after == list(range(3, clf.n_iter_["pretrain layer 1"] + 1))  # from the checkpoint at 2
+    assert resumed[:2] == first[:2]  # up to the checkpoint at 2, as written before the cut
+    stage = [r["iteration"] for r in resumed if r["stage"] == "pretrain layer 1"]
+    assert stage == list(range(1, clf.n_iter_["pretrain layer 1"] + 1))  # 3 once: the resumed run's
     # a new fit (no checkpoints to resume) starts the file anew
     _fit(StackedAutoencoderClassifier(**SMALL, random_state=0, log=path), digits.X_train, digits.y_train)
-    assert read_log(path)[0]["iteration"] == 1 and len(read_log(path)) < len(resumed)
+    anew = [(r["stage"], r["iteration"]) for r in read_log(path)]
+    assert anew == [(r["stage"], r["iteration"]) for r in resumed]  # not appended: the same iterations, once
 
 
 @pytest.mark.parametrize(
@@ -288,3 +290,32 @@ def test_a_log_record_of_the_wrong_types_is_one_line_error(tmp_path, capsys, rec
     log.write_text(json.dumps({"stage": "finetune", "iteration": 0, "cost": 1.0}) + "\n" + json.dumps(record) + "\n")
     assert main(["show", str(log), "--out", str(tmp_path / "p.png")]) == 1
     assert capsys.readouterr().err.strip() == f"Error: '{log}', line 2: {why}."
+
+
+def test_a_resumed_run_s_log_holds_each_iteration_once(tmp_path):
+    """Cut after fine-tuning's 5th epoch, checkpointed every 2: the resumed run does
+    epoch 5 again from the checkpoint of epoch 4; the log must not hold it twice (show
+    drew a zigzag and counted it twice)."""
+    import json
+
+    X, y = load_digits_split().X_train[:400], load_digits_split().y_train[:400]
+    log = tmp_path / "log.jsonl"
+    params = dict(
+        hidden_layer_sizes=(16,), alpha=1e-4, solver="adam", pretrain_max_iter=3, output_max_iter=3,
+        finetune_max_iter=8, checkpoint_dir=tmp_path / "run", checkpoint_every=2, random_state=0, log=log,
+    )  # fmt: skip
+
+    def cut(record):
+        if record["stage"] == "finetune" and record["iteration"] == 5:
+            raise KeyboardInterrupt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        StackedAutoencoderClassifier(**params, callbacks=cut).fit(X, y)
+        resumed = StackedAutoencoderClassifier(**params).fit(X, y)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    seen = [(r["stage"], r["iteration"]) for r in records]
+    assert len(seen) == len(set(seen))  # each iteration once
+    assert [i for s, i in seen if s == "finetune"] == list(range(1, 9))
+    assert [i for s, i in seen if s == "pretrain layer 1"] == [1, 2, 3]
+    assert resumed.n_iter_["finetune"] == 8

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from ._files import check_writable
+from ._files import atomic_write, check_writable
 from .exceptions import DataError
 
 __all__ = ["read_log", "RECORD_FIELDS"]
@@ -71,6 +71,30 @@ class TrainingLog:
         for callback in self.callbacks:
             stop = bool(callback(dict(record))) or stop  # each gets its own copy, and every one is called
         return stop
+
+    def resume_at(self, finished, stage, iteration) -> None:
+        """Before a resumed run appends: keep the records of the ``finished`` stages and
+        those of ``stage`` up to ``iteration`` (the checkpoint it resumes from; None: the
+        stage starts over), so that the iterations between that checkpoint and the cut,
+        which the run does again, are not in the log twice."""
+        if self.path is None or not self.path.is_file():
+            return
+        finished = set(finished)
+
+        def kept(record) -> bool:
+            if record.get("stage") in finished:
+                return True
+            return record.get("stage") == stage and iteration is not None and record.get("iteration", 0) <= iteration
+
+        lines = []
+        for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the interruption
+            if isinstance(record, dict) and kept(record):
+                lines.append(line if line.endswith("\n") else line + "\n")
+        atomic_write(self.path, lambda fh: fh.write("".join(lines).encode("utf-8")))
 
     def _write(self, line: str) -> None:
         """Append ``line``; a log that cannot be written (a full disk) is a side output:
