@@ -319,3 +319,29 @@ def test_a_resumed_run_s_log_holds_each_iteration_once(tmp_path):
     assert [i for s, i in seen if s == "finetune"] == list(range(1, 9))
     assert [i for s, i in seen if s == "pretrain layer 1"] == [1, 2, 3]
     assert resumed.n_iter_["finetune"] == 8
+
+
+def test_a_resumed_ladder_s_log_holds_each_epoch_once(tmp_path):
+    import json
+
+    from stackae import LadderNetworkClassifier
+
+    digits = load_digits_split()
+    X, y = digits.X_train[:300], digits.y_train[:300].copy()
+    y[60:] = -1
+    log = tmp_path / "log.jsonl"
+    params = dict(
+        hidden_layer_sizes=(16,), denoising_weights=(1.0, 0.1, 0.1), max_iter=6, batch_size=20,
+        checkpoint_dir=tmp_path / "run", checkpoint_every=2, random_state=0, log=log,
+    )  # fmt: skip
+
+    def cut(record):
+        if record["iteration"] == 3:
+            raise KeyboardInterrupt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        LadderNetworkClassifier(**params, callbacks=cut).fit(X, y)
+        LadderNetworkClassifier(**params).fit(X, y)
+    epochs = [json.loads(line)["iteration"] for line in log.read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4, 5, 6]

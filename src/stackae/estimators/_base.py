@@ -332,13 +332,17 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         return StageCheckpoints(self.checkpoint_dir, self.checkpoint_every, fingerprint(X, targets, params), rng)
 
     @staticmethod
-    def _restore(checkpoints, report):
-        """What ``checkpoints`` (or None) saved of an unfinished run, or None; a run that
-        goes on from them appends to its training log ``report`` rather than starting it
-        anew."""
+    def _restore(checkpoints, report, stages):
+        """What ``checkpoints`` (or None) saved of an unfinished run of the plan ``stages``,
+        or None. A run that goes on from them appends to its training log ``report``,
+        which first drops the records past the checkpoint (the run does those
+        iterations again), so that each iteration is in the log once."""
         restored = checkpoints.restore() if checkpoints is not None else None
         if restored is not None and report is not None:
             report.append = True
+            start, resume = restored[0], restored[3]
+            stage = stages[start] if start < len(stages) else None
+            report.resume_at(stages[:start], stage, None if resume is None else resume["iteration"])
         return restored
 
     def _fit(self, X, y, sample_weight=None, X_unlabeled=None):

@@ -208,7 +208,7 @@ class LadderNetworkClassifier(SoftmaxOutputMixin, ClassifierMixin, StackedNetwor
             self.__dict__.pop(stale, None)
         checkpoints = self._checkpoints(X_labeled, targets, rng, False, None, every_row)
         with _locked(None if checkpoints is None else checkpoints.path), opened(report):
-            restored = self._restore(checkpoints, report)
+            restored = self._restore(checkpoints, report, ["ladder"])
             resume = None
             if restored is not None:
                 start, done, history, resume, _ = restored

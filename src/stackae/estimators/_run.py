@@ -184,13 +184,10 @@ class TrainingRun:
         est._reset_history()
         for stale in ("pretrained_coefs_", "pretrained_intercepts_"):
             est.__dict__.pop(stale, None)
-        restored = est._restore(self.checkpoints, self.config.report)
+        restored = est._restore(self.checkpoints, self.config.report, self.stages)
         if restored is None:
             return 0, [], None
         start, done, history, resume, pretrained = restored
-        if self.config.report is not None:  # the log goes on from the checkpoint, not from the cut
-            stage = self.stages[start] if start < len(self.stages) else None
-            self.config.report.resume_at(self.stages[:start], stage, None if resume is None else resume["iteration"])
         if pretrained:
             est.pretrained_coefs_ = [W.astype(dtype) for W, _ in pretrained]
             est.pretrained_intercepts_ = [b.astype(dtype) for _, b in pretrained]
