@@ -176,6 +176,14 @@ def test_a_model_file_of_the_first_release_still_loads():
         (lambda r: r["metadata"].update(image_shape=64), "an image shape of 64"),
         (lambda r: r["metadata"].update(input_scale=-1), "an input scale of -1"),
         (lambda r: r.update(metadata=[1]), "metadata of type list"),
+        # every parameter against the table the estimators validate with
+        (
+            lambda r: r["params"].update(activation="bogus"),
+            "'activation' must be 'sigmoid', 'tanh' or 'relu', got 'bogus'.",
+        ),
+        (lambda r: r["params"].update(activation=[1]), "'activation' must be 'sigmoid', 'tanh' or 'relu', got [1]."),
+        (lambda r: r["params"].update(alpha="0.1"), "'alpha' must be a number >= 0.0, got '0.1'."),
+        (lambda r: r["params"].update(batch_size=0), "'batch_size' must be an integer >= 1, got 0."),
     ],
 )
 def test_every_edited_metadata_field_is_refused_on_load(tmp_path, edit, why):

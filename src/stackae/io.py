@@ -17,7 +17,7 @@ from ._files import atomic_write
 from ._safenpz import read_npz
 from ._version import __version__
 from .estimators import registration, registration_named
-from .estimators._parameters import effective_params, upgrade_params
+from .estimators._parameters import check_params, effective_params, upgrade_params
 from .estimators._registry import FITTED_TYPES
 from .exceptions import ModelFileError
 from .log import REPORTING_PARAMS
@@ -199,6 +199,9 @@ def _rebuild(record: dict, arrays: dict):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     est = cls(**params)
+    # each parameter against its row of the parameter table, as fit checks it (the device
+    # is where it trained, not where it is used: a GPU's model loads on a CPU)
+    check_params(est, [name for name in params if name != "device"])
     n_layers = record["n_layers"]
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not entry.min_layers <= n_layers <= 1000:
         raise ValueError(f"a layer count of {n_layers!r} for a {cls.__name__}")
