@@ -245,11 +245,11 @@ def test_the_progress_line_shows_the_rate_and_the_time_left(monkeypatch):
     monkeypatch.setattr("stackae._progress.time.perf_counter", lambda: next(clock))
     stream = io.StringIO()
     progress = Progress("finetune", 100, stream=stream, every=1)  # starts at 0 s
-    progress.update(1, 0.5)  # 1 iteration in 2 s
-    progress.update(2, 0.4)  # 2 in 4 s: 0.5 a second, 98 left: 196 s
-    progress.update(75, 0.3)  # 75 in 150 s
+    progress.update(1, 0.5)  # the first iteration, with the stage's setup: no rate from it alone
+    progress.update(2, 0.4)  # 1 more in 2 s: 0.5 a second, 98 left: 196 s
+    progress.update(75, 0.3)  # 74 more in 148 s
     lines = stream.getvalue().splitlines()
-    assert lines[0].endswith("cost 0.5  2.0s  2.0 s/iter  left 3:18")
+    assert lines[0].endswith("cost 0.5  2.0s")
     assert lines[1].endswith("cost 0.4  4.0s  2.0 s/iter  left 3:16")
     assert lines[2].endswith("cost 0.3  2:30  2.0 s/iter  left 50.0s")
 

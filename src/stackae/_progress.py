@@ -35,7 +35,8 @@ class Progress:
         self._last_draw = 0.0
         self.extra = ""
         self._last_line = -1  # iteration of the last line written (non-interactive)
-        self._first: int | None = None  # the iteration before the first one this process ran
+        self._first: int | None = None  # the first iteration this process ran, and when it ended
+        self._first_elapsed = 0.0
 
     @property
     def elapsed(self) -> float:
@@ -44,14 +45,17 @@ class Progress:
     def _pace(self, iteration: int, unit: str, elapsed: float) -> str:
         """The rate (iterations a second, or seconds an iteration when slower than one a
         second) and the time left at that rate, from the iterations this process ran
-        (a resumed stage counts from where it resumed). Left is an upper bound for
-        L-BFGS, which may converge before ``total``."""
+        after its first (a resumed stage counts from where it resumed): the first one
+        also pays for the stage's setup (buffers, compiled kernels, the first pages of a
+        file), and a rate from it alone said hours for a stage of seconds. Left is an
+        upper bound for L-BFGS, which may converge before ``total``."""
         if self._first is None:
-            self._first = iteration - 1
-        ran = iteration - self._first
-        if ran <= 0 or elapsed <= 0:
+            self._first, self._first_elapsed = iteration, elapsed
             return ""
-        per_second = ran / elapsed
+        ran, span = iteration - self._first, elapsed - self._first_elapsed
+        if ran <= 0 or span <= 0:
+            return ""
+        per_second = ran / span
         rate = f"{per_second:.1f} {unit}/s" if per_second >= 1 else f"{1 / per_second:.1f} s/{unit}"
         left = max(self.total - iteration, 0) / per_second
         return f"  {rate}  left {_clock(left)}" if left > 0 else f"  {rate}"
