@@ -112,8 +112,12 @@ def test_softmax_regression_on_digits_with_string_labels(digits):
 
 
 def test_convergence_warning_names_stage_and_parameter(digits):
-    with pytest.warns(ConvergenceWarning, match=r"^Stage 'softmax' reached max_iter=2 iterations without converging"):
+    with pytest.warns(
+        ConvergenceWarning, match=r"^Stage 'softmax' reached max_iter=2 iterations without converging"
+    ) as w:
         SoftmaxRegression(max_iter=2).fit(digits.X_train, digits.y_train)
+    (warning,) = [x.message for x in w if isinstance(x.message, ConvergenceWarning)]
+    assert (warning.stage, warning.param, warning.max_iter) == ("softmax", "max_iter", 2)  # for the command line's note
 
 
 def test_collapsed_features_warning():

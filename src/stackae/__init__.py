@@ -17,7 +17,14 @@ from .estimators import (
     StackedAutoencoderOutlierDetector,
     StackedAutoencoderRegressor,
 )
-from .exceptions import CollapsedFeaturesWarning, DataError, ModelFileError, NonFiniteError, StackaeError
+from .exceptions import (
+    CollapsedFeaturesWarning,
+    DataError,
+    IterationLimitWarning,
+    ModelFileError,
+    NonFiniteError,
+    StackaeError,
+)
 from .gradcheck import check_gradient, numerical_gradient, relative_difference
 from .objectives import softmax_cost, sparse_autoencoder_cost, stack_cost
 
@@ -50,4 +57,5 @@ __all__ = [
     "ModelFileError",
     "NonFiniteError",
     "CollapsedFeaturesWarning",
+    "IterationLimitWarning",
 ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import inspect
 import os
-import re
 import signal
 import sys
 import threading
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ._checkpoint import holds_checkpoints
 from ._files import atomic_write, check_not_an_input, check_writable
@@ -40,7 +39,7 @@ from .datasets import (
 )
 from .estimators import registration, task_estimators
 from .estimators._parameters import GROUPS, PARAMETERS, effective_params, upgrade_params
-from .exceptions import StackaeError
+from .exceptions import IterationLimitWarning, StackaeError
 from .export import save_onnx, save_torch
 from .gradcheck import check_gradient, check_gradient_apart_from_kinks
 from .heads import SquaredErrorHead, reconstruction_head
@@ -87,7 +86,7 @@ def _parameters(cls):
 def _hyperparameters():
     """The rows of the parameter table that are options of ``train``: the parameters
     of the tasks' estimators that have command-line help, in the table's order."""
-    taken = {name for cls in TASKS.values() for name, _ in _parameters(cls)}
+    taken = {name for defaults in _task_defaults().values() for name in defaults}
     return [row for row in PARAMETERS.values() if row.name in taken and row.help is not None]
 
 
@@ -104,11 +103,17 @@ def _shown(value) -> str:
     return str(value)
 
 
+@functools.cache
+def _task_defaults() -> dict[str, dict]:
+    """``{task: {parameter: default}}`` of the tasks' estimators."""
+    return {task: dict(_parameters(cls)) for task, cls in TASKS.items()}
+
+
 def _defaults_text(name: str) -> str:
     """What ``train`` uses when the option is not given: the tasks' estimators' defaults
     (each task named where they differ, and the tasks that take it where not all do),
     the embedded data's own setting, and the command's seed."""
-    by_task = {task: dict(_parameters(cls)) for task, cls in TASKS.items()}
+    by_task = _task_defaults()
     takers = [task for task, params in by_task.items() if name in params]
     if name == "random_state":
         return "default 0"
@@ -302,17 +307,16 @@ def _train_config(args) -> dict:
 _RESUME_HONOURS = {"out", "data_home", "quiet", "workers", "scheduler", "resume", "log"}
 
 
-def _same_as_recorded(key: str, args, config) -> bool:
+def _same_as_recorded(key: str, args, config, built, recorded) -> bool:
     """Whether the option ``key`` given beside ``--resume`` says what the run recorded
-    (the command that started the run, recalled and given ``--resume``)."""
+    (the command that started the run, recalled and given ``--resume``): ``built``, the
+    parameters the options given make (None: they do not fit the run's task), against
+    ``recorded``, the run's."""
     if key == "checkpoint":
         return Path(args.checkpoint).resolve() == Path(args.resume).resolve()
     if key in _DATA_KEYS:
         return _same_setting(getattr(args, key), config.get(key))
-    recorded = upgrade_params(config["params"])
-    try:
-        built = _estimator_params(args, DATASET_PRESETS.get(config.get("data"), {}))
-    except ValueError:  # an option the run's task does not take: not the run's
+    if built is None:
         return False
     if key == "preset":
         return all(_same_setting(v, recorded.get(k)) for k, v in built.items() if k in recorded)
@@ -327,7 +331,12 @@ def _honour_resume_options(args, config) -> None:
     continues as it was started)."""
     defaults = vars(build_parser().parse_args(["train"]))
     given = sorted(k for k, v in vars(args).items() if k in defaults and k != "func" and v != defaults[k])
-    refused = [k for k in given if k not in _RESUME_HONOURS and not _same_as_recorded(k, args, config)]
+    recorded = upgrade_params(config["params"])
+    try:
+        built = _estimator_params(args, DATASET_PRESETS.get(config.get("data"), {}))
+    except ValueError:  # an option the run's task does not take: not the run's
+        built = None
+    refused = [k for k in given if k not in _RESUME_HONOURS and not _same_as_recorded(k, args, config, built, recorded)]
     if refused:
         flags = ", ".join("--" + ("hidden" if k == "hidden" else k.replace("_", "-")) for k in refused)
         raise ValueError(
@@ -1122,7 +1131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _iteration_limits():
-    """Within it, a stage that ran all its iterations (a ``ConvergenceWarning``) is
+    """Within it, a stage that ran all its iterations (an ``IterationLimitWarning``) is
     collected, ``{stage: "param=N"}``, for one line after the training, rather than a
     warning a stage: reaching the planned iterations is how most runs end. Other warnings
     are shown as they come."""
@@ -1130,9 +1139,8 @@ def _iteration_limits():
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        found = re.match(r"Stage '(.+)' reached (\w+=\d+) iterations", str(message))
-        if issubclass(category, ConvergenceWarning) and found:
-            limits[found.group(1)] = found.group(2)
+        if isinstance(message, IterationLimitWarning):
+            limits[message.stage] = f"{message.param}={message.max_iter}"
         else:
             shown(message, category, filename, lineno, file, line)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sklearn.exceptions import ConvergenceWarning
+
 __all__ = [
     "TrainingInterrupted",
     "StackaeError",
@@ -9,6 +11,7 @@ __all__ = [
     "ModelFileError",
     "NonFiniteError",
     "CollapsedFeaturesWarning",
+    "IterationLimitWarning",
 ]
 
 
@@ -56,6 +59,19 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class CollapsedFeaturesWarning(UserWarning):
     """A layer's features are (nearly) the same for every sample."""
+
+
+class IterationLimitWarning(ConvergenceWarning):
+    """A stage ran all its iterations without converging: scikit-learn's
+    ``ConvergenceWarning``, with the ``stage``, the ``param`` that sets its limit and
+    that limit, ``max_iter``, as fields."""
+
+    def __init__(self, stage: str, param: str, max_iter: int):
+        super().__init__(
+            f"Stage '{stage}' reached {param}={max_iter} iterations without converging; "
+            f"increase '{param}' for a closer fit."
+        )
+        self.stage, self.param, self.max_iter = stage, param, max_iter
 
 
 def choice_error(name: str, value, choices) -> ValueError:

@@ -57,7 +57,8 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         ``estimator.metadata_``.
     """
     name = type(estimator).__name__
-    if registration_named(name) is None or not hasattr(estimator, "coefs_"):
+    entry = registration_named(name)
+    if entry is None or not hasattr(estimator, "coefs_"):
         raise ValueError(f"Only fitted stackae estimators can be saved, got {name}.")
     arrays = {}
     for prefix, attr in (
@@ -89,7 +90,7 @@ def save_model(estimator, path, *, metadata: dict | None = None) -> None:
         "fitted": {
             key: _jsonable(getattr(estimator, key))
             for key in FITTED_TYPES
-            if key in registration(estimator).fitted and hasattr(estimator, key)
+            if key in entry.fitted and hasattr(estimator, key)
         },
     }
     arrays["metadata"] = np.array(json.dumps(record))

@@ -47,7 +47,7 @@ from ._data import (
     weights_like,
 )
 from ._export import TorchExportMixin
-from ._parameters import check_params, effective_params
+from ._parameters import check_params, effective_params, given_name
 from ._run import TrainingRun, fit_rows
 from ._stages import (
     StageConfig,
@@ -172,9 +172,7 @@ class StackedNetwork(TorchExportMixin, TransformerMixin, BaseEstimator):
         """The output stage's weight decay, its iterations and that parameter's name (a
         deprecated name where the estimator was given it)."""
         params = effective_params(self)
-        given = getattr(self, "softmax_max_iter", "deprecated")
-        name = "output_max_iter" if isinstance(given, str) and given == "deprecated" else "softmax_max_iter"
-        return params["output_alpha"], params["output_max_iter"], name
+        return params["output_alpha"], params["output_max_iter"], given_name(self, "output_max_iter")
 
     def _check_warm_targets(self, y_info) -> None:
         """Raise when a warm start's targets do not fit the fitted network."""

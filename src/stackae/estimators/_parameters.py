@@ -38,10 +38,10 @@ __all__ = [
     "PARAMETERS",
     "GROUPS",
     "SOLVERS",
-    "parameter",
     "document",
     "check_params",
     "effective_params",
+    "given_name",
     "upgrade_params",
     "check_int",
     "check_float",
@@ -643,10 +643,6 @@ PARAMETERS = {
 }  # fmt: skip
 
 
-def parameter(name: str) -> Parameter:
-    return PARAMETERS[name]
-
-
 def _default_text(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
@@ -713,6 +709,15 @@ def _unset(value) -> bool:
     return isinstance(value, str) and value == "deprecated"
 
 
+def given_name(est, name: str) -> str:
+    """The name ``est`` was given ``name``'s value under: a deprecated one that is set,
+    else ``name`` (for messages that name what the user wrote)."""
+    for row in PARAMETERS.values():
+        if row.renamed_to == name and not _unset(getattr(est, row.name, "deprecated")):
+            return row.name
+    return name
+
+
 def upgrade_params(params: dict) -> dict:
     """Parameters stored by an earlier stackae (a model file's, a run's ``run.json``)
     under the names they have now, silently: they were right when written."""
@@ -726,8 +731,8 @@ def upgrade_params(params: dict) -> dict:
 
 
 def check_params(est, names=None) -> None:
-    """Check ``est``'s parameters ``names`` (default: all it has) against their rows'
-    constraints, in the order of its signature, before any work; what needs other
+    """Check ``est``'s parameters ``names`` (default: all it has, by name, as
+    ``get_params`` gives them) against their rows' constraints, before any work; what needs other
     parameters is checked after, by :mod:`._validation`. A deprecated name or value
     that is used gives a FutureWarning and is checked as what it stands for."""
     params = est.get_params(deep=False)

@@ -20,13 +20,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .. import _xp
 from .._checkpoint import restore_rng
 from .._params import init_theta, pack, reshape, unpack
 from .._rows import compiled_kernels, rows_of
-from ..exceptions import CollapsedFeaturesWarning
+from ..exceptions import CollapsedFeaturesWarning, IterationLimitWarning
 from ..noise import corrupt
 from ..objectives import (
     StackSpec,
@@ -116,12 +115,7 @@ class StageConfig:
 # -------------------------------------------------------------------------- warnings
 def warn_not_converged(result: OptimizeResult, stage: str, param: str, max_iter: int) -> None:
     if not result.converged and not result.interrupted:
-        warnings.warn(
-            f"Stage '{stage}' reached {param}={max_iter} iterations without converging; "
-            f"increase '{param}' for a closer fit.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+        warnings.warn(IterationLimitWarning(stage, param, max_iter), stacklevel=3)
 
 
 #: Rows of a layer's features checked for a collapse.
